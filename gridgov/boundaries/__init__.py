@@ -1,0 +1,1 @@
+"""Administrative areas and grids, versioned in generations, and the point lookup."""

@@ -1,0 +1,44 @@
+"""Settings, read from GRIDGOV_* environment variables and validated once."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SECRET = "development-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything gridgov can be told from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # None means: start the embedded PostGIS cluster under data_dir.
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / "var"
+    geodata_dir: Path = PROJECT_ROOT / "geodata"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # How often (seconds) a worker checks whether the active boundary generation changed.
+    index_check_interval: float = 1.0
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEFAULT_SECRET
+        ):
+            raise ValueError("GRIDGOV_SECRET_KEY must be set to a real secret in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()

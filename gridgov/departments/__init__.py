@@ -1,0 +1,1 @@
+"""Departments (职能部门) at every level, with the area they serve."""
