@@ -1,0 +1,280 @@
+"""Generate the synthetic demo city 示范市 (deterministic: the same files every run).
+
+    python geodata/demo_city/generate.py [OUTPUT_DIR]
+
+Grids are Voronoi cells of a jittered hexagonal lattice of seeds (about 570 m apart) in
+UTM zone 49N around 109.1°E 21.55°N. Communities, streets and districts are unions of
+whole cells, so every level tiles its parent exactly: parents are built from their
+children's edges, never drawn separately. Everything here is invented.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+from shapely.geometry import MultiPoint, Polygon, mapping
+
+SEED = 20261122
+CENTRE = (109.10, 21.55)  # lon, lat: inside China, so GCJ-02 differs from WGS84
+UTM = "EPSG:32649"
+RADIUS_M = 14_000
+GRID_SPACING_M = 570
+COMMUNITY_SPACING_M = 2_500
+STREET_SPACING_M = 5_600
+DISTRICTS = [("990102", "东澜区"), ("990103", "西屿区"), ("990104", "南湾区"), ("990105", "北岚区")]
+CITY = ("990100", "示范市")
+SYLLABLES = list("青石桂兰滨云溪松柳泉湖港湾竹梅枫槐榕椰珠银金玉文华和平安康宁泰丰盛新兴锦绣光明长乐福瑞祥德仁")
+SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗梁")
+GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚英华建国红玲春海")
+DEPARTMENT_ROLES = {
+    "city": [
+        ("CG", "城市管理局"), ("ZJ", "住房和城乡建设局"), ("HB", "生态环境局"),
+        ("YJ", "应急管理局"), ("SJ", "市场监督管理局"), ("GA", "公安局"),
+        ("JT", "交通运输局"), ("SW", "水务局"),
+    ],
+    "street": [("ZF", "综合行政执法队"), ("CG", "城市管理办公室"), ("YJ", "应急管理办公室"),
+               ("GA", "派出所")],
+    "community": [("JW", "居民委员会")],
+}
+
+
+def hex_lattice(rng: np.random.Generator, spacing: float, radius: float) -> np.ndarray:
+    """Jittered hexagonal lattice of points within a square of half-width ``radius``."""
+    rows = np.arange(-radius, radius + spacing, spacing * np.sqrt(3) / 2)
+    points = []
+    for i, y in enumerate(rows):
+        offset = spacing / 2 if i % 2 else 0.0
+        for x in np.arange(-radius - offset, radius + spacing, spacing):
+            points.append((x + offset, y))
+    pts = np.array(points)
+    return pts + rng.uniform(-0.3, 0.3, pts.shape) * spacing
+
+
+def outline(rng: np.random.Generator) -> Polygon:
+    """A lobed city outline in local metres."""
+    phase = rng.uniform(0, 2 * np.pi, 3)
+    theta = np.linspace(0, 2 * np.pi, 360, endpoint=False)
+    r = RADIUS_M * (
+        1 + 0.12 * np.sin(3 * theta + phase[0]) + 0.07 * np.sin(5 * theta + phase[1])
+        + 0.04 * np.sin(9 * theta + phase[2])
+    )
+    return Polygon(np.column_stack([r * np.cos(theta), r * np.sin(theta)]))
+
+
+def grid_cells(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds inside the outline and their Voronoi cells (in local metres)."""
+    shape = outline(rng)
+    seeds = hex_lattice(rng, GRID_SPACING_M, RADIUS_M * 1.4)
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(MultiPoint(seeds), extend_to=shape.buffer(RADIUS_M))
+    )
+    # voronoi_polygons does not keep the input order: match each cell to its seed.
+    tree = shapely.STRtree(cells)
+    seed_points = shapely.points(seeds)
+    owner = tree.query(seed_points, predicate="within")
+    cell_of_seed = np.empty(len(seeds), dtype=object)
+    cell_of_seed[owner[0]] = cells[owner[1]]
+    inside = shapely.contains(shape, seed_points)
+    return seeds[inside], cell_of_seed[inside]
+
+
+def nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for each point."""
+    d = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    return np.asarray(d.argmin(axis=1))
+
+
+def make_contiguous(labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Hand every cell in a detached piece of a region to a neighbouring region."""
+    tree = shapely.STRtree(cells)
+    neighbours = defaultdict(set)
+    a, b = tree.query(cells, predicate="touches")
+    for i, j in zip(a, b, strict=True):
+        neighbours[int(i)].add(int(j))
+    labels = labels.copy()
+    changed = True
+    while changed:
+        changed = False
+        for label in np.unique(labels):
+            members = np.flatnonzero(labels == label)
+            pieces = components(members, neighbours, labels)
+            for piece in sorted(pieces, key=len, reverse=True)[1:]:
+                for cell in piece:
+                    others = [labels[n] for n in sorted(neighbours[cell]) if labels[n] != label]
+                    if others:
+                        labels[cell] = others[0]
+                        changed = True
+    return labels
+
+
+def components(members: np.ndarray, neighbours: dict[int, set[int]], labels: np.ndarray) -> list[list[int]]:
+    """Connected pieces of one region (cells sharing an edge or a corner)."""
+    todo, pieces = set(int(m) for m in members), []
+    while todo:
+        start = min(todo)
+        stack, piece = [start], []
+        todo.discard(start)
+        while stack:
+            cell = stack.pop()
+            piece.append(cell)
+            for n in neighbours[cell]:
+                if n in todo and labels[n] == labels[cell]:
+                    todo.discard(n)
+                    stack.append(n)
+        pieces.append(sorted(piece))
+    return pieces
+
+
+def unique_names(rng: np.random.Generator, count: int, suffix: str, taken: set[str]) -> list[str]:
+    """``count`` distinct two-syllable names ending in ``suffix``."""
+    names: list[str] = []
+    while len(names) < count:
+        a, b = rng.choice(len(SYLLABLES), 2, replace=False)
+        name = SYLLABLES[a] + SYLLABLES[b] + suffix
+        if name not in taken:
+            taken.add(name)
+            names.append(name)
+    return names
+
+
+def to_wgs84(geom: shapely.Geometry) -> shapely.Geometry:
+    """UTM metres to WGS84 degrees, rounded to 1e-7° (1 cm): shared vertices stay shared."""
+    transformer = Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
+    east0, north0 = Transformer.from_crs("EPSG:4326", UTM, always_xy=True).transform(*CENTRE)
+
+    def convert(coords: np.ndarray) -> np.ndarray:
+        lon, lat = transformer.transform(coords[:, 0] + east0, coords[:, 1] + north0)
+        return np.round(np.column_stack([lon, lat]), 7)
+
+    return shapely.transform(geom, convert)
+
+
+def build() -> dict[str, list[dict]]:
+    """All levels as lists of feature dicts (geometry in WGS84), plus departments."""
+    rng = np.random.default_rng(SEED)
+    seeds, cells = grid_cells(rng)
+    cells = np.array([to_wgs84(c) for c in cells], dtype=object)
+    assert all(c.is_valid for c in cells), "rounding broke a cell"
+
+    community_centres = hex_lattice(rng, COMMUNITY_SPACING_M, RADIUS_M * 1.4)
+    street_centres = hex_lattice(rng, STREET_SPACING_M, RADIUS_M * 1.4)
+    angle = np.arctan2(seeds[:, 1], seeds[:, 0])
+    community_of_cell = make_contiguous(nearest(seeds, community_centres), cells)
+    # A community belongs to the street nearest its first cell, a street to a quadrant.
+    street_of_cell = make_contiguous(
+        nearest(seeds, street_centres)[_first_member(community_of_cell)][community_of_cell], cells
+    )
+    street_of_cell = _follow_communities(street_of_cell, community_of_cell)
+    quadrant = ((angle + np.pi / 4) // (np.pi / 2)).astype(int) % 4
+    district_of_cell = make_contiguous(quadrant[_first_member(street_of_cell)][street_of_cell], cells)
+    district_of_cell = _follow_communities(district_of_cell, street_of_cell)
+    return _features(rng, cells, community_of_cell, street_of_cell, district_of_cell)
+
+
+def _first_member(labels: np.ndarray) -> np.ndarray:
+    """For every label value, the index of its first cell (array indexed by label)."""
+    first = np.full(labels.max() + 1, -1)
+    for i in range(len(labels) - 1, -1, -1):
+        first[labels[i]] = i
+    return first
+
+
+def _follow_communities(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Make every cell of a lower region take the upper label of its first cell."""
+    first = _first_member(lower)
+    return upper[first[lower]]
+
+
+def _features(rng, cells, community_of_cell, street_of_cell, district_of_cell):
+    taken: set[str] = set()
+    out: dict[str, list[dict]] = defaultdict(list)
+    city_geom = shapely.coverage_union_all(cells)
+    out["city"].append({"code": CITY[0], "name": CITY[1], "geometry": city_geom})
+    for d_index in sorted(set(district_of_cell)):
+        d_code, d_name = DISTRICTS[d_index]
+        d_cells = np.flatnonzero(district_of_cell == d_index)
+        out["districts"].append({"code": d_code, "name": d_name, "parent_code": CITY[0],
+                                 "geometry": shapely.coverage_union_all(cells[d_cells])})
+        streets = sorted(set(street_of_cell[d_cells]))
+        for s_number, (s_label, s_name) in enumerate(
+            zip(streets, unique_names(rng, len(streets), "街道", taken), strict=True), start=1
+        ):
+            s_code = f"{d_code}{s_number:03d}"
+            s_cells = np.flatnonzero(street_of_cell == s_label)
+            out["streets"].append({"code": s_code, "name": s_name, "parent_code": d_code,
+                                   "geometry": shapely.coverage_union_all(cells[s_cells])})
+            communities = sorted(set(community_of_cell[s_cells]))
+            for c_number, (c_label, c_name) in enumerate(
+                zip(communities, unique_names(rng, len(communities), "社区", taken), strict=True),
+                start=1,
+            ):
+                c_code = f"{s_code}{c_number:03d}"
+                c_cells = np.flatnonzero(community_of_cell == c_label)
+                out["communities"].append({"code": c_code, "name": c_name, "parent_code": s_code,
+                                           "geometry": shapely.coverage_union_all(cells[c_cells])})
+                for g_number, cell in enumerate(c_cells, start=1):
+                    households = int(rng.integers(150, 450))
+                    out["grids"].append({
+                        "code": f"{c_code}{g_number:03d}",
+                        "name": f"{c_name}第{g_number}网格",
+                        "parent_code": c_code,
+                        "grid_head_name": SURNAMES[rng.integers(len(SURNAMES))]
+                        + "".join(GIVEN[i] for i in rng.choice(len(GIVEN), 2, replace=False)),
+                        "grid_head_phone": f"1380000{len(out['grids']):04d}",
+                        "households": households,
+                        "population": int(households * rng.uniform(2.2, 3.1)),
+                        "geometry": cells[cell],
+                    })
+    return out
+
+
+def departments(features: dict[str, list[dict]]) -> list[dict[str, str]]:
+    """Departments at every level: city and district bureaux, street offices, residents' committees."""
+    rows = []
+    for code, name, level, roles in (
+        [(CITY[0], "示范市", "city", DEPARTMENT_ROLES["city"])]
+        + [(d["code"], d["name"], "district", DEPARTMENT_ROLES["city"]) for d in features["districts"]]
+        + [(s["code"], s["name"], "street", DEPARTMENT_ROLES["street"]) for s in features["streets"]]
+        + [(c["code"], c["name"], "community", DEPARTMENT_ROLES["community"])
+           for c in features["communities"]]
+    ):
+        for role, title in roles:
+            rows.append({"code": f"{code}-{role}", "name": f"{name}{title}", "level": level,
+                         "area_code": code})
+    return rows
+
+
+def write(features: dict[str, list[dict]], folder: Path) -> None:
+    """Write one GeoJSON file per level and departments.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for level, items in features.items():
+        collection = {
+            "type": "FeatureCollection",
+            "name": level,
+            "features": [
+                {"type": "Feature",
+                 "properties": {k: v for k, v in item.items() if k != "geometry"},
+                 "geometry": mapping(item["geometry"])}
+                for item in items
+            ],
+        }
+        text = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))
+        (folder / f"{level}.geojson").write_text(text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8")
+    with (folder / "departments.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["code", "name", "level", "area_code"])
+        writer.writeheader()
+        writer.writerows(departments(features))
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+    result = build()
+    write(result, target)
+    print({level: len(items) for level, items in result.items()})

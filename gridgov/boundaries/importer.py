@@ -1,0 +1,125 @@
+"""Import one level of boundaries into a generation: check everything, then write all or nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.frames import read_level
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.models import SRID, Area, Grid
+from gridgov.boundaries.quality import DEFAULT_SLIVER_M2, Finding, QualityReport, check_boundaries
+
+
+class ImportRefused(ValueError):
+    """The file has errors; nothing was written. ``report`` lists every one."""
+
+    def __init__(self, report: QualityReport) -> None:
+        super().__init__(report.render("en"))
+        self.report = report
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import checked and (unless a dry run) wrote."""
+
+    report: QualityReport
+    written: int
+    generation_id: int
+
+
+def import_boundaries(
+    session: Session,
+    *,
+    frame: gpd.GeoDataFrame,
+    level: Level,
+    generation_id: int,
+    sliver_m2: float = DEFAULT_SLIVER_M2,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Check ``frame`` against its parents in the generation and write it if it passes."""
+    parents = (
+        read_level(session, level=level.parent, generation_id=generation_id)
+        if level.parent is not None
+        else None
+    )
+    report = check_boundaries(frame, level=level, parents=parents, sliver_m2=sliver_m2)
+    existing = _count_existing(session, level=level, generation_id=generation_id)
+    if existing:
+        report.findings.insert(
+            0, Finding("level_exists", "error", {"level": level.value, "count": existing})
+        )
+    if not report.ok:
+        raise ImportRefused(report)
+    if dry_run:
+        return ImportResult(report=report, written=0, generation_id=generation_id)
+    parent_ids = (
+        dict(zip(parents["code"], parents["id"], strict=True)) if parents is not None else {}
+    )
+    rows = [_row(record, level, generation_id, parent_ids) for record in _records(frame)]
+    table = Grid if level is Level.GRID else Area
+    session.execute(insert(table), rows)
+    session.flush()
+    return ImportResult(report=report, written=len(rows), generation_id=generation_id)
+
+
+def _count_existing(session: Session, *, level: Level, generation_id: int) -> int:
+    if level is Level.GRID:
+        query = select(func.count()).select_from(Grid).where(Grid.generation_id == generation_id)
+    else:
+        query = (
+            select(func.count())
+            .select_from(Area)
+            .where(Area.generation_id == generation_id, Area.level == level.value)
+        )
+    return int(session.scalar(query) or 0)
+
+
+def _records(frame: gpd.GeoDataFrame) -> list[dict[str, object]]:
+    records = frame.drop(columns=frame.geometry.name).to_dict("records")
+    for record, geom in zip(records, frame.geometry, strict=True):
+        record["geometry"] = geom
+    return records
+
+
+def _row(
+    record: dict[str, object], level: Level, generation_id: int, parent_ids: dict[str, int]
+) -> dict[str, object]:
+    geom = record["geometry"]
+    assert isinstance(geom, BaseGeometry)
+    multi = MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
+    parent_id = parent_ids.get(str(record["parent_code"])) if record["parent_code"] else None
+    row: dict[str, object] = {
+        "generation_id": generation_id,
+        "code": record["code"],
+        "name": record["name"],
+        "geom": from_shape(multi, srid=SRID),
+    }
+    if level is Level.GRID:
+        row["community_id"] = int(parent_id) if parent_id is not None else None
+        row["grid_head_name"] = _text_or_none(record.get("grid_head_name"))
+        row["grid_head_phone"] = _text_or_none(record.get("grid_head_phone"))
+        row["households"] = _int_or_none(record.get("households"))
+        row["population"] = _int_or_none(record.get("population"))
+    else:
+        row["level"] = level.value
+        row["parent_id"] = int(parent_id) if parent_id is not None else None
+    return row
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return str(value).strip() or None
+
+
+def _int_or_none(value: object) -> int | None:
+    text = _text_or_none(value)
+    return int(float(text)) if text is not None else None

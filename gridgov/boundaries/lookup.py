@@ -1,0 +1,125 @@
+"""Which grid holds this point, and everything above it (PostGIS is the reference)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.index import GridIndex
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.models import SRID, Area, Generation, Grid
+
+
+@dataclass(frozen=True)
+class GridPlace:
+    """A grid with its chain of areas from the city down to its community."""
+
+    grid: Grid
+    areas: list[Area]
+    generation: Generation
+
+
+@dataclass(frozen=True)
+class NearestGrid:
+    """The closest grid to a point outside every grid, and how far it is in metres."""
+
+    grid: Grid
+    distance_m: float
+
+
+def _point(lon: float, lat: float):  # type: ignore[no-untyped-def]
+    return func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
+
+
+def grid_at(session: Session, *, lon: float, lat: float, generation_id: int) -> Grid | None:
+    """The grid covering the point (ST_Covers; on a shared edge, the smallest code)."""
+    return session.scalar(
+        select(Grid)
+        .where(Grid.generation_id == generation_id, func.ST_Covers(Grid.geom, _point(lon, lat)))
+        .order_by(Grid.code)
+        .limit(1)
+    )
+
+
+def nearest_grid(
+    session: Session, *, lon: float, lat: float, generation_id: int
+) -> NearestGrid | None:
+    """The closest grid by geodesic distance (KNN picks candidates, geography decides)."""
+    point = _point(lon, lat)
+    candidates = (
+        select(Grid.id)
+        .where(Grid.generation_id == generation_id)
+        .order_by(Grid.geom.op("<->")(point))
+        .limit(10)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        select(Grid, func.ST_Distance(func.geography(Grid.geom), func.geography(point)).label("d"))
+        .where(Grid.id.in_(candidates))
+        .order_by(text("d"), Grid.code)
+        .limit(1)
+    ).first()
+    return NearestGrid(grid=row[0], distance_m=float(row[1])) if row else None
+
+
+def area_chain(session: Session, *, area_id: int) -> list[Area]:
+    """An area and all its ancestors, ordered from the city down."""
+    chain: list[Area] = []
+    area = session.get(Area, area_id)
+    while area is not None:
+        chain.append(area)
+        area = session.get(Area, area.parent_id) if area.parent_id is not None else None
+    return list(reversed(chain))
+
+
+def place_of(session: Session, *, grid: Grid) -> GridPlace:
+    """The grid with its chain of areas and generation."""
+    generation = session.get(Generation, grid.generation_id)
+    assert generation is not None
+    return GridPlace(
+        grid=grid, areas=area_chain(session, area_id=grid.community_id), generation=generation
+    )
+
+
+def locate(
+    session: Session,
+    *,
+    lon: float,
+    lat: float,
+    generation_id: int,
+    index: GridIndex | None = None,
+) -> GridPlace | None:
+    """Find the grid at a WGS84 point, from the in-memory index when it is of this generation."""
+    if index is not None and index.generation_id == generation_id:
+        grid_id = index.locate(lon, lat)
+        grid = session.get(Grid, grid_id) if grid_id is not None else None
+    else:
+        grid = grid_at(session, lon=lon, lat=lat, generation_id=generation_id)
+    return place_of(session, grid=grid) if grid is not None else None
+
+
+def get_grid(session: Session, *, code: str, generation_id: int) -> Grid | None:
+    """A grid by code within a generation."""
+    return session.scalar(
+        select(Grid).where(Grid.generation_id == generation_id, Grid.code == code)
+    )
+
+
+def get_area(session: Session, *, code: str, generation_id: int) -> Area | None:
+    """An area by code within a generation."""
+    return session.scalar(
+        select(Area).where(Area.generation_id == generation_id, Area.code == code)
+    )
+
+
+def children_of(session: Session, *, area: Area) -> list[Area] | list[Grid]:
+    """The areas directly below ``area``, or its grids for a community."""
+    if Level(area.level) is Level.COMMUNITY:
+        return list(session.scalars(select(Grid).where(Grid.community_id == area.id).order_by(Grid.code)))
+    return list(
+        session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code))
+    )
+
+

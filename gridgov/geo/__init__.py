@@ -1,0 +1,1 @@
+"""Coordinates and measurement: CRS conversion, metres not degrees."""

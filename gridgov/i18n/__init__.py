@@ -1,0 +1,45 @@
+"""One message catalogue per language (zh is the default, en is available).
+
+Catalogues are JSON files beside this module, ``{"key": "text with {placeholders}"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+CATALOGUES = Path(__file__).resolve().parent
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """The messages of one language."""
+    path = CATALOGUES / f"{lang}.json"
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def pick_language(accept_language: str | None) -> str:
+    """Choose zh or en from an Accept-Language header or a plain code; zh unless en leads.
+
+    >>> pick_language("en-US,en;q=0.9"), pick_language("zh-CN"), pick_language(None)
+    ('en', 'zh', 'zh')
+    """
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    first = accept_language.split(",")[0].strip().lower()
+    return "en" if first.startswith("en") else DEFAULT_LANGUAGE
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: Any) -> str:
+    """Translate ``key`` into ``lang`` and fill its placeholders.
+
+    >>> t("error.outside_grids", "en", distance_m=12.5)
+    'The point is outside every grid; the nearest grid is 12.5 m away'
+    """
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
+    return text.format(**params)
