@@ -1,0 +1,1 @@
+"""The FastAPI adapter around the gridgov library: parse, authorise, call, shape."""

@@ -1,0 +1,45 @@
+"""Request dependencies: the session (the transaction boundary), the grid index, the language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.index import GridIndex, GridIndexCache
+from gridgov.i18n import pick_language
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the handler returns, rolled back on error."""
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_index(request: Request, session: SessionDep) -> GridIndex | None:
+    """The in-memory index of the active generation (None when none is active)."""
+    cache: GridIndexCache = request.app.state.grid_index
+    return cache.get(session)
+
+
+IndexDep = Annotated[GridIndex | None, Depends(get_index)]
+
+
+def get_lang(request: Request) -> str:
+    """zh by default; en when ?lang=en or Accept-Language asks for English first."""
+    return pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
+
+
+LangDep = Annotated[str, Depends(get_lang)]

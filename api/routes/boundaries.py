@@ -1,0 +1,149 @@
+"""Point lookup, grids, areas and generations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import IndexDep, LangDep, SessionDep
+from api.geojson import feature, feature_collection
+from gridgov.boundaries.generations import get_generation, list_generations
+from gridgov.boundaries.lookup import (
+    area_chain,
+    children_of,
+    get_area,
+    get_grid,
+    locate,
+    nearest_grid,
+)
+from gridgov.boundaries.models import Area, Generation, Grid
+from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.i18n import t
+
+router = APIRouter(prefix="/api/v1", tags=["boundaries"])
+GenerationParam = Annotated[
+    int | None, Query(description="Boundary generation id; the active one when omitted.")
+]
+
+
+def _generation(session: SessionDep, generation_id: int | None, lang: str) -> Generation:
+    generation = get_generation(session, generation_id=generation_id)
+    if generation is None:
+        message = (
+            t("error.not_found.generation", lang, id=generation_id)
+            if generation_id is not None
+            else t("error.no_active_generation", lang)
+        )
+        raise HTTPException(status_code=404, detail={"message": message})
+    return generation
+
+
+def _area_summary(area: Area) -> dict[str, str]:
+    return {"level": area.level, "code": area.code, "name": area.name}
+
+
+def _grid_properties(grid: Grid) -> dict[str, Any]:
+    return {
+        "level": "grid",
+        "code": grid.code,
+        "name": grid.name,
+        "households": grid.households,
+        "population": grid.population,
+        "grid_head": {"name": grid.grid_head_name, "phone": grid.grid_head_phone},
+    }
+
+
+def _generation_summary(generation: Generation) -> dict[str, Any]:
+    return {
+        "id": generation.id,
+        "name": generation.name,
+        "active": generation.is_active,
+        "activated_at": generation.activated_at.isoformat() if generation.activated_at else None,
+    }
+
+
+@router.get("/locate", summary="Which grid holds this point?")
+def locate_point(
+    session: SessionDep,
+    index: IndexDep,
+    lang: LangDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude")],
+    crs: Annotated[InputCRS, Query(description="CRS of lon/lat")] = InputCRS.WGS84,
+    generation: GenerationParam = None,
+) -> dict[str, Any]:
+    """The grid covering the point, its chain of areas and its grid head."""
+    gen = _generation(session, generation, lang)
+    wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
+    place = locate(session, lon=wgs_lon, lat=wgs_lat, generation_id=gen.id, index=index)
+    if place is None:
+        nearest = nearest_grid(session, lon=wgs_lon, lat=wgs_lat, generation_id=gen.id)
+        distance = round(nearest.distance_m, 1) if nearest else None
+        raise HTTPException(
+            status_code=404,
+            detail={
+                "message": t("error.outside_grids", lang, distance_m=distance),
+                "nearest_grid": nearest.grid.code if nearest else None,
+                "distance_m": distance,
+            },
+        )
+    return {
+        "point": {"lon": lon, "lat": lat, "crs": crs.value, "wgs84": [wgs_lon, wgs_lat]},
+        "grid": _grid_properties(place.grid),
+        "grid_head": {"name": place.grid.grid_head_name, "phone": place.grid.grid_head_phone},
+        "areas": [_area_summary(a) for a in place.areas],
+        "generation": _generation_summary(place.generation),
+    }
+
+
+@router.get("/grids/{code}", summary="One grid as a GeoJSON Feature")
+def read_grid(
+    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+) -> dict[str, Any]:
+    """A grid with its geometry, grid head and chain of areas."""
+    gen = _generation(session, generation, lang)
+    grid = get_grid(session, code=code, generation_id=gen.id)
+    if grid is None:
+        raise HTTPException(404, detail={"message": t("error.not_found.grid", lang, code=code)})
+    properties = _grid_properties(grid)
+    properties["areas"] = [_area_summary(a) for a in area_chain(session, area_id=grid.community_id)]
+    properties["generation"] = gen.id
+    return feature(grid.geom, properties, feature_id=grid.code)
+
+
+@router.get("/areas/{code}", summary="One area as a GeoJSON Feature")
+def read_area(
+    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+) -> dict[str, Any]:
+    """An area (city, district, street or community) with its geometry and parents."""
+    gen = _generation(session, generation, lang)
+    area = get_area(session, code=code, generation_id=gen.id)
+    if area is None:
+        raise HTTPException(404, detail={"message": t("error.not_found.area", lang, code=code)})
+    properties: dict[str, Any] = _area_summary(area)
+    properties["parents"] = [_area_summary(a) for a in area_chain(session, area_id=area.id)[:-1]]
+    properties["generation"] = gen.id
+    return feature(area.geom, properties, feature_id=area.code)
+
+
+@router.get("/areas/{code}/children", summary="The areas (or grids) directly below an area")
+def read_area_children(
+    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+) -> dict[str, Any]:
+    """A FeatureCollection of the children of an area: grids for a community."""
+    gen = _generation(session, generation, lang)
+    area = get_area(session, code=code, generation_id=gen.id)
+    if area is None:
+        raise HTTPException(404, detail={"message": t("error.not_found.area", lang, code=code)})
+    features = [
+        feature(c.geom, _grid_properties(c) if isinstance(c, Grid) else _area_summary(c), c.code)
+        for c in children_of(session, area=area)
+    ]
+    return feature_collection(features)
+
+
+@router.get("/generations", summary="Boundary generations")
+def read_generations(session: SessionDep) -> list[dict[str, Any]]:
+    """Every boundary generation, oldest first."""
+    return [_generation_summary(g) for g in list_generations(session)]

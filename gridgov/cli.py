@@ -1,0 +1,237 @@
+"""The ``gridgov`` command: run the service, manage the database, import and look up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from gridgov.boundaries.generations import (
+    GenerationError,
+    activate_generation,
+    create_generation,
+    latest_inactive_generation,
+    list_generations,
+)
+from gridgov.boundaries.importer import ImportRefused, import_boundaries
+from gridgov.boundaries.index import GridIndexCache
+from gridgov.boundaries.io import BoundaryFileError, read_boundary_file
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.quality import DEFAULT_SLIVER_M2
+from gridgov.config import get_settings
+from gridgov.db import session_scope
+from gridgov.db.embedded import cluster_for
+from gridgov.departments.service import (
+    DepartmentFileError,
+    read_departments_csv,
+    upsert_departments,
+)
+from gridgov.geo.crs import InputCRS
+
+app = typer.Typer(help="gridgov: grid governance on PostGIS.", no_args_is_help=True)
+db_app = typer.Typer(help="The embedded PostGIS cluster.", no_args_is_help=True)
+import_app = typer.Typer(help="Import boundaries and reference tables.", no_args_is_help=True)
+generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True)
+demo_app = typer.Typer(help="The synthetic demo city 示范市.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(generations_app, name="generations")
+app.add_typer(demo_app, name="demo")
+
+Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from gridgov.runtime import session_factory
+
+    return session_factory(get_settings())
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option(help="Load the demo city if it is not loaded.")] = True,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP service (migrating the database first)."""
+    import uvicorn
+
+    settings = get_settings()
+    factory = _sessions()
+    if demo:
+        from gridgov.demo import load_demo_city
+
+        with session_scope(factory) as session:
+            load_demo_city(session, geodata_dir=settings.geodata_dir)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+    )
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded cluster (creating it on first use) and migrate it."""
+    settings = get_settings()
+    if settings.database_url:
+        raise _fail("GRIDGOV_DATABASE_URL is set: gridgov uses that server, not its own")
+    _sessions()
+    typer.echo(cluster_for(settings.data_dir).url)
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded cluster."""
+    stopped = cluster_for(get_settings().data_dir).stop()
+    typer.echo("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded cluster runs."""
+    cluster = cluster_for(get_settings().data_dir)
+    typer.echo(f"running at {cluster.url}" if cluster.is_running() else "not running")
+
+
+@import_app.command("boundaries")
+def import_boundaries_command(
+    file: Path,
+    level: Annotated[Level, typer.Option(help="The level the file holds.")],
+    crs: Annotated[
+        str | None, typer.Option(help="wgs84, gcj02, bd09, cgcs2000 or EPSG:NNNN.")
+    ] = None,
+    generation: Annotated[
+        int | None, typer.Option(help="Target generation (default: newest inactive, or new).")
+    ] = None,
+    sliver_m2: Annotated[float, typer.Option(help="Gaps/overlaps below this are warnings.")] = (
+        DEFAULT_SLIVER_M2
+    ),
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    lang: Lang = "zh",
+) -> None:
+    """Check a boundary file and, with --commit, write it into a generation."""
+    try:
+        frame = read_boundary_file(file, level=level, crs=crs)
+    except BoundaryFileError as exc:
+        raise _fail(str(exc)) from exc
+    with session_scope(_sessions()) as session:
+        target = generation
+        if target is None:
+            latest = latest_inactive_generation(session)
+            target = latest.id if latest else create_generation(session, name=file.stem).id
+        try:
+            result = import_boundaries(
+                session,
+                frame=frame,
+                level=level,
+                generation_id=target,
+                sliver_m2=sliver_m2,
+                dry_run=not commit,
+            )
+        except ImportRefused as refused:
+            typer.echo(refused.report.render(lang))
+            session.rollback()
+            raise _fail(f"{file}: refused, nothing written") from refused
+        typer.echo(result.report.render(lang))
+        if not commit:
+            session.rollback()
+            typer.echo("dry run: nothing written (add --commit to write)")
+        else:
+            typer.echo(f"wrote {result.written} {level.value} boundaries to generation {target}")
+
+
+@import_app.command("departments")
+def import_departments_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check a departments CSV (code, name, level, area_code) and, with --commit, load it."""
+    try:
+        rows = read_departments_csv(file)
+    except (DepartmentFileError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    if not commit:
+        typer.echo(f"{len(rows)} departments are valid; dry run: add --commit to write")
+        return
+    with session_scope(_sessions()) as session:
+        upsert_departments(session, rows=rows)
+    typer.echo(f"wrote {len(rows)} departments")
+
+
+@generations_app.command("list")
+def generations_list() -> None:
+    """List boundary generations."""
+    with session_scope(_sessions()) as session:
+        for g in list_generations(session):
+            state = "active" if g.is_active else "inactive"
+            typer.echo(f"{g.id}\t{state}\t{g.created_at:%Y-%m-%d %H:%M}\t{g.name}")
+
+
+@generations_app.command("new")
+def generations_new(name: str) -> None:
+    """Create an empty, inactive generation and print its id."""
+    with session_scope(_sessions()) as session:
+        typer.echo(create_generation(session, name=name).id)
+
+
+@generations_app.command("activate")
+def generations_activate(generation_id: int) -> None:
+    """Make a generation the one that answers lookups."""
+    with session_scope(_sessions()) as session:
+        try:
+            activate_generation(session, generation_id=generation_id)
+        except GenerationError as exc:
+            raise _fail(str(exc)) from exc
+    typer.echo(f"generation {generation_id} is active")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo city (once) and make it active."""
+    from gridgov.demo import load_demo_city
+
+    with session_scope(_sessions()) as session:
+        generation = load_demo_city(session, geodata_dir=get_settings().geodata_dir)
+    typer.echo(f"demo city in generation {generation.id}")
+
+
+@app.command()
+def locate(
+    file: Path,
+    crs: Annotated[InputCRS, typer.Option(help="CRS of the coordinates.")] = InputCRS.WGS84,
+    lon_column: Annotated[str, typer.Option()] = "lon",
+    lat_column: Annotated[str, typer.Option()] = "lat",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Add grid and area codes to every row of a CSV with lon/lat columns."""
+    from gridgov.boundaries.classify import classify_points
+
+    try:
+        table = pd.read_csv(file)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{file}: {exc}") from exc
+    for column in (lon_column, lat_column):
+        if column not in table.columns:
+            raise _fail(f"{file}: no column {column!r}")
+    with session_scope(_sessions()) as session:
+        index = GridIndexCache().get(session)
+        if index is None:
+            raise _fail("no boundary generation is active")
+        codes = classify_points(
+            session, index=index, lons=table[lon_column], lats=table[lat_column], crs=crs
+        )
+    result = pd.concat([table, codes], axis=1)
+    if output:
+        result.to_csv(output, index=False)
+        typer.echo(f"{int(codes['grid_code'].notna().sum())}/{len(result)} rows located: {output}")
+    else:
+        typer.echo(result.to_csv(index=False), nl=False)

@@ -1,0 +1,23 @@
+"""Bring the database up for a process: resolve the URL, start the embedded cluster, migrate."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.config import Settings
+from gridgov.db import make_engine, make_session_factory, resolve_database_url
+from gridgov.db.migrate import upgrade
+
+
+def prepare_database(settings: Settings, *, migrate: bool = True) -> Engine:
+    """An engine on the configured (or embedded) database, upgraded to the latest schema."""
+    engine = make_engine(resolve_database_url(settings.database_url, settings.data_dir))
+    if migrate:
+        upgrade(engine)
+    return engine
+
+
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    """A session factory on the prepared database."""
+    return make_session_factory(prepare_database(settings))
