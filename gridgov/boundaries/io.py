@@ -15,6 +15,15 @@ from gridgov.geo.crs import InputCRS, geometry_to_wgs84
 
 GRID_COLUMNS = ("grid_head_name", "grid_head_phone", "households", "population")
 WKT_COLUMNS = ("wkt", "geometry", "geom")
+# Shapefile field names stop at 10 characters: accept the truncated and the short forms.
+ALIASES = {
+    "parent_cod": "parent_code",
+    "parent": "parent_code",
+    "grid_head_": "grid_head_name",
+    "head_name": "grid_head_name",
+    "grid_hea_1": "grid_head_phone",
+    "head_phone": "grid_head_phone",
+}
 
 
 class BoundaryFileError(ValueError):
@@ -50,11 +59,18 @@ def read_boundary_file(
         raise BoundaryFileError(path, _first_line(exc)) from exc
     if frame.empty:
         raise BoundaryFileError(path, "the file holds no features")
-    frame.columns = [str(c).strip().lower() if c != frame.geometry.name else c for c in frame.columns]
+    frame = frame.rename(columns=_column_name)
     missing = [c for c in required_columns(level) if c not in frame.columns]
     if missing:
         raise BoundaryFileError(path, f"missing column(s): {', '.join(missing)}")
     return _normalise(_to_wgs84(frame, path, crs), level)
+
+
+def _column_name(column: object) -> object:
+    if not isinstance(column, str) or column == "geometry":
+        return column
+    name = column.strip().lower()
+    return ALIASES.get(name, name)
 
 
 def _read_csv(path: Path) -> gpd.GeoDataFrame:

@@ -249,7 +249,7 @@ def _areas_m2(geoms: np.ndarray, like: gpd.GeoDataFrame) -> np.ndarray:
 def _usable_mask(frame: gpd.GeoDataFrame) -> pd.Series:
     geoms = frame.geometry
     return (
-        geoms.notna()
+        ~geoms.isna()
         & ~geoms.is_empty
         & geoms.geom_type.isin(["Polygon", "MultiPolygon"])
         & geoms.is_valid

@@ -1,0 +1,149 @@
+"""Importing boundaries: all or nothing, dry runs, generations, reading files."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+from pyproj import Transformer
+from shapely.geometry import box
+from sqlalchemy import func, select
+
+from gridgov.boundaries.generations import create_generation
+from gridgov.boundaries.importer import ImportRefused, import_boundaries
+from gridgov.boundaries.io import BoundaryFileError, read_boundary_file
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.models import Area, Grid
+from gridgov.geo.crs import from_wgs84
+from gridgov.geo.measure import geodesic_distance_m
+from tests import shapes
+
+
+def import_tiny_city(session, *, generation_id, upto=Level.GRID):
+    for level, level_frame in shapes.tiny_city().items():
+        import_boundaries(session, frame=level_frame, level=level, generation_id=generation_id)
+        if level is upto:
+            break
+
+
+def counts(session):
+    return (
+        session.scalar(select(func.count()).select_from(Area)),
+        session.scalar(select(func.count()).select_from(Grid)),
+    )
+
+
+def test_import_writes_every_level_with_parents(session):
+    generation = create_generation(session, name="tiny")
+    import_tiny_city(session, generation_id=generation.id)
+    grids = session.scalars(select(Grid).where(Grid.generation_id == generation.id)).all()
+    assert sorted(g.code for g in grids) == ["G1", "G2", "G3", "G4"]
+    community = session.get(Area, grids[0].community_id)
+    assert community.code == shapes.COMMUNITY and community.level == "community"
+    assert community.parent.code == shapes.STREET
+    assert grids[0].households == 100 and grids[0].grid_head_name == "测试员"
+
+
+def test_refused_import_leaves_the_database_unchanged(session):
+    generation = create_generation(session, name="tiny")
+    import_tiny_city(session, generation_id=generation.id, upto=Level.COMMUNITY)
+    before = counts(session)
+    rows = shapes.four_grids()
+    rows[0]["geometry"] = box(shapes.X0, shapes.Y0, shapes.X0 + 0.015, shapes.Y0 + 0.01)
+    rows[2]["code"] = "G2"
+    with pytest.raises(ImportRefused) as refused:
+        import_boundaries(
+            session, frame=shapes.frame(rows), level=Level.GRID, generation_id=generation.id
+        )
+    assert {"overlap", "duplicate_code"} <= {f.check for f in refused.value.report.errors}
+    assert counts(session) == before
+
+
+def test_dry_run_checks_but_writes_nothing(session):
+    generation = create_generation(session, name="tiny")
+    before = counts(session)
+    result = import_boundaries(
+        session,
+        frame=shapes.tiny_city()[Level.CITY],
+        level=Level.CITY,
+        generation_id=generation.id,
+        dry_run=True,
+    )
+    assert result.report.ok and result.written == 0
+    assert counts(session) == before
+
+
+def test_a_level_cannot_be_imported_twice_into_one_generation(session):
+    generation = create_generation(session, name="tiny")
+    import_tiny_city(session, generation_id=generation.id, upto=Level.CITY)
+    with pytest.raises(ImportRefused) as refused:
+        import_tiny_city(session, generation_id=generation.id, upto=Level.CITY)
+    assert refused.value.report.errors[0].check == "level_exists"
+
+
+@pytest.mark.parametrize("driver,suffix", [("GeoJSON", ".geojson"), ("GPKG", ".gpkg"),
+                                           ("ESRI Shapefile", ".shp")])
+def test_reads_geojson_geopackage_and_shapefile(tmp_path, driver, suffix):
+    path = tmp_path / f"grids{suffix}"
+    shapes.frame(shapes.four_grids()).to_file(path, driver=driver)
+    frame = read_boundary_file(path, level=Level.GRID)
+    assert list(frame["code"]) == ["G1", "G2", "G3", "G4"]
+    assert frame.crs.to_epsg() == 4326
+    assert frame.geometry.iloc[0].equals(shapes.square(0, 0))
+
+
+def test_reads_csv_with_wkt_and_keeps_codes_as_text(tmp_path):
+    path = tmp_path / "city.csv"
+    path.write_text(
+        f'code,name,wkt\n0042,测试市,"{shapes.square(0, 0, 2).wkt}"\n', encoding="utf-8"
+    )
+    frame = read_boundary_file(path, level=Level.CITY)
+    assert frame["code"].tolist() == ["0042"]
+
+
+def test_reprojects_any_crs_to_wgs84(tmp_path):
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32649", always_xy=True)
+    utm = shapes.frame(shapes.four_grids()).to_crs("EPSG:32649")
+    path = tmp_path / "utm.gpkg"
+    utm.to_file(path, driver="GPKG")
+    frame = read_boundary_file(path, level=Level.GRID)
+    x, y = to_utm.transform(shapes.X0, shapes.Y0)
+    assert frame.crs.to_epsg() == 4326
+    assert frame.geometry.iloc[0].bounds[0] == pytest.approx(shapes.X0, abs=1e-8)
+    assert x > 100_000 and y > 2_000_000  # the file really was in metres
+
+
+def test_gcj02_option_converts_coordinates(tmp_path):
+    gcj_x, gcj_y = from_wgs84(shapes.X0, shapes.Y0, "gcj02")
+    gcj = box(gcj_x, gcj_y, gcj_x + 0.01, gcj_y + 0.01)
+    path = tmp_path / "gcj.geojson"
+    gpd.GeoDataFrame({"code": ["C"], "name": ["测试"]}, geometry=[gcj], crs=4326).to_file(path)
+    frame = read_boundary_file(path, level=Level.CITY, crs="gcj02")
+    corners = list(frame.geometry.iloc[0].exterior.coords)
+    # The GCJ-02 lower-left corner comes back to the WGS84 corner (within 1 cm).
+    assert min(geodesic_distance_m(x, y, shapes.X0, shapes.Y0) for x, y in corners) < 0.01
+
+
+def test_corrupt_file_gives_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "broken.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    with pytest.raises(BoundaryFileError) as error:
+        read_boundary_file(path, level=Level.CITY)
+    assert str(error.value).startswith(str(path))
+    assert "\n" not in str(error.value)
+
+
+def test_missing_columns_are_named(tmp_path):
+    path = tmp_path / "grids.geojson"
+    frame = shapes.frame(shapes.four_grids()).drop(columns=["parent_code"])
+    path.write_text(frame.to_json(), encoding="utf-8")
+    with pytest.raises(BoundaryFileError, match="parent_code"):
+        read_boundary_file(path, level=Level.GRID)
+
+
+def test_unknown_crs_option_is_refused(tmp_path):
+    path = tmp_path / "city.geojson"
+    path.write_text(json.dumps(shapes.tiny_city()[Level.CITY].__geo_interface__))
+    with pytest.raises(BoundaryFileError, match="unknown CRS"):
+        read_boundary_file(path, level=Level.CITY, crs="EPSG:999999")
