@@ -48,7 +48,9 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"field": field_name(e["loc"]), "reason": reason(e, lang), "type": e["type"]}
         for e in exc.errors()
     ]
-    message = "; ".join(t("error.field", lang, field=d["field"], reason=d["reason"]) for d in details)
+    message = "; ".join(
+        t("error.field", lang, field=d["field"], reason=d["reason"]) for d in details
+    )
     return JSONResponse(status_code=422, content={"message": message, "detail": details})
 
 

@@ -14,7 +14,9 @@ def geometry(geom: WKBElement) -> dict[str, Any]:
     return dict(mapping(to_shape(geom)))
 
 
-def feature(geom: WKBElement, properties: dict[str, Any], feature_id: str | None = None) -> dict[str, Any]:
+def feature(
+    geom: WKBElement, properties: dict[str, Any], feature_id: str | None = None
+) -> dict[str, Any]:
     """A GeoJSON Feature."""
     out: dict[str, Any] = {"type": "Feature", "geometry": geometry(geom), "properties": properties}
     if feature_id is not None:

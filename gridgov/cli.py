@@ -43,7 +43,7 @@ app.add_typer(demo_app, name="demo")
 Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions():
     from gridgov.runtime import session_factory
 
     return session_factory(get_settings())

@@ -82,7 +82,11 @@ def test_grid_and_area_features(client):
     community_code = located["areas"][-1]["code"]
     community = client.get(f"/api/v1/areas/{community_code}").json()
     assert community["properties"]["level"] == "community"
-    assert [p["level"] for p in community["properties"]["parents"]] == ["city", "district", "street"]
+    assert [p["level"] for p in community["properties"]["parents"]] == [
+        "city",
+        "district",
+        "street",
+    ]
     children = client.get(f"/api/v1/areas/{community_code}/children").json()
     assert located["grid"]["code"] in {f["id"] for f in children["features"]}
     districts = client.get("/api/v1/areas/990100/children").json()

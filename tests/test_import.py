@@ -82,8 +82,9 @@ def test_a_level_cannot_be_imported_twice_into_one_generation(session):
     assert refused.value.report.errors[0].check == "level_exists"
 
 
-@pytest.mark.parametrize("driver,suffix", [("GeoJSON", ".geojson"), ("GPKG", ".gpkg"),
-                                           ("ESRI Shapefile", ".shp")])
+@pytest.mark.parametrize(
+    "driver,suffix", [("GeoJSON", ".geojson"), ("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp")]
+)
 def test_reads_geojson_geopackage_and_shapefile(tmp_path, driver, suffix):
     path = tmp_path / f"grids{suffix}"
     shapes.frame(shapes.four_grids()).to_file(path, driver=driver)

@@ -50,7 +50,9 @@ def test_index_agrees_with_postgis_on_ten_thousand_points(session, demo_generati
     lats = rng.uniform(miny - 0.02, maxy + 0.02, 10_000)
     from_index = list(index.code_of(index.locate_many(lons, lats)))
     from_postgis = postgis_codes(session, demo_generation.id, lons, lats)
-    differences = [i for i, (a, b) in enumerate(zip(from_index, from_postgis, strict=True)) if a != b]
+    differences = [
+        i for i, (a, b) in enumerate(zip(from_index, from_postgis, strict=True)) if a != b
+    ]
     assert differences == []
     located = sum(code is not None for code in from_index)
     assert 5_000 < located < 10_000  # both inside and outside points were tried
@@ -93,7 +95,10 @@ def test_point_on_a_shared_edge_resolves_to_one_grid_both_ways(session, tiny_gen
     outer_edge = (shapes.X0, shapes.Y0 + shapes.STEP / 2)  # the city's own boundary
     for point, expected in ((edge, "G1"), (corner, "G1"), (outer_edge, "G1")):
         assert index.code_of(index.locate_many([point[0]], [point[1]]))[0] == expected
-        assert grid_at(session, lon=point[0], lat=point[1], generation_id=tiny_generation.id).code == expected
+        assert (
+            grid_at(session, lon=point[0], lat=point[1], generation_id=tiny_generation.id).code
+            == expected
+        )
     top_edge = (shapes.X0 + 1.5 * shapes.STEP, shapes.Y0 + shapes.STEP)  # between G2 and G4
     assert index.code_of(index.locate_many([top_edge[0]], [top_edge[1]]))[0] == "G2"
 

@@ -12,9 +12,7 @@ from tests.shapes import STEP, X0, Y0, frame, grid_row, square
 
 
 def checks(report, severity=None):
-    return sorted(
-        f.check for f in report.findings if severity is None or f.severity == severity
-    )
+    return sorted(f.check for f in report.findings if severity is None or f.severity == severity)
 
 
 def community():
@@ -83,9 +81,7 @@ def test_small_gap_is_a_sliver_warning_that_does_not_block():
     rows = shapes.four_grids()
     # Pull G4's left edge in by 1e-6° (about 0.1 m): a 0.1 m x 1.1 km sliver of ~115 m².
     rows[3]["geometry"] = box(X0 + STEP + 1e-6, Y0 + STEP, X0 + 2 * STEP, Y0 + 2 * STEP)
-    report = check_boundaries(
-        frame(rows), level=Level.GRID, parents=community(), sliver_m2=500
-    )
+    report = check_boundaries(frame(rows), level=Level.GRID, parents=community(), sliver_m2=500)
     assert checks(report) == ["sliver_gap"]
     assert report.ok
     assert report.warnings[0].params["area_m2"] < 500

@@ -28,19 +28,31 @@ RADIUS_M = 14_000
 GRID_SPACING_M = 570
 COMMUNITY_SPACING_M = 2_500
 STREET_SPACING_M = 5_600
-DISTRICTS = [("990102", "东澜区"), ("990103", "西屿区"), ("990104", "南湾区"), ("990105", "北岚区")]
+# Quadrants in order: east, north, west, south.
+DISTRICTS = [("990102", "东澜区"), ("990103", "北岚区"), ("990104", "西屿区"), ("990105", "南湾区")]
 CITY = ("990100", "示范市")
-SYLLABLES = list("青石桂兰滨云溪松柳泉湖港湾竹梅枫槐榕椰珠银金玉文华和平安康宁泰丰盛新兴锦绣光明长乐福瑞祥德仁")
+SYLLABLES = list(
+    "青石桂兰滨云溪松柳泉湖港湾竹梅枫槐榕椰珠银金玉文华和平安康宁泰丰盛新兴锦绣光明长乐福瑞祥德仁"
+)
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗梁")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚英华建国红玲春海")
 DEPARTMENT_ROLES = {
     "city": [
-        ("CG", "城市管理局"), ("ZJ", "住房和城乡建设局"), ("HB", "生态环境局"),
-        ("YJ", "应急管理局"), ("SJ", "市场监督管理局"), ("GA", "公安局"),
-        ("JT", "交通运输局"), ("SW", "水务局"),
+        ("CG", "城市管理局"),
+        ("ZJ", "住房和城乡建设局"),
+        ("HB", "生态环境局"),
+        ("YJ", "应急管理局"),
+        ("SJ", "市场监督管理局"),
+        ("GA", "公安局"),
+        ("JT", "交通运输局"),
+        ("SW", "水务局"),
     ],
-    "street": [("ZF", "综合行政执法队"), ("CG", "城市管理办公室"), ("YJ", "应急管理办公室"),
-               ("GA", "派出所")],
+    "street": [
+        ("ZF", "综合行政执法队"),
+        ("CG", "城市管理办公室"),
+        ("YJ", "应急管理办公室"),
+        ("GA", "派出所"),
+    ],
     "community": [("JW", "居民委员会")],
 }
 
@@ -62,7 +74,9 @@ def outline(rng: np.random.Generator) -> Polygon:
     phase = rng.uniform(0, 2 * np.pi, 3)
     theta = np.linspace(0, 2 * np.pi, 360, endpoint=False)
     r = RADIUS_M * (
-        1 + 0.12 * np.sin(3 * theta + phase[0]) + 0.07 * np.sin(5 * theta + phase[1])
+        1
+        + 0.12 * np.sin(3 * theta + phase[0])
+        + 0.07 * np.sin(5 * theta + phase[1])
         + 0.04 * np.sin(9 * theta + phase[2])
     )
     return Polygon(np.column_stack([r * np.cos(theta), r * np.sin(theta)]))
@@ -114,7 +128,9 @@ def make_contiguous(labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return labels
 
 
-def components(members: np.ndarray, neighbours: dict[int, set[int]], labels: np.ndarray) -> list[list[int]]:
+def components(
+    members: np.ndarray, neighbours: dict[int, set[int]], labels: np.ndarray
+) -> list[list[int]]:
     """Connected pieces of one region (cells sharing an edge or a corner)."""
     todo, pieces = set(int(m) for m in members), []
     while todo:
@@ -173,7 +189,9 @@ def build() -> dict[str, list[dict]]:
     )
     street_of_cell = _follow_communities(street_of_cell, community_of_cell)
     quadrant = ((angle + np.pi / 4) // (np.pi / 2)).astype(int) % 4
-    district_of_cell = make_contiguous(quadrant[_first_member(street_of_cell)][street_of_cell], cells)
+    district_of_cell = make_contiguous(
+        quadrant[_first_member(street_of_cell)][street_of_cell], cells
+    )
     district_of_cell = _follow_communities(district_of_cell, street_of_cell)
     return _features(rng, cells, community_of_cell, street_of_cell, district_of_cell)
 
@@ -200,16 +218,28 @@ def _features(rng, cells, community_of_cell, street_of_cell, district_of_cell):
     for d_index in sorted(set(district_of_cell)):
         d_code, d_name = DISTRICTS[d_index]
         d_cells = np.flatnonzero(district_of_cell == d_index)
-        out["districts"].append({"code": d_code, "name": d_name, "parent_code": CITY[0],
-                                 "geometry": shapely.coverage_union_all(cells[d_cells])})
+        out["districts"].append(
+            {
+                "code": d_code,
+                "name": d_name,
+                "parent_code": CITY[0],
+                "geometry": shapely.coverage_union_all(cells[d_cells]),
+            }
+        )
         streets = sorted(set(street_of_cell[d_cells]))
         for s_number, (s_label, s_name) in enumerate(
             zip(streets, unique_names(rng, len(streets), "街道", taken), strict=True), start=1
         ):
             s_code = f"{d_code}{s_number:03d}"
             s_cells = np.flatnonzero(street_of_cell == s_label)
-            out["streets"].append({"code": s_code, "name": s_name, "parent_code": d_code,
-                                   "geometry": shapely.coverage_union_all(cells[s_cells])})
+            out["streets"].append(
+                {
+                    "code": s_code,
+                    "name": s_name,
+                    "parent_code": d_code,
+                    "geometry": shapely.coverage_union_all(cells[s_cells]),
+                }
+            )
             communities = sorted(set(community_of_cell[s_cells]))
             for c_number, (c_label, c_name) in enumerate(
                 zip(communities, unique_names(rng, len(communities), "社区", taken), strict=True),
@@ -217,37 +247,59 @@ def _features(rng, cells, community_of_cell, street_of_cell, district_of_cell):
             ):
                 c_code = f"{s_code}{c_number:03d}"
                 c_cells = np.flatnonzero(community_of_cell == c_label)
-                out["communities"].append({"code": c_code, "name": c_name, "parent_code": s_code,
-                                           "geometry": shapely.coverage_union_all(cells[c_cells])})
+                out["communities"].append(
+                    {
+                        "code": c_code,
+                        "name": c_name,
+                        "parent_code": s_code,
+                        "geometry": shapely.coverage_union_all(cells[c_cells]),
+                    }
+                )
                 for g_number, cell in enumerate(c_cells, start=1):
                     households = int(rng.integers(150, 450))
-                    out["grids"].append({
-                        "code": f"{c_code}{g_number:03d}",
-                        "name": f"{c_name}第{g_number}网格",
-                        "parent_code": c_code,
-                        "grid_head_name": SURNAMES[rng.integers(len(SURNAMES))]
-                        + "".join(GIVEN[i] for i in rng.choice(len(GIVEN), 2, replace=False)),
-                        "grid_head_phone": f"1380000{len(out['grids']):04d}",
-                        "households": households,
-                        "population": int(households * rng.uniform(2.2, 3.1)),
-                        "geometry": cells[cell],
-                    })
+                    out["grids"].append(
+                        {
+                            "code": f"{c_code}{g_number:03d}",
+                            "name": f"{c_name}第{g_number}网格",
+                            "parent_code": c_code,
+                            "grid_head_name": SURNAMES[rng.integers(len(SURNAMES))]
+                            + "".join(GIVEN[i] for i in rng.choice(len(GIVEN), 2, replace=False)),
+                            "grid_head_phone": f"1380000{len(out['grids']):04d}",
+                            "households": households,
+                            "population": int(households * rng.uniform(2.2, 3.1)),
+                            "geometry": cells[cell],
+                        }
+                    )
     return out
 
 
 def departments(features: dict[str, list[dict]]) -> list[dict[str, str]]:
-    """Departments at every level: city and district bureaux, street offices, residents' committees."""
+
     rows = []
     for code, name, level, roles in (
         [(CITY[0], "示范市", "city", DEPARTMENT_ROLES["city"])]
-        + [(d["code"], d["name"], "district", DEPARTMENT_ROLES["city"]) for d in features["districts"]]
-        + [(s["code"], s["name"], "street", DEPARTMENT_ROLES["street"]) for s in features["streets"]]
-        + [(c["code"], c["name"], "community", DEPARTMENT_ROLES["community"])
-           for c in features["communities"]]
+        + [
+            (d["code"], d["name"], "district", DEPARTMENT_ROLES["city"])
+            for d in features["districts"]
+        ]
+        + [
+            (s["code"], s["name"], "street", DEPARTMENT_ROLES["street"])
+            for s in features["streets"]
+        ]
+        + [
+            (c["code"], c["name"], "community", DEPARTMENT_ROLES["community"])
+            for c in features["communities"]
+        ]
     ):
         for role, title in roles:
-            rows.append({"code": f"{code}-{role}", "name": f"{name}{title}", "level": level,
-                         "area_code": code})
+            rows.append(
+                {
+                    "code": f"{code}-{role}",
+                    "name": f"{name}{title}",
+                    "level": level,
+                    "area_code": code,
+                }
+            )
     return rows
 
 
@@ -259,14 +311,18 @@ def write(features: dict[str, list[dict]], folder: Path) -> None:
             "type": "FeatureCollection",
             "name": level,
             "features": [
-                {"type": "Feature",
-                 "properties": {k: v for k, v in item.items() if k != "geometry"},
-                 "geometry": mapping(item["geometry"])}
+                {
+                    "type": "Feature",
+                    "properties": {k: v for k, v in item.items() if k != "geometry"},
+                    "geometry": mapping(item["geometry"]),
+                }
                 for item in items
             ],
         }
         text = json.dumps(collection, ensure_ascii=False, separators=(",", ":"))
-        (folder / f"{level}.geojson").write_text(text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8")
+        (folder / f"{level}.geojson").write_text(
+            text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8"
+        )
     with (folder / "departments.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=["code", "name", "level", "area_code"])
         writer.writeheader()

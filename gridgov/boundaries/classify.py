@@ -36,7 +36,9 @@ def classify_points(
     """One row per point: WGS84 lon/lat, then the grid and area codes (empty when outside)."""
     lon, lat = to_wgs84_arrays(lons, lats, crs)
     grid_ids = index.locate_many(lon, lat)
-    chain = pd.read_sql(_CHAIN_SQL, session.connection(), params={"generation_id": index.generation_id})
+    chain = pd.read_sql(
+        _CHAIN_SQL, session.connection(), params={"generation_id": index.generation_id}
+    )
     chain = chain.set_index("grid_id")
     found = grid_ids != NO_GRID
     result = pd.DataFrame({"lon_wgs84": lon, "lat_wgs84": lat})

@@ -109,7 +109,9 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDa
 def _normalise(frame: gpd.GeoDataFrame, level: Level) -> gpd.GeoDataFrame:
     columns = {"code": _as_code(frame["code"]), "name": frame["name"].map(_as_text)}
     columns["parent_code"] = (
-        _as_code(frame["parent_code"]) if "parent_code" in frame.columns else pd.Series([None] * len(frame))
+        _as_code(frame["parent_code"])
+        if "parent_code" in frame.columns
+        else pd.Series([None] * len(frame))
     )
     if level is Level.GRID:
         for column in GRID_COLUMNS:

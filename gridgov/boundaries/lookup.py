@@ -29,7 +29,7 @@ class NearestGrid:
     distance_m: float
 
 
-def _point(lon: float, lat: float):  # type: ignore[no-untyped-def]
+def _point(lon: float, lat: float):
     return func.ST_SetSRID(func.ST_MakePoint(lon, lat), SRID)
 
 
@@ -117,9 +117,7 @@ def get_area(session: Session, *, code: str, generation_id: int) -> Area | None:
 def children_of(session: Session, *, area: Area) -> list[Area] | list[Grid]:
     """The areas directly below ``area``, or its grids for a community."""
     if Level(area.level) is Level.COMMUNITY:
-        return list(session.scalars(select(Grid).where(Grid.community_id == area.id).order_by(Grid.code)))
-    return list(
-        session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code))
-    )
-
-
+        return list(
+            session.scalars(select(Grid).where(Grid.community_id == area.id).order_by(Grid.code))
+        )
+    return list(session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code)))

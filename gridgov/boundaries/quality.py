@@ -196,9 +196,7 @@ def _outside_parents(
     return findings
 
 
-def _gaps(
-    placed: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, sliver_m2: float
-) -> list[Finding]:
+def _gaps(placed: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, sliver_m2: float) -> list[Finding]:
     children_by_parent = placed.groupby("parent_code").geometry.apply(
         lambda geoms: shapely.union_all(geoms.to_numpy())
     )
@@ -266,4 +264,6 @@ def _reason_location(reason: str, geom: BaseGeometry) -> tuple[float | None, flo
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+    return (
+        value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == ""
+    )

@@ -18,7 +18,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine for a PostgreSQL URL (psycopg 3 driver)."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **kwargs)  # type: ignore[arg-type]
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -99,4 +99,4 @@ def geometry_to_wgs84(geom: G, crs: InputCRS | str) -> G:
         lon, lat = to_wgs84_arrays(coords[:, 0], coords[:, 1], crs)
         return np.column_stack([lon, lat])
 
-    return shapely.transform(geom, convert)  # type: ignore[no-any-return]
+    return shapely.transform(geom, convert)

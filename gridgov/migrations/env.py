@@ -10,7 +10,7 @@ from gridgov.models import Base
 POSTGIS_TABLES = {"spatial_ref_sys", "topology", "layer"}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj, name, type_, reflected, compare_to):
     if type_ == "table" and name in POSTGIS_TABLES:
         return False
     return not (type_ == "table" and reflected and compare_to is None and name.startswith("tiger"))

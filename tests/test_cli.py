@@ -1,0 +1,136 @@
+"""The gridgov command: imports are dry runs unless --commit, refusals write nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import delete, func, select
+from typer.testing import CliRunner
+
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.models import Area, Generation
+from gridgov.cli import app
+from gridgov.config import get_settings
+from gridgov.db import make_session_factory, session_scope
+from tests import shapes
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url, demo_generation_id):
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def area_count(engine):
+    with session_scope(make_session_factory(engine)) as session:
+        return session.scalar(select(func.count()).select_from(Area))
+
+
+def write_city(tmp_path, frame=None):
+    path = tmp_path / "city.geojson"
+    path.write_text((frame if frame is not None else shapes.tiny_city()[Level.CITY]).to_json())
+    return path
+
+
+def test_import_without_commit_is_a_dry_run(cli_env, engine, tmp_path):
+    before = area_count(engine)
+    result = runner.invoke(
+        app, ["import", "boundaries", str(write_city(tmp_path)), "--level", "city"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 errors" in result.output and "dry run" in result.output
+    assert area_count(engine) == before
+
+
+def test_import_with_commit_writes_into_a_new_generation(cli_env, engine, tmp_path):
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        generation = Generation(name="cli test")
+        session.add(generation)
+        session.flush()
+        generation_id = generation.id
+    try:
+        result = runner.invoke(
+            app,
+            [
+                "import",
+                "boundaries",
+                str(write_city(tmp_path)),
+                "--level",
+                "city",
+                "--generation",
+                str(generation_id),
+                "--commit",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        with session_scope(factory) as session:
+            codes = session.scalars(
+                select(Area.code).where(Area.generation_id == generation_id)
+            ).all()
+        assert codes == [shapes.CITY]
+    finally:
+        with session_scope(factory) as session:
+            session.execute(delete(Generation).where(Generation.id == generation_id))
+
+
+def test_file_with_errors_is_refused_whole_listing_every_error(cli_env, engine, tmp_path):
+    rows = shapes.four_grids()
+    rows[1]["code"] = "G1"
+    rows[2]["geometry"] = shapes.square(0, 0, 2)
+    path = tmp_path / "grids.geojson"
+    path.write_text(shapes.frame(rows).to_json())
+    before = area_count(engine)
+    result = runner.invoke(app, ["import", "boundaries", str(path), "--level", "grid", "--commit"])
+    assert result.exit_code == 1
+    assert "duplicate_code" in result.output and "overlap" in result.output
+    assert "refused, nothing written" in result.output
+    assert area_count(engine) == before
+
+
+def test_corrupt_file_is_one_line_naming_file_and_reason(cli_env, engine, tmp_path):
+    path = tmp_path / "broken.gpkg"
+    path.write_bytes(b"this is not a geopackage")
+    before = area_count(engine)
+    result = runner.invoke(app, ["import", "boundaries", str(path), "--level", "city", "--commit"])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: ")
+    assert area_count(engine) == before
+
+
+def test_locate_csv_adds_codes_to_every_row(cli_env, tmp_path):
+    rng = np.random.default_rng(3)
+    points = pd.DataFrame(
+        {
+            "id": range(300),
+            "lon": rng.uniform(109.0, 109.2, 300),
+            "lat": rng.uniform(21.45, 21.65, 300),
+        }
+    )
+    source, target = tmp_path / "points.csv", tmp_path / "out.csv"
+    points.to_csv(source, index=False)
+    result = runner.invoke(app, ["locate", str(source), "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(target, dtype={"grid_code": str, "community_code": str})
+    assert list(out["id"]) == list(range(300))
+    located = out.dropna(subset=["grid_code"])
+    assert len(located) > 150
+    assert all(
+        g.startswith(c)
+        for g, c in zip(located["grid_code"], located["community_code"], strict=True)
+    )
+
+
+def test_locate_names_a_missing_column(cli_env, tmp_path):
+    source = tmp_path / "points.csv"
+    source.write_text("x,y\n1,2\n")
+    result = runner.invoke(app, ["locate", str(source)])
+    assert result.exit_code == 1
+    assert "no column 'lon'" in result.output
