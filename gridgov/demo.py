@@ -1,7 +1,8 @@
-"""Load the synthetic demo city 示范市 from geodata/ through the ordinary import path."""
+"""Load the synthetic demo city 示范市 from geodata/ through the ordinary import paths."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -13,8 +14,17 @@ from gridgov.boundaries.io import read_boundary_file
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Generation
 from gridgov.departments.service import read_departments_csv, upsert_departments
+from gridgov.responsibilities.service import (
+    load_categories,
+    read_responsibility_file,
+    replace_rules,
+    validate_rules,
+)
+from gridgov.users.models import User
+from gridgov.users.service import create_user
 
 DEMO_GENERATION = "示范市 demo city (synthetic)"
+DEMO_PASSWORD = "gridgov-demo"
 LEVEL_FILES = {
     Level.CITY: "city.geojson",
     Level.DISTRICT: "districts.geojson",
@@ -24,13 +34,39 @@ LEVEL_FILES = {
 }
 
 
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    role: str
+    area_code: str | None = None
+    department_code: str | None = None
+    grid_code: str | None = None
+
+
+# The grid at 109.1°E 21.55°N and the chain above it: 青柳社区, 乐银街道, 南湾区.
+DEMO_ACCOUNTS = (
+    DemoAccount("admin", "系统管理员", "admin"),
+    DemoAccount("operator", "市指挥中心值班员", "operator", area_code="990100"),
+    DemoAccount("operator_nw", "南湾区指挥中心值班员", "operator", area_code="990105"),
+    DemoAccount("handler_jw", "青柳社区居委会", "handler", department_code="990105009003-JW"),
+    DemoAccount("handler_zf", "乐银街道综合行政执法队", "handler", department_code="990105009-ZF"),
+    DemoAccount("handler_cg", "乐银街道城市管理办公室", "handler", department_code="990105009-CG"),
+    DemoAccount("handler_dcg", "南湾区城市管理局", "handler", department_code="990105-CG"),
+    DemoAccount("handler_ccg", "示范市城市管理局", "handler", department_code="990100-CG"),
+    DemoAccount("gridhead", "青柳社区第7网格 网格长", "grid_head", grid_code="990105009003007"),
+    DemoAccount("emergency", "市应急救援队", "emergency", area_code="990100"),
+)
+
+
 def demo_folder(geodata_dir: Path) -> Path:
     """Where the demo city's files live."""
     return geodata_dir / "demo_city"
 
 
 def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True) -> Generation:
-    """Import every level of the demo city into a new generation (once) and activate it."""
+    """Import the demo city (once): boundaries, departments, categories, responsibility list,
+    demo accounts; activate its generation."""
     existing = session.scalar(select(Generation).where(Generation.name == DEMO_GENERATION))
     if existing is not None:
         return existing
@@ -40,6 +76,26 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
         frame = read_boundary_file(folder / filename, level=level)
         import_boundaries(session, frame=frame, level=level, generation_id=generation.id)
     upsert_departments(session, rows=read_departments_csv(folder / "departments.csv"))
+    load_categories(session, path=geodata_dir / "categories.csv")
     if activate:
         activate_generation(session, generation_id=generation.id)
+        rows = read_responsibility_file(folder / "responsibilities.csv")
+        replace_rules(session, rules=validate_rules(session, rows))
+        create_demo_accounts(session)
     return generation
+
+
+def create_demo_accounts(session: Session) -> None:
+    """The demo accounts listed in the README (password ``gridgov-demo``), once."""
+    for account in DEMO_ACCOUNTS:
+        if session.scalar(select(User.id).where(User.username == account.username)) is None:
+            create_user(
+                session,
+                username=account.username,
+                password=DEMO_PASSWORD,
+                role=account.role,
+                display_name=account.display_name,
+                area_code=account.area_code,
+                department_code=account.department_code,
+                grid_code=account.grid_code,
+            )

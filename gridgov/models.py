@@ -3,5 +3,28 @@
 from gridgov.boundaries.models import Area, Generation, Grid
 from gridgov.db import Base
 from gridgov.departments.models import Department
+from gridgov.incidents.models import (
+    Incident,
+    IncidentEvent,
+    IncidentPhoto,
+    StreetRating,
+    Whistle,
+)
+from gridgov.responsibilities.models import Category, ResponsibilityRule
+from gridgov.users.models import User
 
-__all__ = ["Area", "Base", "Department", "Generation", "Grid"]
+__all__ = [
+    "Area",
+    "Base",
+    "Category",
+    "Department",
+    "Generation",
+    "Grid",
+    "Incident",
+    "IncidentEvent",
+    "IncidentPhoto",
+    "ResponsibilityRule",
+    "StreetRating",
+    "User",
+    "Whistle",
+]

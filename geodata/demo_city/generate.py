@@ -298,8 +298,47 @@ def departments(features: dict[str, list[dict]]) -> list[dict[str, str]]:
                     "name": f"{name}{title}",
                     "level": level,
                     "area_code": code,
+                    "role": role,
                 }
             )
+    return rows
+
+
+# The demo responsibility list (权责清单): by major class, then sub-class overrides.
+CLASS_RULES = {
+    "01": [("社区", "JW", 24), ("街道", "CG", 24), ("区", "CG", 48), ("市", "CG", 72)],
+    "02": [("社区", "JW", 24), ("街道", "CG", 24), ("区", "CG", 48), ("市", "CG", 72)],
+    "03": [("街道", "ZF", 24), ("区", "ZJ", 48), ("市", "ZJ", 72)],
+    "04": [("社区", "JW", 1), ("街道", "YJ", 1), ("区", "YJ", 2), ("市", "YJ", 4)],
+    "05": [("社区", "JW", 12), ("街道", "ZF", 24), ("区", "CG", 48), ("市", "CG", 72)],
+    "06": [("社区", "JW", 48), ("街道", "CG", 48), ("区", "CG", 72), ("市", "CG", 96)],
+}
+SUBCLASS_RULES = {
+    "0101": [("社区", "JW", 24), ("街道", "ZF", 72), ("区", "ZJ", 120), ("市", "ZJ", 168)],
+    "0105": [("社区", "JW", 24), ("街道", "CG", 24), ("区", "HB", 48), ("市", "HB", 72)],
+    "0402": [("社区", "JW", 1), ("街道", "YJ", 1), ("区", "SW", 2), ("市", "SW", 4)],
+    "0403": [("街道", "YJ", 0.5), ("区", "YJ", 1), ("市", "YJ", 2)],
+    "0404": [("社区", "JW", 2), ("街道", "YJ", 2), ("区", "SW", 4), ("市", "SW", 8)],
+    "0505": [("社区", "JW", 12), ("街道", "GA", 4), ("区", "JT", 24), ("市", "JT", 48)],
+    "0602": [("社区", "JW", 24), ("街道", "CG", 24), ("区", "HB", 24), ("市", "HB", 48)],
+}
+# Area-specific rules: the most specific rule wins over the city-wide one.
+AREA_RULES = [
+    ("0102", "街道", "990102", "ZF", 12),  # 东澜区: exposed rubbish goes to law enforcement
+    ("0505", "街道", "990103001", "990103001-ZF", 2),  # one street's own parking rule
+]
+RESPONSIBILITY_HEADERS = ["事项编码", "层级", "区域编码", "责任部门", "时限（小时）"]
+
+
+def responsibilities(categories_csv: Path) -> list[list[str]]:
+    """The demo responsibility list, with the headers a city's spreadsheet would have."""
+    with categories_csv.open(encoding="utf-8") as fh:
+        leaves = [row for row in csv.DictReader(fh) if row["parent_code"]]
+    rows = []
+    for leaf in leaves:
+        for level, role, hours in SUBCLASS_RULES.get(leaf["code"], CLASS_RULES[leaf["parent_code"]]):
+            rows.append([leaf["code"], level, "", role, f"{hours:g}"])
+    rows += [[c, level, area, dept, f"{hours:g}"] for c, level, area, dept, hours in AREA_RULES]
     return rows
 
 
@@ -324,9 +363,13 @@ def write(features: dict[str, list[dict]], folder: Path) -> None:
             text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n", encoding="utf-8"
         )
     with (folder / "departments.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["code", "name", "level", "area_code"])
+        writer = csv.DictWriter(fh, fieldnames=["code", "name", "level", "area_code", "role"])
         writer.writeheader()
         writer.writerows(departments(features))
+    with (folder / "responsibilities.csv").open("w", newline="", encoding="utf-8") as fh:
+        table = csv.writer(fh)
+        table.writerow(RESPONSIBILITY_HEADERS)
+        table.writerows(responsibilities(Path(__file__).resolve().parents[1] / "categories.csv"))
 
 
 if __name__ == "__main__":

@@ -26,3 +26,5 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(200))
     level: Mapped[str] = mapped_column(String(16))
     area_code: Mapped[str] = mapped_column(String(32))
+    # The kind of department (e.g. ZF: street law enforcement), as the responsibility list names it.
+    role: Mapped[str | None] = mapped_column(String(16))

@@ -27,7 +27,9 @@ def read_departments_csv(path: Path | str) -> list[dict[str, str]]:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise DepartmentFileError(f"{path}: missing column(s): {', '.join(missing)}")
-        rows = [{c: (row.get(c) or "").strip() for c in COLUMNS} for row in reader]
+        rows = [{c: (row.get(c) or "").strip() for c in (*COLUMNS, "role")} for row in reader]
+    for row in rows:
+        row["role"] = row["role"] or None
     problems = []
     seen: set[str] = set()
     levels = {level.value for level in AREA_LEVELS}
@@ -52,7 +54,7 @@ def upsert_departments(session: Session, *, rows: list[dict[str, str]]) -> int:
     statement = insert(Department).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=[Department.code],
-        set_={c: statement.excluded[c] for c in ("name", "level", "area_code")},
+        set_={c: statement.excluded[c] for c in ("name", "level", "area_code", "role")},
     )
     session.execute(statement)
     session.flush()

@@ -1,0 +1,1 @@
+"""Four-quadrant evaluation (四象限评价) of departments: speed against effectiveness."""

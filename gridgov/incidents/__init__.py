@@ -1,0 +1,1 @@
+"""Incidents (事件): reported, dispatched by the responsibility list, escalated, evaluated."""

@@ -1,0 +1,106 @@
+"""The audit log and the live feed: every change is one event row and one NOTIFY."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from gridgov.incidents.models import Incident, IncidentEvent, Whistle
+from gridgov.users.roles import Target
+
+CHANNEL = "gridgov_incidents"
+
+
+def record(
+    session: Session,
+    incident: Incident,
+    *,
+    action: str,
+    from_status: str | None,
+    actor_id: int | None,
+    at: datetime,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    """Append one audit row for ``incident`` as it is now, and publish the change."""
+    event = IncidentEvent(
+        incident_id=incident.id,
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        from_status=from_status,
+        to_status=incident.status,
+        level=incident.level,
+        department_code=incident.department_code,
+        note=note,
+        details=details or {},
+    )
+    session.add(event)
+    session.flush()
+    publish(session, incident, action=action)
+    return event
+
+
+def feed_payload(incident: Incident, *, action: str) -> dict[str, Any]:
+    """What the live feed says about a change (enough to filter by scope and redraw)."""
+    return {
+        "id": incident.id,
+        "action": action,
+        "status": incident.status,
+        "level": incident.level,
+        "category": incident.category_code,
+        "department": incident.department_code,
+        "grid": incident.grid_code,
+        "areas": [
+            incident.city_code,
+            incident.district_code,
+            incident.street_code,
+            incident.community_code,
+        ],
+        "reporter_id": incident.reporter_id,
+        "updated_at": incident.updated_at.isoformat(),
+    }
+
+
+def publish(session: Session, incident: Incident, *, action: str) -> None:
+    """NOTIFY the change; PostgreSQL delivers it to every listener when the transaction commits."""
+    payload = json.dumps(feed_payload(incident, action=action), ensure_ascii=False)
+    session.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+    )
+
+
+def target_of(session: Session, incident: Incident) -> Target:
+    """The incident as the permission table sees it."""
+    summoned = session.scalars(
+        select(Whistle.department_code).where(Whistle.incident_id == incident.id)
+    ).all()
+    return Target(
+        area_codes=frozenset(
+            (
+                incident.city_code,
+                incident.district_code,
+                incident.street_code,
+                incident.community_code,
+            )
+        ),
+        department_code=incident.department_code,
+        summoned=frozenset(summoned),
+        grid_code=incident.grid_code,
+        reporter_id=incident.reporter_id,
+    )
+
+
+def target_from_payload(payload: dict[str, Any], summoned: frozenset[str] = frozenset()) -> Target:
+    """The same Target, rebuilt from a feed payload (for filtering the stream by scope)."""
+    return Target(
+        area_codes=frozenset(payload["areas"]),
+        department_code=payload["department"],
+        summoned=summoned,
+        grid_code=payload["grid"],
+        reporter_id=payload["reporter_id"],
+    )

@@ -1,0 +1,87 @@
+"""Photos: checked to be real JPEG/PNG/WebP images, stored on disk under their SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_PHOTOS = 5
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+EXTENSIONS = {content_type: ext for content_type, ext in FORMATS.values()}
+
+
+class PhotoError(ValueError):
+    """A photo that is refused: ``field`` names which one (``photos[2]``)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo on disk, named by its content."""
+
+    sha256: str
+    content_type: str
+    size_bytes: int
+    width: int
+    height: int
+
+
+def check_photos(photos: list[bytes], *, max_bytes: int = MAX_PHOTO_BYTES) -> None:
+    """Refuse too many photos, empty or oversized ones, and anything that is not an image."""
+    if len(photos) > MAX_PHOTOS:
+        raise PhotoError("photos", f"at most {MAX_PHOTOS} photos, got {len(photos)}")
+    for index, data in enumerate(photos):
+        _inspect(data, field=f"photos[{index}]", max_bytes=max_bytes)
+
+
+def _inspect(data: bytes, *, field: str, max_bytes: int) -> tuple[str, int, int]:
+    if not data:
+        raise PhotoError(field, "the file is empty")
+    if len(data) > max_bytes:
+        raise PhotoError(field, f"{len(data)} bytes is over the limit of {max_bytes}")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format or ""
+            width, height = image.size
+            image.verify()  # walks the data: truncated or corrupt files fail here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PhotoError(field, "not a readable JPEG, PNG or WebP image") from exc
+    if kind not in FORMATS:
+        raise PhotoError(field, f"{kind or 'this'} format is not accepted: use JPEG, PNG or WebP")
+    return kind, width, height
+
+
+def store_photo(data: bytes, *, media_dir: Path, max_bytes: int = MAX_PHOTO_BYTES) -> StoredPhoto:
+    """Write a checked photo under ``media_dir/ab/cd/<sha256>.<ext>`` (once per content)."""
+    kind, width, height = _inspect(data, field="photo", max_bytes=max_bytes)
+    content_type, _ = FORMATS[kind]
+    digest = hashlib.sha256(data).hexdigest()
+    path = photo_path(media_dir, digest, content_type)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a reader never sees half a photo.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    return StoredPhoto(digest, content_type, len(data), width, height)
+
+
+def photo_path(media_dir: Path, sha256: str, content_type: str) -> Path:
+    """Where a photo with this hash lives."""
+    return media_dir / sha256[:2] / sha256[2:4] / f"{sha256}.{EXTENSIONS[content_type]}"

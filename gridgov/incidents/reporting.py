@@ -1,0 +1,221 @@
+"""A located report becomes an incident: find the grid, route it, write it with its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.generations import active_generation
+from gridgov.boundaries.index import GridIndex
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.lookup import GridPlace, locate, nearest_grid, place_of
+from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.incidents.errors import IncidentError, OutsideGrids
+from gridgov.incidents.events import record
+from gridgov.incidents.lifecycle import OPEN_STATUSES, Move, Status, transition
+from gridgov.incidents.models import Incident, IncidentPhoto
+from gridgov.incidents.photos import StoredPhoto
+from gridgov.responsibilities.models import Category
+from gridgov.responsibilities.service import route
+
+MAX_DESCRIPTION = 4000
+DUPLICATE_RADIUS_M = 50.0
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The answer to a report: the incident, and whether this call created it."""
+
+    incident: Incident
+    created: bool
+
+
+def report_incident(
+    session: Session,
+    *,
+    reporter_id: int | None,
+    lon: float,
+    lat: float,
+    crs: InputCRS | str = InputCRS.WGS84,
+    accuracy_m: float | None = None,
+    category_code: str,
+    description: str = "",
+    photos: list[StoredPhoto] | None = None,
+    idempotency_key: str | None = None,
+    index: GridIndex | None = None,
+    source: str = "report",
+    now: datetime | None = None,
+) -> Report:
+    """Locate, route and write a new incident (or return the one this idempotency key made)."""
+    now = now or datetime.now(UTC)
+    if idempotency_key is not None and reporter_id is not None:
+        earlier = _by_key(session, reporter_id, idempotency_key)
+        if earlier is not None:
+            return Report(earlier, created=False)
+    category = _leaf_category(session, category_code)
+    if len(description) > MAX_DESCRIPTION:
+        raise IncidentError("description", f"at most {MAX_DESCRIPTION} characters")
+    if accuracy_m is not None and accuracy_m < 0:
+        raise IncidentError("accuracy_m", "must not be negative")
+    wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
+    place, snapped = _place(session, wgs_lon, wgs_lat, accuracy_m, index)
+    chain = {Level(a.level): a.code for a in place.areas}
+
+    incident = Incident(
+        status=Status.REPORTED.value,
+        category_code=category.code,
+        description=description,
+        position=from_shape(Point(wgs_lon, wgs_lat), srid=4326),
+        reported_crs=InputCRS(crs).value,
+        accuracy_m=accuracy_m,
+        snapped=snapped,
+        generation_id=place.generation.id,
+        grid_code=place.grid.code,
+        community_code=chain[Level.COMMUNITY],
+        street_code=chain[Level.STREET],
+        district_code=chain[Level.DISTRICT],
+        city_code=chain[Level.CITY],
+        reporter_id=reporter_id,
+        source=source,
+        idempotency_key=idempotency_key,
+        reported_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race: answer with its incident.
+        if idempotency_key is None or reporter_id is None:
+            raise
+        earlier = _by_key(session, reporter_id, idempotency_key)
+        assert earlier is not None
+        return Report(earlier, created=False)
+
+    incident.possible_duplicate_of = _possible_duplicate(session, incident, wgs_lon, wgs_lat, now)
+    record(
+        session,
+        incident,
+        action="report",
+        from_status=None,
+        actor_id=reporter_id,
+        at=now,
+        note=description[:200],
+        details={"snapped": snapped, "crs": incident.reported_crs, "grid": place.grid.code},
+    )
+    for photo in photos or []:
+        session.add(
+            IncidentPhoto(
+                incident_id=incident.id,
+                sha256=photo.sha256,
+                content_type=photo.content_type,
+                size_bytes=photo.size_bytes,
+                width=photo.width,
+                height=photo.height,
+            )
+        )
+    dispatch_by_rules(session, incident, actor_id=None, now=now)
+    return Report(incident, created=True)
+
+
+def dispatch_by_rules(
+    session: Session,
+    incident: Incident,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    above: Level | None = None,
+    move: Move = Move.DISPATCH,
+    note: str = "",
+) -> bool:
+    """Send the incident to the department the responsibility list names (False: no rule)."""
+    chain = {
+        Level.CITY: incident.city_code,
+        Level.DISTRICT: incident.district_code,
+        Level.STREET: incident.street_code,
+        Level.COMMUNITY: incident.community_code,
+    }
+    routed = route(session, category_code=incident.category_code, chain=chain, above=above)
+    if routed is None:
+        return False
+    assignment, department = routed
+    before = incident.status
+    incident.status = transition(before, move).value
+    incident.level = assignment.level.value
+    incident.department_code = department.code
+    incident.deadline_at = now + timedelta(hours=assignment.sla_hours)
+    incident.updated_at = now
+    record(
+        session,
+        incident,
+        action=move.value,
+        from_status=before,
+        actor_id=actor_id,
+        at=now,
+        note=note,
+        details={
+            "sla_hours": assignment.sla_hours,
+            "deadline": incident.deadline_at.isoformat(),
+            "rule_area": assignment.rule.area_code,
+        },
+    )
+    return True
+
+
+def _by_key(session: Session, reporter_id: int, key: str) -> Incident | None:
+    return session.scalar(
+        select(Incident).where(Incident.reporter_id == reporter_id, Incident.idempotency_key == key)
+    )
+
+
+def _leaf_category(session: Session, code: str) -> Category:
+    category = session.get(Category, code)
+    if category is None:
+        raise IncidentError("category", f"unknown category {code!r}")
+    if category.parent_code is None:
+        raise IncidentError("category", f"{code} is a major class: choose one of its sub-classes")
+    return category
+
+
+def _place(
+    session: Session, lon: float, lat: float, accuracy_m: float | None, index: GridIndex | None
+) -> tuple[GridPlace, bool]:
+    generation = active_generation(session)
+    if generation is None:
+        raise IncidentError("position", "no boundaries are active")
+    place = locate(session, lon=lon, lat=lat, generation_id=generation.id, index=index)
+    if place is not None:
+        return place, False
+    nearest = nearest_grid(session, lon=lon, lat=lat, generation_id=generation.id)
+    if nearest is not None and accuracy_m is not None and nearest.distance_m <= accuracy_m:
+        return place_of(session, grid=nearest.grid), True
+    raise OutsideGrids(
+        round(nearest.distance_m, 1) if nearest else None, nearest.grid.code if nearest else None
+    )
+
+
+def _possible_duplicate(
+    session: Session, incident: Incident, lon: float, lat: float, now: datetime
+) -> int | None:
+    """The nearest open incident of the same category close by in space and time, if any."""
+    here = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+    return session.scalar(
+        select(Incident.id)
+        .where(
+            Incident.id != incident.id,
+            Incident.category_code == incident.category_code,
+            Incident.status.in_([s.value for s in OPEN_STATUSES]),
+            Incident.reported_at >= now - DUPLICATE_WINDOW,
+            func.ST_DWithin(func.geography(Incident.position), here, DUPLICATE_RADIUS_M),
+        )
+        .order_by(func.ST_Distance(func.geography(Incident.position), here))
+        .limit(1)
+    )

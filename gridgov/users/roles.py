@@ -1,0 +1,140 @@
+"""What each role may read and do: one table, checked by one pure function.
+
+Every permission is a (role, action) row naming the scopes in which it holds; any one of
+them suffices. Rows absent from the table are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """A user's role; its scope is an area, a department or a grid."""
+
+    ADMIN = "admin"
+    OPERATOR = "operator"  # command centre, scoped to a city or district (area_code)
+    HANDLER = "handler"  # one department (department_code)
+    GRID_HEAD = "grid_head"  # one grid (grid_code)
+    EMERGENCY = "emergency"  # emergency team, scoped to an area (area_code)
+
+
+class Action(StrEnum):
+    """Things a user can try to do."""
+
+    REPORT = "report"
+    READ = "read"
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    RESOLVE = "resolve"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    RATE = "rate"
+    WHISTLE = "whistle"
+    CHECK_IN = "check_in"
+    EVALUATE = "evaluate"  # read the department scorecards
+    RATE_DEPARTMENT = "rate_department"  # a street rates the departments that served it
+    MANAGE = "manage"  # users, boundaries, reference data
+
+
+class Scope(StrEnum):
+    """Where a permission holds."""
+
+    ANY = "any"
+    AREA = "area"  # the target lies in the user's area
+    DEPARTMENT = "department"  # the target is assigned to the user's department
+    SUMMONED = "summoned"  # the user's department was whistled in on the target
+    GRID = "grid"  # the target lies in the user's grid
+    OWN = "own"  # the user reported the target
+
+
+A, S = Action, Scope
+PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
+    **{(Role.ADMIN, action): (S.ANY,) for action in Action},
+    (Role.OPERATOR, A.REPORT): (S.ANY,),
+    (Role.OPERATOR, A.READ): (S.AREA,),
+    (Role.OPERATOR, A.DISPATCH): (S.AREA,),
+    (Role.OPERATOR, A.CLOSE): (S.AREA,),
+    (Role.OPERATOR, A.REOPEN): (S.AREA,),
+    (Role.OPERATOR, A.WHISTLE): (S.AREA,),
+    (Role.OPERATOR, A.EVALUATE): (S.ANY,),
+    (Role.OPERATOR, A.RATE_DEPARTMENT): (S.AREA,),
+    (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
+    (Role.HANDLER, A.ACCEPT): (S.DEPARTMENT,),
+    (Role.HANDLER, A.REJECT): (S.DEPARTMENT,),
+    (Role.HANDLER, A.RESOLVE): (S.DEPARTMENT,),
+    (Role.HANDLER, A.WHISTLE): (S.DEPARTMENT,),
+    (Role.HANDLER, A.CHECK_IN): (S.SUMMONED,),
+    (Role.HANDLER, A.EVALUATE): (S.ANY,),
+    (Role.GRID_HEAD, A.REPORT): (S.ANY,),
+    (Role.GRID_HEAD, A.READ): (S.OWN, S.GRID),
+    (Role.GRID_HEAD, A.CLOSE): (S.OWN,),
+    (Role.GRID_HEAD, A.REOPEN): (S.OWN,),
+    (Role.GRID_HEAD, A.RATE): (S.OWN,),
+    (Role.GRID_HEAD, A.EVALUATE): (S.ANY,),
+    (Role.EMERGENCY, A.REPORT): (S.ANY,),
+    (Role.EMERGENCY, A.READ): (S.AREA,),
+    (Role.EMERGENCY, A.EVALUATE): (S.ANY,),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the role and its scope."""
+
+    user_id: int
+    role: Role
+    area_code: str | None = None
+    department_code: str | None = None
+    grid_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is acted on, reduced to what the scopes look at."""
+
+    area_codes: frozenset[str] = field(default_factory=frozenset)  # city down to community
+    department_code: str | None = None
+    summoned: frozenset[str] = field(default_factory=frozenset)
+    grid_code: str | None = None
+    reporter_id: int | None = None
+
+
+def scopes_for(role: Role, action: Action) -> tuple[Scope, ...]:
+    """The scopes in which ``role`` may do ``action`` (empty: never)."""
+    return PERMISSIONS.get((role, action), ())
+
+
+def in_scope(actor: Actor, scope: Scope, target: Target) -> bool:
+    """Whether ``target`` lies in ``actor``'s ``scope``."""
+    match scope:
+        case Scope.ANY:
+            return True
+        case Scope.AREA:
+            return actor.area_code is not None and actor.area_code in target.area_codes
+        case Scope.DEPARTMENT:
+            return actor.department_code is not None and (
+                actor.department_code == target.department_code
+            )
+        case Scope.SUMMONED:
+            return actor.department_code is not None and actor.department_code in target.summoned
+        case Scope.GRID:
+            return actor.grid_code is not None and actor.grid_code == target.grid_code
+        case Scope.OWN:
+            return target.reporter_id == actor.user_id
+    return False
+
+
+def allowed(actor: Actor, action: Action, target: Target | None = None) -> bool:
+    """May ``actor`` do ``action`` on ``target``? Without a target: may they do it anywhere?
+
+    >>> head = Actor(user_id=7, role=Role.GRID_HEAD, grid_code="G1")
+    >>> allowed(head, Action.READ, Target(grid_code="G1")), allowed(head, Action.ACCEPT)
+    (True, False)
+    """
+    scopes = scopes_for(actor.role, action)
+    if target is None:
+        return bool(scopes)
+    return any(in_scope(actor, scope, target) for scope in scopes)

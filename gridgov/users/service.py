@@ -1,0 +1,142 @@
+"""Create users, check passwords, issue and read signed tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.models import Area, Grid
+from gridgov.departments.models import Department
+from gridgov.users.models import User
+from gridgov.users.roles import Role
+
+TOKEN_ALGORITHM = "HS256"
+DEFAULT_TOKEN_HOURS = 12
+_hasher = PasswordHash.recommended()  # argon2id
+
+
+class UserError(ValueError):
+    """A user that cannot be created as asked: the message names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class TokenError(ValueError):
+    """A token that is missing, forged, expired or names no active user."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    display_name: str | None = None,
+    area_code: str | None = None,
+    department_code: str | None = None,
+    grid_code: str | None = None,
+) -> User:
+    """Add a user after checking that the role's scope exists."""
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise UserError("role", f"must be one of {', '.join(r.value for r in Role)}") from exc
+    if len(password) < 8:
+        raise UserError("password", "must be at least 8 characters long")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise UserError("username", f"{username} is taken")
+    _check_scope(session, role, area_code, department_code, grid_code)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        display_name=display_name or username,
+        role=role.value,
+        area_code=area_code,
+        department_code=department_code,
+        grid_code=grid_code,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _check_scope(
+    session: Session,
+    role: Role,
+    area_code: str | None,
+    department_code: str | None,
+    grid_code: str | None,
+) -> None:
+    needs = {
+        Role.OPERATOR: "area_code",
+        Role.EMERGENCY: "area_code",
+        Role.HANDLER: "department_code",
+        Role.GRID_HEAD: "grid_code",
+    }.get(role)
+    values = {"area_code": area_code, "department_code": department_code, "grid_code": grid_code}
+    if needs and not values[needs]:
+        raise UserError(needs, f"a {role.value} needs one")
+    if area_code and session.scalar(select(Area.id).where(Area.code == area_code)) is None:
+        raise UserError("area_code", f"no area {area_code}")
+    if department_code and (
+        session.scalar(select(Department.id).where(Department.code == department_code)) is None
+    ):
+        raise UserError("department_code", f"no department {department_code}")
+    if grid_code and session.scalar(select(Grid.id).where(Grid.code == grid_code)) is None:
+        raise UserError("grid_code", f"no grid {grid_code}")
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None."""
+    user = session.scalar(select(User).where(User.username == username, User.is_active))
+    if user is None:
+        _hasher.hash(password)  # spend the same time whether or not the user exists
+        return None
+    valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    if not valid:
+        return None
+    if new_hash:
+        user.password_hash = new_hash
+    return user
+
+
+def issue_token(
+    user: User, *, secret: str, hours: float = DEFAULT_TOKEN_HOURS, now: datetime | None = None
+) -> IssuedToken:
+    """A signed token naming the user, valid for ``hours``."""
+    now = now or datetime.now(UTC)
+    expires = now + timedelta(hours=hours)
+    claims = {"sub": str(user.id), "role": user.role, "iat": now, "exp": expires}
+    return IssuedToken(jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM), expires)
+
+
+def user_from_token(session: Session, *, token: str, secret: str) -> User:
+    """The active user a valid token names; TokenError otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM])
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise TokenError(str(exc) or "invalid token") from exc
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise TokenError("the token names no active user")
+    return user
