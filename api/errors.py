@@ -9,6 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gridgov.i18n import pick_language, t
+from gridgov.incidents.errors import Forbidden, IncidentError, IncidentNotFound, OutsideGrids
+from gridgov.incidents.lifecycle import TransitionNotAllowed
+from gridgov.users.service import UserError
 
 _LIMIT_KEYS = ("ge", "le", "gt", "lt", "max_length")
 _KNOWN = {
@@ -54,6 +57,73 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"message": message, "detail": details})
 
 
+def _lang(request: Request) -> str:
+    return pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
+
+
+async def incident_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the field, with the reason in the caller's language."""
+    assert isinstance(exc, IncidentError)
+    lang = _lang(request)
+    reason_text = exc.reason(lang)
+    content: dict[str, Any] = {
+        "message": t("error.field", lang, field=exc.field, reason=reason_text),
+        "detail": [{"field": exc.field, "reason": reason_text, "type": exc.key}],
+    }
+    if isinstance(exc, OutsideGrids):
+        content["distance_m"] = exc.distance_m
+        content["nearest_grid"] = exc.nearest_grid
+    return JSONResponse(status_code=422, content=content)
+
+
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IncidentNotFound)
+    message = t("incident.not_found", _lang(request), id=exc.incident_id)
+    return JSONResponse(status_code=404, content={"detail": {"message": message}})
+
+
+async def forbidden(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Forbidden)
+    lang = _lang(request)
+    message = t("incident.forbidden", lang, action=t("action." + exc.action, lang))
+    return JSONResponse(status_code=403, content={"detail": {"message": message}})
+
+
+async def conflict(request: Request, exc: Exception) -> JSONResponse:
+    """409: the action is not allowed from the incident's current status."""
+    assert isinstance(exc, TransitionNotAllowed)
+    lang = _lang(request)
+    message = t(
+        "incident.transition",
+        lang,
+        status=t("status." + exc.status.value, lang),
+        move=t("move." + exc.move.value, lang),
+    )
+    return JSONResponse(
+        status_code=409,
+        content={
+            "detail": {"message": message, "status": exc.status.value, "action": exc.move.value}
+        },
+    )
+
+
+async def user_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UserError)
+    lang = _lang(request)
+    return JSONResponse(
+        status_code=422,
+        content={
+            "message": t("user.invalid", lang, field=exc.field, reason=exc.reason),
+            "detail": [{"field": exc.field, "reason": exc.reason, "type": "user"}],
+        },
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IncidentError, incident_error)
+    app.add_exception_handler(IncidentNotFound, not_found)
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(TransitionNotAllowed, conflict)
+    app.add_exception_handler(UserError, user_error)

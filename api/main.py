@@ -4,21 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import text
+from sse_starlette.sse import EventSourceResponse
 
 from api import errors
 from api.deps import SessionDep
-from api.routes import boundaries
+from api.feed import IncidentFeed, events_for
+from api.routes import auth, boundaries, evaluation, incidents
+from api.security import current_user_for_stream
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
 from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
+from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.runtime import prepare_database
+from gridgov.users.models import User
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +35,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = prepare_database(settings)
         app.state.sessions = make_session_factory(engine)
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
+        feed = IncidentFeed(
+            engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+        )
+        feed.start()
+        app.state.feed = feed
+        scheduler = None
+        if settings.escalation_interval > 0:
+            scheduler = EscalationScheduler(app.state.sessions, settings.escalation_interval)
+            scheduler.start()
         yield
+        if scheduler is not None:
+            scheduler.stop()
+        feed.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -39,8 +56,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="网格化治理：全市一张图 / 网格通 — grid governance on PostGIS",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     errors.install(app)
+
+    @app.get(
+        "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"
+    )
+    async def stream(
+        request: Request, user: Annotated[User, Depends(current_user_for_stream)]
+    ) -> EventSourceResponse:
+        """Every change to an incident the caller may read, within a moment of its commit."""
+        return EventSourceResponse(events_for(request.app.state.feed, user.actor()), ping=15)
+
+    app.include_router(auth.router)
     app.include_router(boundaries.router)
+    app.include_router(incidents.router)
+    app.include_router(evaluation.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

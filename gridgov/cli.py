@@ -35,10 +35,12 @@ db_app = typer.Typer(help="The embedded PostGIS cluster.", no_args_is_help=True)
 import_app = typer.Typer(help="Import boundaries and reference tables.", no_args_is_help=True)
 generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo city 示范市.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(generations_app, name="generations")
 app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
 
 Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
 
@@ -235,3 +237,91 @@ def locate(
         typer.echo(f"{int(codes['grid_code'].notna().sum())}/{len(result)} rows located: {output}")
     else:
         typer.echo(result.to_csv(index=False), nl=False)
+
+
+@import_app.command("categories")
+def import_categories_command(file: Path) -> None:
+    """Load or update the incident categories (code, parent_code, name_zh, name_en, urgent)."""
+    from gridgov.responsibilities.service import load_categories
+
+    with session_scope(_sessions()) as session:
+        count = load_categories(session, path=file)
+    typer.echo(f"wrote {count} categories")
+
+
+@import_app.command("responsibilities")
+def import_responsibilities_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check a responsibility list (CSV or .xlsx) and, with --commit, make it the list."""
+    from gridgov.responsibilities.service import (
+        ResponsibilityListError,
+        read_responsibility_file,
+        replace_rules,
+        validate_rules,
+    )
+
+    with session_scope(_sessions()) as session:
+        try:
+            rules = validate_rules(session, read_responsibility_file(file))
+        except ResponsibilityListError as exc:
+            for problem in exc.problems:
+                typer.echo(f"  {problem}")
+            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+        if not commit:
+            typer.echo(f"{len(rules)} rules are valid; dry run: add --commit to write")
+            return
+        replace_rules(session, rules=rules)
+    typer.echo(f"the responsibility list now has {len(rules)} rules")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, operator, handler, grid_head or emergency")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="GRIDGOV_NEW_PASSWORD"
+        ),
+    ],
+    display_name: Annotated[str | None, typer.Option()] = None,
+    area: Annotated[str | None, typer.Option(help="Area code (operators, emergency teams)")] = None,
+    department: Annotated[str | None, typer.Option(help="Department code (handlers)")] = None,
+    grid: Annotated[str | None, typer.Option(help="Grid code (grid heads)")] = None,
+) -> None:
+    """Create an account."""
+    from gridgov.users.service import UserError, create_user
+
+    with session_scope(_sessions()) as session:
+        try:
+            user = create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                display_name=display_name,
+                area_code=area,
+                department_code=department,
+                grid_code=grid,
+            )
+        except UserError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(f"user {user.username} ({user.role}) created with id {user.id}")
+
+
+@app.command()
+def escalate(
+    now: Annotated[bool, typer.Option("--now", help="Run once now (for cron).")] = False,
+) -> None:
+    """Escalate every incident whose deadline has lapsed (吹哨报到), then exit."""
+    from gridgov.incidents.escalation import run_escalation
+
+    if not now:
+        raise _fail("say --now to run an escalation pass")
+    run = run_escalation(_sessions())
+    typer.echo(
+        f"escalated {len(run.escalated)}, overdue at the top {len(run.overdue_at_top)}, "
+        f"late check-ins {len(run.late_check_ins)}"
+    )

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     port: int = 8000
     # How often (seconds) a worker checks whether the active boundary generation changed.
     index_check_interval: float = 1.0
+    token_hours: float = 12.0
+    # Seconds between escalation runs inside the service (0: no scheduler, use cron).
+    escalation_interval: float = 30.0
+    max_photo_bytes: int = 8 * 1024 * 1024
+
+    @property
+    def media_dir(self) -> Path:
+        """Where photos are stored, by content hash."""
+        return self.data_dir / "media"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import get_session
 from api.main import create_app
 from gridgov.boundaries.models import Generation
-from gridgov.config import PROJECT_ROOT, Settings
+from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
 from gridgov.db import make_engine, make_session_factory, session_scope
 from gridgov.db.embedded import EmbeddedCluster
 from gridgov.db.migrate import upgrade
 from gridgov.demo import load_demo_city
+from gridgov.users.models import User
+from gridgov.users.service import issue_token
 
 GEODATA = PROJECT_ROOT / "geodata"
 
@@ -83,9 +85,16 @@ def demo_generation(session: Session, demo_generation_id: int) -> Generation:
 
 
 @pytest.fixture
-def client(database_url: str, session: Session) -> Iterator[TestClient]:
+def client(database_url: str, session: Session, tmp_path: Path) -> Iterator[TestClient]:
     """The API on the test transaction (commits inside a request release a savepoint)."""
-    settings = Settings(database_url=database_url, environment="test", index_check_interval=0)
+    media_root = tmp_path / "var"
+    settings = Settings(
+        database_url=database_url,
+        environment="test",
+        index_check_interval=0,
+        escalation_interval=0,
+        data_dir=media_root,
+    )
     app = create_app(settings)
 
     def test_session() -> Iterator[Session]:
@@ -95,3 +104,15 @@ def client(database_url: str, session: Session) -> Iterator[TestClient]:
     app.dependency_overrides[get_session] = test_session
     with TestClient(app) as test_client:
         yield test_client
+
+
+def token_for(session: Session, username: str) -> str:
+    """A bearer token for a (demo) user."""
+    user = session.scalar(select(User).where(User.username == username))
+    assert user is not None, username
+    return issue_token(user, secret=DEFAULT_SECRET).token
+
+
+def auth(session: Session, username: str) -> dict[str, str]:
+    """Headers that sign a request in as ``username``."""
+    return {"Authorization": f"Bearer {token_for(session, username)}"}

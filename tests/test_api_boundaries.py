@@ -7,6 +7,7 @@ import pytest
 from gridgov.boundaries.generations import activate_generation, create_generation
 from gridgov.geo.crs import from_wgs84
 from tests import shapes
+from tests.conftest import auth
 from tests.test_import import import_tiny_city
 
 INSIDE = (109.1, 21.55)
@@ -74,7 +75,8 @@ def test_point_outside_every_grid_is_404_with_the_distance(client):
     assert f"{detail['distance_m']}" in detail["message"] and "不在任何网格内" in detail["message"]
 
 
-def test_grid_and_area_features(client):
+def test_grid_and_area_features(client, session):
+    client.headers.update(auth(session, "operator"))
     located = client.get("/api/v1/locate", params={"lon": INSIDE[0], "lat": INSIDE[1]}).json()
     grid = client.get(f"/api/v1/grids/{located['grid']['code']}").json()
     assert grid["type"] == "Feature" and grid["geometry"]["type"] == "MultiPolygon"
@@ -93,7 +95,8 @@ def test_grid_and_area_features(client):
     assert len(districts["features"]) == 4
 
 
-def test_unknown_codes_are_404(client):
+def test_unknown_codes_are_404(client, session):
+    client.headers.update(auth(session, "operator"))
     assert client.get("/api/v1/grids/nope").status_code == 404
     response = client.get("/api/v1/areas/nope", headers={"Accept-Language": "en"})
     assert response.status_code == 404
@@ -111,7 +114,7 @@ def test_older_generations_stay_queryable(client, session, demo_generation):
         "/api/v1/locate", params={"lon": 109.1, "lat": 21.55, "generation": demo_generation.id}
     )
     assert old.status_code == 200
-    listed = client.get("/api/v1/generations").json()
+    listed = client.get("/api/v1/generations", headers=auth(session, "admin")).json()
     assert {g["id"]: g["active"] for g in listed}[tiny.id] is True
 
 
@@ -122,3 +125,11 @@ def test_health_and_docs(client, demo_generation):
     }
     assert client.get("/docs").status_code == 200
     assert "/api/v1/locate" in client.get("/openapi.json").json()["paths"]
+
+
+def test_boundary_reads_need_a_token_but_locate_does_not(client):
+    assert client.get("/api/v1/locate", params={"lon": 109.1, "lat": 21.55}).status_code == 200
+    for path in ("/api/v1/grids/990105009003007", "/api/v1/areas/990100", "/api/v1/generations"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import IndexDep, LangDep, SessionDep
 from api.geojson import feature, feature_collection
+from api.security import UserDep
 from gridgov.boundaries.generations import get_generation, list_generations
 from gridgov.boundaries.lookup import (
     area_chain,
@@ -99,7 +100,11 @@ def locate_point(
 
 @router.get("/grids/{code}", summary="One grid as a GeoJSON Feature")
 def read_grid(
-    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+    code: str,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    generation: GenerationParam = None,
 ) -> dict[str, Any]:
     """A grid with its geometry, grid head and chain of areas."""
     gen = _generation(session, generation, lang)
@@ -114,7 +119,11 @@ def read_grid(
 
 @router.get("/areas/{code}", summary="One area as a GeoJSON Feature")
 def read_area(
-    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+    code: str,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    generation: GenerationParam = None,
 ) -> dict[str, Any]:
     """An area (city, district, street or community) with its geometry and parents."""
     gen = _generation(session, generation, lang)
@@ -129,7 +138,11 @@ def read_area(
 
 @router.get("/areas/{code}/children", summary="The areas (or grids) directly below an area")
 def read_area_children(
-    code: str, session: SessionDep, lang: LangDep, generation: GenerationParam = None
+    code: str,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    generation: GenerationParam = None,
 ) -> dict[str, Any]:
     """A FeatureCollection of the children of an area: grids for a community."""
     gen = _generation(session, generation, lang)
@@ -144,6 +157,6 @@ def read_area_children(
 
 
 @router.get("/generations", summary="Boundary generations")
-def read_generations(session: SessionDep) -> list[dict[str, Any]]:
+def read_generations(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
     """Every boundary generation, oldest first."""
     return [_generation_summary(g) for g in list_generations(session)]

@@ -336,7 +336,9 @@ def responsibilities(categories_csv: Path) -> list[list[str]]:
         leaves = [row for row in csv.DictReader(fh) if row["parent_code"]]
     rows = []
     for leaf in leaves:
-        for level, role, hours in SUBCLASS_RULES.get(leaf["code"], CLASS_RULES[leaf["parent_code"]]):
+        for level, role, hours in SUBCLASS_RULES.get(
+            leaf["code"], CLASS_RULES[leaf["parent_code"]]
+        ):
             rows.append([leaf["code"], level, "", role, f"{hours:g}"])
     rows += [[c, level, area, dept, f"{hours:g}"] for c, level, area, dept, hours in AREA_RULES]
     return rows

@@ -47,7 +47,7 @@ def _begin(
     session: Session, incident_id: int, actor: User, action: Action, move: Move | None, note: str
 ) -> tuple[Incident, Status]:
     if len(note) > MAX_NOTE:
-        raise IncidentError("note", f"at most {MAX_NOTE} characters")
+        raise IncidentError("note", "incident.too_long", limit=MAX_NOTE)
     incident = load_for_update(session, incident_id)
     if not allowed(actor.actor(), action, target_of(session, incident)):
         raise Forbidden(action.value)
@@ -81,7 +81,7 @@ def reject(
 ) -> Incident:
     """The assigned department says it is not theirs; back to the dispatcher queue."""
     if not reason.strip():
-        raise IncidentError("reason", "a rejection needs a reason")
+        raise IncidentError("reason", "incident.reason_required")
     now = _now(now)
     incident, before = _begin(session, incident_id, actor, Action.REJECT, Move.REJECT, reason)
     rejected_by = incident.department_code
@@ -112,7 +112,7 @@ def resolve(
 ) -> Incident:
     """The department reports the incident handled, with a note and optional photos."""
     if not note.strip():
-        raise IncidentError("note", "say how it was resolved")
+        raise IncidentError("note", "incident.resolution_note_required")
     now = _now(now)
     incident, before = _begin(session, incident_id, actor, Action.RESOLVE, Move.RESOLVE, note)
     incident.status = transition(before, Move.RESOLVE).value
@@ -154,7 +154,7 @@ def close(
 ) -> Incident:
     """The reporter (or an operator) confirms the resolution, optionally rating it 1-5."""
     if rating is not None and not 1 <= rating <= 5:
-        raise IncidentError("rating", "must be a whole number from 1 to 5")
+        raise IncidentError("rating", "incident.rating_range")
     now = _now(now)
     incident, before = _begin(session, incident_id, actor, Action.CLOSE, Move.CLOSE, note)
     if rating is not None and not allowed(actor.actor(), Action.RATE, target_of(session, incident)):
@@ -181,7 +181,7 @@ def reopen(
 ) -> Incident:
     """The reporter is not satisfied: back to the same department with a fresh deadline."""
     if not reason.strip():
-        raise IncidentError("reason", "say why the resolution is not good enough")
+        raise IncidentError("reason", "incident.reason_required")
     now = _now(now)
     incident, before = _begin(session, incident_id, actor, Action.REOPEN, Move.REOPEN, reason)
     incident.status = transition(before, Move.REOPEN).value
@@ -218,11 +218,11 @@ def dispatch(
     incident, before = _begin(session, incident_id, actor, Action.DISPATCH, Move.DISPATCH, note)
     department = session.scalar(select(Department).where(Department.code == department_code))
     if department is None:
-        raise IncidentError("department_code", f"no department {department_code}")
+        raise IncidentError("department_code", "incident.unknown_department", code=department_code)
     level = Level(department.level)
     hours = sla_hours if sla_hours is not None else _sla_at(session, incident, level)
     if hours <= 0:
-        raise IncidentError("sla_hours", "must be positive")
+        raise IncidentError("sla_hours", "incident.positive")
     incident.status = transition(before, Move.DISPATCH).value
     incident.level = level.value
     incident.department_code = department.code
@@ -265,16 +265,18 @@ def whistle(
             move=Move.ESCALATE,
             note=note or "whistle",
         ):
-            raise IncidentError("department_codes", "already at the top level: name departments")
+            raise IncidentError("department_codes", "incident.top_level")
         return incident
     if due_hours <= 0:
-        raise IncidentError("due_hours", "must be positive")
+        raise IncidentError("due_hours", "incident.positive")
     known = set(
         session.scalars(select(Department.code).where(Department.code.in_(department_codes)))
     )
     unknown = [code for code in department_codes if code not in known]
     if unknown:
-        raise IncidentError("department_codes", f"unknown department(s): {', '.join(unknown)}")
+        raise IncidentError(
+            "department_codes", "incident.unknown_departments", codes=", ".join(unknown)
+        )
     due = now + timedelta(hours=due_hours)
     for code in dict.fromkeys(department_codes):
         session.add(
@@ -314,7 +316,7 @@ def check_in(
         )
     ).all()
     if not pending:
-        raise IncidentError("department", "your department has already checked in")
+        raise IncidentError("department", "incident.already_checked_in")
     for summons in pending:
         summons.checked_in_at = now
         summons.checked_in_by = actor.id
@@ -347,9 +349,7 @@ def _sla_at(session: Session, incident: Incident, level: Level) -> float:
         chain=chain,
     )
     if rule is None:
-        raise IncidentError(
-            "level", f"the responsibility list has no rule at the {level.value} level"
-        )
+        raise IncidentError("level", "incident.no_rule_at_level", level=level.value)
     return rule.sla_hours
 
 
@@ -359,5 +359,5 @@ def _within_sla(incident: Incident, now: datetime) -> bool:
 
 def _level(incident: Incident) -> Level:
     if incident.level is None:
-        raise IncidentError("level", "the incident was never dispatched: dispatch it first")
+        raise IncidentError("level", "incident.never_dispatched")
     return Level(incident.level)

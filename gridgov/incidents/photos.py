@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from gridgov.incidents.errors import IncidentError
+
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 FORMATS = {
@@ -21,13 +23,8 @@ FORMATS = {
 EXTENSIONS = {content_type: ext for content_type, ext in FORMATS.values()}
 
 
-class PhotoError(ValueError):
+class PhotoError(IncidentError):
     """A photo that is refused: ``field`` names which one (``photos[2]``)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -44,25 +41,25 @@ class StoredPhoto:
 def check_photos(photos: list[bytes], *, max_bytes: int = MAX_PHOTO_BYTES) -> None:
     """Refuse too many photos, empty or oversized ones, and anything that is not an image."""
     if len(photos) > MAX_PHOTOS:
-        raise PhotoError("photos", f"at most {MAX_PHOTOS} photos, got {len(photos)}")
+        raise PhotoError("photos", "photo.too_many", limit=MAX_PHOTOS, count=len(photos))
     for index, data in enumerate(photos):
         _inspect(data, field=f"photos[{index}]", max_bytes=max_bytes)
 
 
 def _inspect(data: bytes, *, field: str, max_bytes: int) -> tuple[str, int, int]:
     if not data:
-        raise PhotoError(field, "the file is empty")
+        raise PhotoError(field, "photo.empty")
     if len(data) > max_bytes:
-        raise PhotoError(field, f"{len(data)} bytes is over the limit of {max_bytes}")
+        raise PhotoError(field, "photo.too_large", size=len(data), limit=max_bytes)
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind = image.format or ""
             width, height = image.size
             image.verify()  # walks the data: truncated or corrupt files fail here
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise PhotoError(field, "not a readable JPEG, PNG or WebP image") from exc
+        raise PhotoError(field, "photo.not_image") from exc
     if kind not in FORMATS:
-        raise PhotoError(field, f"{kind or 'this'} format is not accepted: use JPEG, PNG or WebP")
+        raise PhotoError(field, "photo.format", format=kind or "?")
     return kind, width, height
 
 

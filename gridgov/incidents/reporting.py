@@ -61,9 +61,9 @@ def report_incident(
             return Report(earlier, created=False)
     category = _leaf_category(session, category_code)
     if len(description) > MAX_DESCRIPTION:
-        raise IncidentError("description", f"at most {MAX_DESCRIPTION} characters")
+        raise IncidentError("description", "incident.too_long", limit=MAX_DESCRIPTION)
     if accuracy_m is not None and accuracy_m < 0:
-        raise IncidentError("accuracy_m", "must not be negative")
+        raise IncidentError("accuracy_m", "incident.negative")
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
     place, snapped = _place(session, wgs_lon, wgs_lat, accuracy_m, index)
     chain = {Level(a.level): a.code for a in place.areas}
@@ -179,9 +179,9 @@ def _by_key(session: Session, reporter_id: int, key: str) -> Incident | None:
 def _leaf_category(session: Session, code: str) -> Category:
     category = session.get(Category, code)
     if category is None:
-        raise IncidentError("category", f"unknown category {code!r}")
+        raise IncidentError("category", "incident.unknown_category", code=code)
     if category.parent_code is None:
-        raise IncidentError("category", f"{code} is a major class: choose one of its sub-classes")
+        raise IncidentError("category", "incident.major_class", code=code)
     return category
 
 
@@ -190,7 +190,7 @@ def _place(
 ) -> tuple[GridPlace, bool]:
     generation = active_generation(session)
     if generation is None:
-        raise IncidentError("position", "no boundaries are active")
+        raise IncidentError("position", "incident.no_boundaries")
     place = locate(session, lon=lon, lat=lat, generation_id=generation.id, index=index)
     if place is not None:
         return place, False

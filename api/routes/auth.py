@@ -1,0 +1,60 @@
+"""Sign in (OAuth2 password flow) and who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import LangDep, SessionDep
+from api.security import UserDep
+from gridgov.i18n import t
+from gridgov.users.models import User
+from gridgov.users.service import authenticate, issue_token
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+def user_out(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "area_code": user.area_code,
+        "department_code": user.department_code,
+        "grid_code": user.grid_code,
+    }
+
+
+@router.post("/token", summary="Sign in: exchange a username and password for a bearer token")
+def token(
+    request: Request,
+    session: SessionDep,
+    lang: LangDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> dict[str, Any]:
+    """OAuth2 password flow; the token is signed and expires."""
+    user = authenticate(session, username=form.username, password=form.password)
+    if user is None:
+        raise HTTPException(
+            status_code=401,
+            detail={"message": t("auth.bad_credentials", lang)},
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    settings = request.app.state.settings
+    issued = issue_token(
+        user, secret=settings.secret_key.get_secret_value(), hours=settings.token_hours
+    )
+    return {
+        "access_token": issued.token,
+        "token_type": "bearer",
+        "expires_at": issued.expires_at.isoformat(),
+        "user": user_out(user),
+    }
+
+
+@router.get("/me", summary="The signed-in user")
+def me(user: UserDep) -> dict[str, Any]:
+    return user_out(user)

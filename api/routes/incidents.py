@@ -1,0 +1,422 @@
+"""Incidents over HTTP: report, list, read, act."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from fastapi.responses import FileResponse
+from geoalchemy2.shape import to_shape
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.deps import IndexDep, LangDep, SessionDep
+from api.security import UserDep, require
+from gridgov.departments.models import Department
+from gridgov.geo.crs import InputCRS
+from gridgov.i18n import t
+from gridgov.incidents import actions
+from gridgov.incidents.lifecycle import moves_from
+from gridgov.incidents.models import Incident
+from gridgov.incidents.photos import MAX_PHOTOS, StoredPhoto, check_photos, photo_path, store_photo
+from gridgov.incidents.queries import (
+    MAX_PAGE,
+    IncidentFilter,
+    get_incident,
+    history,
+    list_incidents,
+    photos_of,
+    whistles_of,
+)
+from gridgov.incidents.reporting import MAX_DESCRIPTION, report_incident
+from gridgov.responsibilities.models import Category
+from gridgov.users.roles import Action
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+# -- shaping --------------------------------------------------------------------------
+
+
+def _names(
+    session: Session, incidents: list[Incident]
+) -> tuple[dict[str, Category], dict[str, str]]:
+    categories = {c.code: c for c in session.scalars(select(Category))}
+    codes = {i.department_code for i in incidents if i.department_code}
+    departments = dict(
+        session.execute(
+            select(Department.code, Department.name).where(Department.code.in_(codes))
+        ).tuples()
+    )
+    return categories, departments
+
+
+def incident_out(
+    incident: Incident, lang: str, categories: dict[str, Category], departments: dict[str, str]
+) -> dict[str, Any]:
+    """The incident as the API shows it in lists and maps."""
+    point = to_shape(incident.position)
+    category = categories.get(incident.category_code)
+    return {
+        "id": incident.id,
+        "status": incident.status,
+        "status_label": t("status." + incident.status, lang),
+        "level": incident.level,
+        "category": {
+            "code": incident.category_code,
+            "name": (category.name_en if lang == "en" else category.name_zh) if category else None,
+            "urgent": bool(category and category.urgent),
+        },
+        "description": incident.description,
+        "position": {"lon": point.x, "lat": point.y, "accuracy_m": incident.accuracy_m},
+        "snapped_to_nearest_grid": incident.snapped,
+        "grid": incident.grid_code,
+        "areas": {
+            "city": incident.city_code,
+            "district": incident.district_code,
+            "street": incident.street_code,
+            "community": incident.community_code,
+        },
+        "department": {
+            "code": incident.department_code,
+            "name": departments.get(incident.department_code or ""),
+        },
+        "reported_at": incident.reported_at.isoformat(),
+        "deadline_at": incident.deadline_at.isoformat() if incident.deadline_at else None,
+        "accepted_at": incident.accepted_at.isoformat() if incident.accepted_at else None,
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
+        "rating": incident.rating,
+        "reopen_count": incident.reopen_count,
+        "possible_duplicate_of": incident.possible_duplicate_of,
+        "reporter_id": incident.reporter_id,
+        "source": incident.source,
+    }
+
+
+def incident_detail(session: Session, incident: Incident, lang: str) -> dict[str, Any]:
+    """The incident with its photos, summoned departments, audit trail and next moves."""
+    categories, departments = _names(session, [incident])
+    out = incident_out(incident, lang, categories, departments)
+    out["photos"] = [
+        {
+            "sha256": p.sha256,
+            "content_type": p.content_type,
+            "width": p.width,
+            "height": p.height,
+            "url": f"/api/v1/incidents/{incident.id}/photos/{p.sha256}",
+            "event_id": p.event_id,
+        }
+        for p in photos_of(session, incident_id=incident.id)
+    ]
+    out["whistles"] = [
+        {
+            "department": w.department_code,
+            "summoned_at": w.summoned_at.isoformat(),
+            "due_at": w.due_at.isoformat(),
+            "checked_in_at": w.checked_in_at.isoformat() if w.checked_in_at else None,
+        }
+        for w in whistles_of(session, incident_id=incident.id)
+    ]
+    out["history"] = [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "actor_id": e.actor_id,
+            "action": e.action,
+            "from": e.from_status,
+            "to": e.to_status,
+            "level": e.level,
+            "department": e.department_code,
+            "note": e.note,
+            "details": e.details,
+        }
+        for e in history(session, incident_id=incident.id)
+    ]
+    out["next_moves"] = [m.value for m in moves_from(incident.status)]
+    return out
+
+
+# -- report ----------------------------------------------------------------------------
+
+
+def _read_photos(uploads: list[UploadFile], limit: int) -> list[bytes]:
+    # Read one byte past the limit: enough to know a photo is too big without reading it all.
+    return [upload.file.read(limit + 1) for upload in uploads]
+
+
+def _store(request: Request, photos: list[bytes]) -> list[StoredPhoto]:
+    settings = request.app.state.settings
+    check_photos(photos, max_bytes=settings.max_photo_bytes)
+    return [
+        store_photo(data, media_dir=settings.media_dir, max_bytes=settings.max_photo_bytes)
+        for data in photos
+    ]
+
+
+@router.post("/incidents", status_code=201, summary="Report a located incident (网格通)")
+def report(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    user: UserDep,
+    index: IndexDep,
+    lang: LangDep,
+    lon: Annotated[float, Form(ge=-180, le=180)],
+    lat: Annotated[float, Form(ge=-90, le=90)],
+    category: Annotated[str, Form(min_length=1, max_length=16)],
+    crs: Annotated[InputCRS, Form()] = InputCRS.WGS84,
+    accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
+    description: Annotated[str, Form(max_length=MAX_DESCRIPTION)] = "",
+    idempotency_key: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+    photos: Annotated[list[UploadFile] | None, File(description=f"up to {MAX_PHOTOS}")] = None,
+    idempotency_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", max_length=100)
+    ] = None,
+) -> dict[str, Any]:
+    """201 with the incident, its grid, department and deadline; 200 for a replayed key."""
+    require(user, Action.REPORT, lang)
+    settings = request.app.state.settings
+    stored = _store(request, _read_photos(photos or [], settings.max_photo_bytes))
+    result = report_incident(
+        session,
+        reporter_id=user.id,
+        lon=lon,
+        lat=lat,
+        crs=crs,
+        accuracy_m=accuracy_m,
+        category_code=category,
+        description=description,
+        photos=stored,
+        idempotency_key=idempotency_key or idempotency_header,
+        index=index,
+    )
+    if not result.created:
+        response.status_code = 200
+    return incident_detail(session, result.incident, lang)
+
+
+# -- read ------------------------------------------------------------------------------
+
+
+@router.get("/incidents", summary="Incidents the caller may read, filtered and paged")
+def read_incidents(
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    status: Annotated[list[str] | None, Query()] = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    area: str | None = None,
+    department: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bbox: Annotated[str | None, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Literal["json", "geojson"] = "json",
+) -> dict[str, Any]:
+    """A page of incidents (newest first), as JSON or a GeoJSON FeatureCollection."""
+    box = tuple(float(v) for v in bbox.split(",")) if bbox else None
+    filters = IncidentFilter(
+        statuses=tuple(status or ()),
+        categories=tuple(category or ()),
+        area_code=area,
+        department_code=department,
+        since=since,
+        until=until,
+        bbox=box,  # type: ignore[arg-type]
+    )
+    rows, total = list_incidents(
+        session, actor=user.actor(), filters=filters, limit=limit, offset=offset
+    )
+    categories, departments = _names(session, rows)
+    items = [incident_out(i, lang, categories, departments) for i in rows]
+    if format == "geojson":
+        return {
+            "type": "FeatureCollection",
+            "numberMatched": total,
+            "numberReturned": len(items),
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": item["id"],
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [item["position"]["lon"], item["position"]["lat"]],
+                    },
+                    "properties": item,
+                }
+                for item in items
+            ],
+        }
+    return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+
+@router.get("/incidents/{incident_id}", summary="One incident with its photos and audit trail")
+def read_incident(
+    incident_id: int, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = get_incident(session, incident_id=incident_id, actor=user.actor())
+    return incident_detail(session, incident, lang)
+
+
+@router.get("/incidents/{incident_id}/photos/{sha256}", summary="A photo of an incident")
+def read_photo(
+    request: Request, incident_id: int, sha256: str, session: SessionDep, user: UserDep
+) -> FileResponse:
+    get_incident(session, incident_id=incident_id, actor=user.actor())
+    photo = next(
+        (p for p in photos_of(session, incident_id=incident_id) if p.sha256 == sha256), None
+    )
+    if photo is None:
+        raise HTTPException(status_code=404, detail={"message": "photo not found"})
+    path = photo_path(request.app.state.settings.media_dir, photo.sha256, photo.content_type)
+    return FileResponse(path, media_type=photo.content_type)
+
+
+# -- act -------------------------------------------------------------------------------
+
+
+class Note(BaseModel):
+    note: str = Field(default="", max_length=4000)
+
+
+class Reason(BaseModel):
+    reason: str = Field(min_length=1, max_length=4000)
+
+
+class Close(BaseModel):
+    rating: int | None = Field(default=None, ge=1, le=5)
+    note: str = Field(default="", max_length=4000)
+
+
+class Dispatch(BaseModel):
+    department_code: str = Field(min_length=1, max_length=32)
+    sla_hours: float | None = Field(default=None, gt=0, le=24 * 365)
+    note: str = Field(default="", max_length=4000)
+
+
+class Whistle(BaseModel):
+    department_codes: list[str] = Field(default_factory=list, max_length=20)
+    due_hours: float = Field(default=2.0, gt=0, le=24 * 30)
+    note: str = Field(default="", max_length=4000)
+
+
+@router.post("/incidents/{incident_id}/accept", summary="受理: take the incident on")
+def accept(
+    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.accept(session, incident_id=incident_id, actor=user, note=body.note)
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/reject", summary="退回: not ours, with a reason")
+def reject(
+    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.reject(session, incident_id=incident_id, actor=user, reason=body.reason)
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/resolve", summary="处置: resolved, with a note and photos")
+def resolve(
+    request: Request,
+    incident_id: int,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    note: Annotated[str, Form(min_length=1, max_length=4000)],
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> dict[str, Any]:
+    settings = request.app.state.settings
+    stored = _store(request, _read_photos(photos or [], settings.max_photo_bytes))
+    incident = actions.resolve(
+        session, incident_id=incident_id, actor=user, note=note, photos=stored
+    )
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/close", summary="结案: confirm, optionally rate 1-5")
+def close(
+    incident_id: int, body: Close, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.close(
+        session, incident_id=incident_id, actor=user, rating=body.rating, note=body.note
+    )
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/reopen", summary="Not satisfied: back to the department")
+def reopen(
+    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.reopen(session, incident_id=incident_id, actor=user, reason=body.reason)
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/dispatch", summary="派遣: send to a named department")
+def dispatch(
+    incident_id: int, body: Dispatch, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.dispatch(
+        session,
+        incident_id=incident_id,
+        actor=user,
+        department_code=body.department_code,
+        sla_hours=body.sla_hours,
+        note=body.note,
+    )
+    return incident_detail(session, incident, lang)
+
+
+@router.post(
+    "/incidents/{incident_id}/whistle", summary="吹哨: summon departments (none: escalate)"
+)
+def whistle(
+    incident_id: int, body: Whistle, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.whistle(
+        session,
+        incident_id=incident_id,
+        actor=user,
+        department_codes=body.department_codes,
+        due_hours=body.due_hours,
+        note=body.note,
+    )
+    return incident_detail(session, incident, lang)
+
+
+@router.post("/incidents/{incident_id}/check-in", summary="报到: a summoned department reports")
+def check_in(
+    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    incident = actions.check_in(session, incident_id=incident_id, actor=user, note=body.note)
+    return incident_detail(session, incident, lang)
+
+
+@router.get("/categories", summary="Incident categories (GB/T 30428.2 event classes)")
+def categories(session: SessionDep, user: UserDep, lang: LangDep) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Category).order_by(Category.code)).all()
+    return [
+        {
+            "code": c.code,
+            "parent_code": c.parent_code,
+            "name": c.name_en if lang == "en" else c.name_zh,
+            "name_zh": c.name_zh,
+            "name_en": c.name_en,
+            "urgent": c.urgent,
+        }
+        for c in rows
+    ]

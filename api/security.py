@@ -1,0 +1,64 @@
+"""Who is calling: OAuth2 bearer tokens (signed, expiring) on every non-public endpoint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from api.deps import LangDep, SessionDep
+from gridgov.i18n import t
+from gridgov.users.models import User
+from gridgov.users.roles import Action, allowed
+from gridgov.users.service import TokenError, user_from_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def _unauthorised(lang: str, key: str) -> HTTPException:
+    return HTTPException(
+        status_code=401, detail={"message": t(key, lang)}, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _user(request: Request, session: SessionDep, token: str | None, lang: str) -> User:
+    if not token:
+        raise _unauthorised(lang, "auth.missing")
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    try:
+        return user_from_token(session, token=token, secret=secret)
+    except TokenError:
+        raise _unauthorised(lang, "auth.invalid") from None
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    lang: LangDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The signed-in user (401 without a valid token)."""
+    return _user(request, session, token, lang)
+
+
+def current_user_for_stream(
+    request: Request,
+    session: SessionDep,
+    lang: LangDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """As current_user, also reading ``?access_token=`` (EventSource cannot send headers)."""
+    return _user(request, session, token or request.query_params.get("access_token"), lang)
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def require(user: User, action: Action, lang: str) -> None:
+    """403 unless the user's role may do ``action`` somewhere."""
+    if not allowed(user.actor(), action):
+        raise HTTPException(
+            status_code=403,
+            detail={"message": t("incident.forbidden", lang, action=t("action." + action, lang))},
+        )
