@@ -1,0 +1,317 @@
+"""Reporting and acting on incidents over HTTP, on the demo city."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridgov.geo.crs import from_wgs84
+from tests.conftest import auth
+from tests.photos import image_bytes
+
+HERE = {"lon": 109.1, "lat": 21.55}  # 青柳社区第7网格 990105009003007
+
+
+def report(client, session, user="gridhead", files=None, headers=None, **fields):
+    data = {"lon": HERE["lon"], "lat": HERE["lat"], "category": "0102", **fields}
+    return client.post(
+        "/api/v1/incidents",
+        data=data,
+        files=files,
+        headers={**auth(session, user), **(headers or {})},
+    )
+
+
+def test_report_is_located_routed_and_given_a_deadline(client, session):
+    response = report(client, session, description="小区门口暴露垃圾", accuracy_m=8)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "dispatched" and body["level"] == "community"
+    assert body["grid"] == "990105009003007"
+    assert body["department"] == {"code": "990105009003-JW", "name": "青柳社区居民委员会"}
+    assert body["category"]["name"] == "暴露垃圾"
+    assert body["deadline_at"] > body["reported_at"]
+    assert [h["action"] for h in body["history"]] == ["report", "dispatch"]
+    assert body["history"][1]["details"]["sla_hours"] == 24
+
+
+def test_photos_are_stored_by_hash_and_served(client, session):
+    files = [
+        ("photos", ("a.jpg", image_bytes("JPEG"), "image/jpeg")),
+        ("photos", ("b.png", image_bytes("PNG", colour="blue"), "image/png")),
+        ("photos", ("c.webp", image_bytes("WEBP", colour="green"), "image/webp")),
+    ]
+    body = report(client, session, files=files).json()
+    assert [p["content_type"] for p in body["photos"]] == ["image/jpeg", "image/png", "image/webp"]
+    photo = client.get(body["photos"][0]["url"], headers=auth(session, "gridhead"))
+    assert photo.status_code == 200 and photo.content == image_bytes("JPEG")
+    # Someone outside the incident's scope cannot fetch it.
+    assert (
+        client.get(body["photos"][0]["url"], headers=auth(session, "handler_ccg")).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "field", "fragment"),
+    [
+        ([("photos", ("x.jpg", b"not an image at all", "image/jpeg"))], "photos[0]", "JPEG"),
+        ([("photos", ("x.gif", image_bytes("GIF"), "image/gif"))], "photos[0]", "GIF"),
+        ([("photos", ("x.jpg", image_bytes("JPEG", size=(3000, 3000)), "image/jpeg"))], None, None),
+        ([("photos", (f"{i}.jpg", image_bytes(), "image/jpeg")) for i in range(6)], "photos", "5"),
+        ([("photos", ("empty.jpg", b"", "image/jpeg"))], "photos[0]", "空"),
+    ],
+)
+def test_bad_photos_are_refused_and_nothing_is_written(client, session, files, field, fragment):
+    before = client.get("/api/v1/incidents", headers=auth(session, "admin")).json()["total"]
+    response = report(client, session, files=files)
+    if field is None:  # a big but valid image is fine
+        assert response.status_code == 201
+        return
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+    assert fragment in response.json()["detail"][0]["reason"]
+    after = client.get("/api/v1/incidents", headers=auth(session, "admin")).json()["total"]
+    assert after == before
+
+
+def test_oversized_photo_is_refused(client, session):
+    client.app.state.settings.max_photo_bytes = 1000
+    files = [
+        (
+            "photos",
+            (
+                "x.png",
+                image_bytes("PNG", size=(400, 400), colour="white") + b"\0" * 2000,
+                "image/png",
+            ),
+        )
+    ]
+    response = report(client, session, files=files)
+    assert response.status_code == 422
+    assert "1000" in response.json()["detail"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"category": "9999"}, "category"),
+        ({"category": "01"}, "category"),
+        ({"description": "长" * 4001}, "description"),
+        ({"lat": 95}, "lat"),
+        ({"crs": "mars"}, "crs"),
+        ({"accuracy_m": -3}, "accuracy_m"),
+    ],
+)
+def test_bad_fields_are_422_naming_the_field(client, session, fields, field):
+    response = report(client, session, **fields)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+
+
+def test_same_idempotency_key_returns_the_same_incident(client, session):
+    first = report(client, session, idempotency_key="phone-42-0001")
+    again = report(client, session, idempotency_key="phone-42-0001", description="retry")
+    by_header = report(client, session, headers={"Idempotency-Key": "phone-42-0001"})
+    assert first.status_code == 201 and again.status_code == 200 and by_header.status_code == 200
+    assert first.json()["id"] == again.json()["id"] == by_header.json()["id"]
+    other = report(client, session, idempotency_key="phone-42-0002")
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+def test_position_outside_every_grid_is_refused_with_the_distance(client, session):
+    response = report(client, session, lon=109.1, lat=21.0)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"][0]["field"] == "position"
+    assert body["distance_m"] > 30_000 and body["nearest_grid"]
+
+
+def test_gps_circle_touching_a_grid_snaps_to_it(client, session):
+    # South of the city: outside every grid, but the GPS circle reaches the nearest one.
+    located = client.get("/api/v1/locate", params={"lon": 109.08, "lat": 21.3}).json()["detail"]
+    response = report(client, session, lon=109.08, lat=21.3, accuracy_m=located["distance_m"] + 50)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["snapped_to_nearest_grid"] is True
+    assert body["grid"] == located["nearest_grid"]
+    assert report(client, session, lon=109.08, lat=21.3, accuracy_m=5).status_code == 422
+
+
+def test_gcj02_reports_land_in_the_same_grid(client, session):
+    lon, lat = from_wgs84(HERE["lon"], HERE["lat"], "gcj02")
+    body = report(client, session, lon=lon, lat=lat, crs="gcj02").json()
+    assert body["grid"] == "990105009003007"
+    assert body["position"]["lon"] == pytest.approx(HERE["lon"], abs=1e-6)
+
+
+def test_nearby_reports_of_the_same_category_are_linked_not_merged(client, session):
+    first = report(client, session).json()
+    near = report(client, session, lon=HERE["lon"] + 0.0002).json()  # about 20 m
+    other_kind = report(client, session, category="0201").json()
+    far = report(client, session, lon=HERE["lon"] + 0.003).json()  # about 300 m
+    assert near["possible_duplicate_of"] == first["id"] and near["id"] != first["id"]
+    assert other_kind["possible_duplicate_of"] is None
+    assert far["possible_duplicate_of"] is None
+
+
+def test_no_token_is_401_and_a_role_that_cannot_report_is_403(client, session):
+    assert (
+        client.post("/api/v1/incidents", data={"lon": 1, "lat": 1, "category": "0102"}).status_code
+        == 401
+    )
+    assert report(client, session, user="handler_jw").status_code == 403
+    bad_token = client.get("/api/v1/incidents", headers={"Authorization": "Bearer forged"})
+    assert bad_token.status_code == 401
+
+
+def act(client, session, user, incident_id, move, **body):
+    return client.post(
+        f"/api/v1/incidents/{incident_id}/{move}", json=body, headers=auth(session, user)
+    )
+
+
+def test_the_whole_loop_accept_resolve_close(client, session):
+    incident = report(client, session).json()
+    iid = incident["id"]
+    assert act(client, session, "handler_zf", iid, "accept").status_code == 403  # not theirs
+    accepted = act(client, session, "handler_jw", iid, "accept", note="马上处理")
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    again = act(client, session, "handler_jw", iid, "accept")
+    assert again.status_code == 409 and again.json()["detail"]["status"] == "accepted"
+    resolved = client.post(
+        f"/api/v1/incidents/{iid}/resolve",
+        data={"note": "已清运"},
+        files=[("photos", ("after.jpg", image_bytes(colour="green"), "image/jpeg"))],
+        headers=auth(session, "handler_jw"),
+    )
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["photos"][0]["event_id"] is not None
+    assert act(client, session, "handler_jw", iid, "close", rating=5).status_code == 403
+    closed = act(client, session, "gridhead", iid, "close", rating=5, note="满意")
+    assert closed.status_code == 200 and closed.json()["rating"] == 5
+    history = closed.json()["history"]
+    assert [(h["action"], h["from"], h["to"]) for h in history] == [
+        ("report", None, "reported"),
+        ("dispatch", "reported", "dispatched"),
+        ("accept", "dispatched", "accepted"),
+        ("resolve", "accepted", "resolved"),
+        ("close", "resolved", "closed"),
+    ]
+    assert act(client, session, "gridhead", iid, "reopen", reason="again").status_code == 409
+
+
+def test_reject_goes_back_to_the_dispatcher_who_redispatches(client, session):
+    iid = report(client, session).json()["id"]
+    assert act(client, session, "handler_jw", iid, "reject", reason="").status_code == 422
+    rejected = act(client, session, "handler_jw", iid, "reject", reason="不属于本社区职责")
+    assert rejected.json()["status"] == "rejected" and rejected.json()["department"]["code"] is None
+    assert (
+        act(
+            client, session, "gridhead", iid, "dispatch", department_code="990105009-CG"
+        ).status_code
+        == 403
+    )
+    sent = act(client, session, "operator_nw", iid, "dispatch", department_code="990105009-CG")
+    assert sent.status_code == 200
+    assert (sent.json()["status"], sent.json()["level"]) == ("dispatched", "street")
+    assert act(client, session, "handler_cg", iid, "accept").status_code == 200
+
+
+def test_reopen_sends_it_back_with_a_new_deadline(client, session):
+    iid = report(client, session).json()["id"]
+    act(client, session, "handler_jw", iid, "accept")
+    client.post(
+        f"/api/v1/incidents/{iid}/resolve",
+        data={"note": "done"},
+        headers=auth(session, "handler_jw"),
+    )
+    reopened = act(client, session, "gridhead", iid, "reopen", reason="垃圾还在")
+    assert reopened.status_code == 200
+    body = reopened.json()
+    assert body["status"] == "dispatched" and body["reopen_count"] == 1
+    assert body["department"]["code"] == "990105009003-JW"
+
+
+def test_whistle_summons_departments_who_check_in(client, session):
+    iid = report(client, session).json()["id"]
+    whistled = act(client, session, "handler_jw", iid, "whistle",
+                   department_codes=["990105009-ZF", "990105009-CG"], due_hours=1)  # fmt: skip
+    assert whistled.status_code == 200
+    assert {w["department"] for w in whistled.json()["whistles"]} == {
+        "990105009-ZF",
+        "990105009-CG",
+    }
+    # A summoned department may now read it and check in, once.
+    assert (
+        client.get(f"/api/v1/incidents/{iid}", headers=auth(session, "handler_zf")).status_code
+        == 200
+    )
+    assert act(client, session, "handler_zf", iid, "check-in", note="已到场").status_code == 200
+    assert act(client, session, "handler_zf", iid, "check-in").status_code == 422
+    assert act(client, session, "handler_dcg", iid, "check-in").status_code == 403
+    unknown = act(client, session, "handler_jw", iid, "whistle", department_codes=["nobody"])
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "department_codes"
+
+
+def test_whistle_without_names_escalates_at_once(client, session):
+    iid = report(client, session).json()["id"]
+    body = act(client, session, "handler_jw", iid, "whistle", note="需要街道支援").json()
+    assert (body["level"], body["department"]["code"]) == ("street", "990105009-CG")
+    assert body["history"][-1]["action"] == "escalate"
+
+
+def test_lists_are_filtered_by_scope_and_parameters(client, session):
+    mine = report(client, session).json()
+    report(client, session, category="0201")
+    head = client.get("/api/v1/incidents", headers=auth(session, "gridhead")).json()
+    assert head["total"] >= 2 and all(i["grid"] == "990105009003007" for i in head["items"])
+    # A handler sees only what is assigned to their department.
+    other = client.get("/api/v1/incidents", headers=auth(session, "handler_ccg")).json()
+    assert all(i["department"]["code"] == "990100-CG" for i in other["items"])
+    filtered = client.get(
+        "/api/v1/incidents",
+        params={"category": "0102", "status": "dispatched"},
+        headers=auth(session, "operator"),
+    ).json()
+    assert mine["id"] in [i["id"] for i in filtered["items"]]
+    assert all(i["category"]["code"] == "0102" for i in filtered["items"])
+    geo = client.get(
+        "/api/v1/incidents",
+        params={"format": "geojson", "bbox": "109.09,21.54,109.11,21.56", "limit": 10},
+        headers=auth(session, "operator"),
+    ).json()
+    assert geo["type"] == "FeatureCollection" and geo["numberReturned"] <= 10
+    assert all(109.09 <= f["geometry"]["coordinates"][0] <= 109.11 for f in geo["features"])
+    assert (
+        client.get(
+            "/api/v1/incidents", params={"limit": 501}, headers=auth(session, "operator")
+        ).status_code
+        == 422
+    )
+
+
+def test_messages_follow_the_language(client, session):
+    iid = report(client, session).json()["id"]
+    act(client, session, "handler_jw", iid, "accept")
+    zh = act(client, session, "handler_jw", iid, "accept").json()["detail"]["message"]
+    en = client.post(
+        f"/api/v1/incidents/{iid}/accept",
+        json={},
+        headers={**auth(session, "handler_jw"), "Accept-Language": "en"},
+    ).json()["detail"]["message"]
+    assert zh == "事件当前状态为“已受理”，不能执行“受理”"
+    assert en == "cannot accept an incident that is accepted"
+
+
+def test_sign_in_with_password(client):
+    response = client.post(
+        "/api/v1/auth/token", data={"username": "gridhead", "password": "gridgov-demo"}
+    )
+    assert response.status_code == 200
+    token = response.json()["access_token"]
+    me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["role"] == "grid_head" and me["grid_code"] == "990105009003007"
+    wrong = client.post(
+        "/api/v1/auth/token", data={"username": "gridhead", "password": "nope-nope"}
+    )
+    assert wrong.status_code == 401 and wrong.json()["detail"]["message"] == "用户名或密码错误"
