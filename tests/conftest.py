@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import get_session
@@ -116,3 +116,19 @@ def token_for(session: Session, username: str) -> str:
 def auth(session: Session, username: str) -> dict[str, str]:
     """Headers that sign a request in as ``username``."""
     return {"Authorization": f"Bearer {token_for(session, username)}"}
+
+
+@pytest.fixture
+def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[Session]]:
+    """Sessions that really commit (for concurrency, restarts and the live feed); the
+    incidents they write are truncated afterwards."""
+    factory = make_session_factory(engine)
+    try:
+        yield factory
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "TRUNCATE incident_photos, whistles, incident_events, incidents, street_ratings"
+                )
+            )

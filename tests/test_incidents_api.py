@@ -234,8 +234,15 @@ def test_reopen_sends_it_back_with_a_new_deadline(client, session):
 
 def test_whistle_summons_departments_who_check_in(client, session):
     iid = report(client, session).json()["id"]
-    whistled = act(client, session, "handler_jw", iid, "whistle",
-                   department_codes=["990105009-ZF", "990105009-CG"], due_hours=1)  # fmt: skip
+    whistled = act(
+        client,
+        session,
+        "handler_jw",
+        iid,
+        "whistle",
+        department_codes=["990105009-ZF", "990105009-CG"],
+        due_hours=1,
+    )
     assert whistled.status_code == 200
     assert {w["department"] for w in whistled.json()["whistles"]} == {
         "990105009-ZF",
