@@ -55,7 +55,9 @@ def _names(
 ) -> tuple[dict[str, Category], dict[str, str]]:
     categories = {c.code: c for c in session.scalars(select(Category))}
     codes = {i.department_code for i in incidents if i.department_code}
-    rows = session.execute(select(Department.code, Department.name).where(Department.code.in_(codes)))
+    rows = session.execute(
+        select(Department.code, Department.name).where(Department.code.in_(codes))
+    )
     departments = {code: name for code, name in rows}
     return categories, departments
 
