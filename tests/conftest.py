@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,3 +136,44 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
                     "TRUNCATE incident_photos, whistles, incident_events, incidents, street_ratings"
                 )
             )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, committed: sessionmaker[Session], tmp_path: Path
+) -> Iterator[str]:
+    """The real service on 127.0.0.1 (uvicorn in a thread) over the committed database."""
+    settings = Settings(
+        database_url=database_url,
+        environment="test",
+        escalation_interval=0,
+        data_dir=tmp_path / "var",
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
