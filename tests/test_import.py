@@ -82,6 +82,8 @@ def test_a_level_cannot_be_imported_twice_into_one_generation(session):
     assert refused.value.report.errors[0].check == "level_exists"
 
 
+@pytest.mark.filterwarnings("ignore:Column names longer than 10")
+@pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
 @pytest.mark.parametrize(
     "driver,suffix", [("GeoJSON", ".geojson"), ("GPKG", ".gpkg"), ("ESRI Shapefile", ".shp")]
 )
