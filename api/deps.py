@@ -9,20 +9,14 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.index import GridIndex, GridIndexCache
+from gridgov.db import session_scope
 from gridgov.i18n import pick_language
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request: committed when the handler returns, rolled back on error."""
-    session: Session = request.app.state.sessions()
-    try:
+    with session_scope(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -40,6 +40,16 @@ def _generation(session: SessionDep, generation_id: int | None, lang: str) -> Ge
     return generation
 
 
+def _area_or_404(
+    session: SessionDep, code: str, generation_id: int | None, lang: str
+) -> tuple[Generation, Area]:
+    generation = _generation(session, generation_id, lang)
+    area = get_area(session, code=code, generation_id=generation.id)
+    if area is None:
+        raise HTTPException(404, detail={"message": t("error.not_found.area", lang, code=code)})
+    return generation, area
+
+
 def _area_summary(area: Area) -> dict[str, str]:
     return {"level": area.level, "code": area.code, "name": area.name}
 
@@ -126,10 +136,7 @@ def read_area(
     generation: GenerationParam = None,
 ) -> dict[str, Any]:
     """An area (city, district, street or community) with its geometry and parents."""
-    gen = _generation(session, generation, lang)
-    area = get_area(session, code=code, generation_id=gen.id)
-    if area is None:
-        raise HTTPException(404, detail={"message": t("error.not_found.area", lang, code=code)})
+    gen, area = _area_or_404(session, code, generation, lang)
     properties: dict[str, Any] = _area_summary(area)
     properties["parents"] = [_area_summary(a) for a in area_chain(session, area_id=area.id)[:-1]]
     properties["generation"] = gen.id
@@ -145,10 +152,7 @@ def read_area_children(
     generation: GenerationParam = None,
 ) -> dict[str, Any]:
     """A FeatureCollection of the children of an area: grids for a community."""
-    gen = _generation(session, generation, lang)
-    area = get_area(session, code=code, generation_id=gen.id)
-    if area is None:
-        raise HTTPException(404, detail={"message": t("error.not_found.area", lang, code=code)})
+    _, area = _area_or_404(session, code, generation, lang)
     features = [
         feature(c.geom, _grid_properties(c) if isinstance(c, Grid) else _area_summary(c), c.code)
         for c in children_of(session, area=area)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from gridgov.departments.models import Department
 from gridgov.incidents.errors import Forbidden, IncidentError, IncidentNotFound
 from gridgov.incidents.events import record, target_of
 from gridgov.incidents.lifecycle import Move, Status, transition
-from gridgov.incidents.models import Incident, IncidentPhoto, Whistle
+from gridgov.incidents.models import Incident, IncidentEvent, IncidentPhoto, Whistle
 from gridgov.incidents.photos import StoredPhoto
 from gridgov.incidents.reporting import dispatch_by_rules
 from gridgov.responsibilities.routing import pick_rule
@@ -43,62 +44,70 @@ def load_for_update(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _begin(
-    session: Session, incident_id: int, actor: User, action: Action, move: Move | None, note: str
-) -> tuple[Incident, Status]:
-    if len(note) > MAX_NOTE:
-        raise IncidentError("note", "incident.too_long", limit=MAX_NOTE)
-    incident = load_for_update(session, incident_id)
-    if not allowed(actor.actor(), action, target_of(session, incident)):
-        raise Forbidden(action.value)
-    before = Status(incident.status)
-    if move is not None:
-        transition(before, move)  # raises TransitionNotAllowed before anything changes
-    return incident, before
+class _Step:
+    """One action in progress: the locked incident, its status before, who and when."""
+
+    def __init__(
+        self,
+        session: Session,
+        incident_id: int,
+        actor: User,
+        action: Action,
+        move: Move,
+        note: str,
+        now: datetime | None,
+    ) -> None:
+        if len(note) > MAX_NOTE:
+            raise IncidentError("note", "incident.too_long", limit=MAX_NOTE)
+        self.session, self.actor, self.move, self.note = session, actor, move, note
+        self.now = now or datetime.now(UTC)
+        self.incident = load_for_update(session, incident_id)
+        if not allowed(actor.actor(), action, target_of(session, self.incident)):
+            raise Forbidden(action.value)
+        self.before = Status(self.incident.status)
+        transition(self.before, move)  # refuses before anything changes
+
+    def done(self, details: dict[str, Any] | None = None) -> IncidentEvent:
+        """Move the status, stamp the time and append the audit row."""
+        self.incident.status = transition(self.before, self.move).value
+        self.incident.updated_at = self.now
+        return record(
+            self.session,
+            self.incident,
+            action=self.move.value,
+            from_status=self.before,
+            actor_id=self.actor.id,
+            at=self.now,
+            note=self.note,
+            details=details,
+        )
 
 
-def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+def _required(text: str, field: str, key: str) -> None:
+    if not text.strip():
+        raise IncidentError(field, key)
 
 
 def accept(
     session: Session, *, incident_id: int, actor: User, note: str = "", now: datetime | None = None
 ) -> Incident:
     """The assigned department takes the incident on."""
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.ACCEPT, Move.ACCEPT, note)
-    incident.status = transition(before, Move.ACCEPT).value
-    incident.accepted_at = now
-    incident.updated_at = now
-    record(
-        session, incident, action="accept", from_status=before, actor_id=actor.id, at=now, note=note
-    )
-    return incident
+    step = _Step(session, incident_id, actor, Action.ACCEPT, Move.ACCEPT, note, now)
+    step.incident.accepted_at = step.now
+    step.done()
+    return step.incident
 
 
 def reject(
     session: Session, *, incident_id: int, actor: User, reason: str, now: datetime | None = None
 ) -> Incident:
     """The assigned department says it is not theirs; back to the dispatcher queue."""
-    if not reason.strip():
-        raise IncidentError("reason", "incident.reason_required")
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.REJECT, Move.REJECT, reason)
-    rejected_by = incident.department_code
-    incident.status = transition(before, Move.REJECT).value
-    incident.department_code = None
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="reject",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=reason,
-        details={"rejected_by": rejected_by},
-    )
-    return incident
+    _required(reason, "reason", "incident.reason_required")
+    step = _Step(session, incident_id, actor, Action.REJECT, Move.REJECT, reason, now)
+    rejected_by = step.incident.department_code
+    step.incident.department_code = None
+    step.done({"rejected_by": rejected_by})
+    return step.incident
 
 
 def resolve(
@@ -111,23 +120,12 @@ def resolve(
     now: datetime | None = None,
 ) -> Incident:
     """The department reports the incident handled, with a note and optional photos."""
-    if not note.strip():
-        raise IncidentError("note", "incident.resolution_note_required")
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.RESOLVE, Move.RESOLVE, note)
-    incident.status = transition(before, Move.RESOLVE).value
-    incident.resolved_at = now
-    incident.updated_at = now
-    event = record(
-        session,
-        incident,
-        action="resolve",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=note,
-        details={"within_sla": _within_sla(incident, now)},
-    )
+    _required(note, "note", "incident.resolution_note_required")
+    step = _Step(session, incident_id, actor, Action.RESOLVE, Move.RESOLVE, note, now)
+    incident = step.incident
+    incident.resolved_at = step.now
+    within = incident.deadline_at is None or step.now <= incident.deadline_at
+    event = step.done({"within_sla": within})
     for photo in photos:
         session.add(
             IncidentPhoto(
@@ -155,51 +153,30 @@ def close(
     """The reporter (or an operator) confirms the resolution, optionally rating it 1-5."""
     if rating is not None and not 1 <= rating <= 5:
         raise IncidentError("rating", "incident.rating_range")
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.CLOSE, Move.CLOSE, note)
-    if rating is not None and not allowed(actor.actor(), Action.RATE, target_of(session, incident)):
+    step = _Step(session, incident_id, actor, Action.CLOSE, Move.CLOSE, note, now)
+    if rating is not None and not allowed(
+        actor.actor(), Action.RATE, target_of(session, step.incident)
+    ):
         raise Forbidden(Action.RATE.value)
-    incident.status = transition(before, Move.CLOSE).value
-    incident.closed_at = now
-    incident.rating = rating
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="close",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=note,
-        details={"rating": rating},
-    )
-    return incident
+    step.incident.closed_at = step.now
+    step.incident.rating = rating
+    step.done({"rating": rating})
+    return step.incident
 
 
 def reopen(
     session: Session, *, incident_id: int, actor: User, reason: str, now: datetime | None = None
 ) -> Incident:
     """The reporter is not satisfied: back to the same department with a fresh deadline."""
-    if not reason.strip():
-        raise IncidentError("reason", "incident.reason_required")
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.REOPEN, Move.REOPEN, reason)
-    incident.status = transition(before, Move.REOPEN).value
+    _required(reason, "reason", "incident.reason_required")
+    step = _Step(session, incident_id, actor, Action.REOPEN, Move.REOPEN, reason, now)
+    incident = step.incident
     incident.reopen_count += 1
     incident.resolved_at = None
-    incident.deadline_at = now + timedelta(hours=_sla_at(session, incident, _level(incident)))
     incident.overdue_at_top = False
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="reopen",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=reason,
-        details={"deadline": incident.deadline_at.isoformat()},
-    )
+    hours = _sla_at(session, incident, _level(incident))
+    incident.deadline_at = step.now + timedelta(hours=hours)
+    step.done({"deadline": incident.deadline_at.isoformat()})
     return incident
 
 
@@ -214,31 +191,20 @@ def dispatch(
     now: datetime | None = None,
 ) -> Incident:
     """An operator sends the incident to a named department (after a rejection, say)."""
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.DISPATCH, Move.DISPATCH, note)
+    step = _Step(session, incident_id, actor, Action.DISPATCH, Move.DISPATCH, note, now)
     department = session.scalar(select(Department).where(Department.code == department_code))
     if department is None:
         raise IncidentError("department_code", "incident.unknown_department", code=department_code)
     level = Level(department.level)
-    hours = sla_hours if sla_hours is not None else _sla_at(session, incident, level)
+    hours = sla_hours if sla_hours is not None else _sla_at(session, step.incident, level)
     if hours <= 0:
         raise IncidentError("sla_hours", "incident.positive")
-    incident.status = transition(before, Move.DISPATCH).value
+    incident = step.incident
     incident.level = level.value
     incident.department_code = department.code
-    incident.deadline_at = now + timedelta(hours=hours)
+    incident.deadline_at = step.now + timedelta(hours=hours)
     incident.overdue_at_top = False
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="dispatch",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=note,
-        details={"sla_hours": hours, "deadline": incident.deadline_at.isoformat()},
-    )
+    step.done({"sla_hours": hours, "deadline": incident.deadline_at.isoformat()})
     return incident
 
 
@@ -253,52 +219,42 @@ def whistle(
     now: datetime | None = None,
 ) -> Incident:
     """吹哨: summon departments, each to check in by a deadline; naming none escalates at once."""
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.WHISTLE, Move.WHISTLE, note)
+    step = _Step(session, incident_id, actor, Action.WHISTLE, Move.WHISTLE, note, now)
+    incident = step.incident
     if not department_codes:
-        if not dispatch_by_rules(
+        escalated = dispatch_by_rules(
             session,
             incident,
             actor_id=actor.id,
-            now=now,
+            now=step.now,
             above=_level(incident),
             move=Move.ESCALATE,
             note=note or "whistle",
-        ):
+        )
+        if not escalated:
             raise IncidentError("department_codes", "incident.top_level")
         return incident
     if due_hours <= 0:
         raise IncidentError("due_hours", "incident.positive")
-    known = set(
-        session.scalars(select(Department.code).where(Department.code.in_(department_codes)))
-    )
-    unknown = [code for code in department_codes if code not in known]
+    codes = list(dict.fromkeys(department_codes))
+    known = set(session.scalars(select(Department.code).where(Department.code.in_(codes))))
+    unknown = [code for code in codes if code not in known]
     if unknown:
         raise IncidentError(
             "department_codes", "incident.unknown_departments", codes=", ".join(unknown)
         )
-    due = now + timedelta(hours=due_hours)
-    for code in dict.fromkeys(department_codes):
+    due = step.now + timedelta(hours=due_hours)
+    for code in codes:
         session.add(
             Whistle(
                 incident_id=incident.id,
                 department_code=code,
                 summoned_by=actor.id,
-                summoned_at=now,
+                summoned_at=step.now,
                 due_at=due,
             )
         )
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="whistle",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=note,
-        details={"summoned": list(dict.fromkeys(department_codes)), "due": due.isoformat()},
-    )
+    step.done({"summoned": codes, "due": due.isoformat()})
     return incident
 
 
@@ -306,11 +262,10 @@ def check_in(
     session: Session, *, incident_id: int, actor: User, note: str = "", now: datetime | None = None
 ) -> Incident:
     """报到: a summoned department reports for duty."""
-    now = _now(now)
-    incident, before = _begin(session, incident_id, actor, Action.CHECK_IN, Move.CHECK_IN, note)
+    step = _Step(session, incident_id, actor, Action.CHECK_IN, Move.CHECK_IN, note, now)
     pending = session.scalars(
         select(Whistle).where(
-            Whistle.incident_id == incident.id,
+            Whistle.incident_id == step.incident.id,
             Whistle.department_code == actor.department_code,
             Whistle.checked_in_at.is_(None),
         )
@@ -318,43 +273,21 @@ def check_in(
     if not pending:
         raise IncidentError("department", "incident.already_checked_in")
     for summons in pending:
-        summons.checked_in_at = now
+        summons.checked_in_at = step.now
         summons.checked_in_by = actor.id
-    late = any(s.due_at < now for s in pending)
-    incident.updated_at = now
-    record(
-        session,
-        incident,
-        action="check_in",
-        from_status=before,
-        actor_id=actor.id,
-        at=now,
-        note=note,
-        details={"department": actor.department_code, "late": late},
-    )
-    return incident
+    late = any(s.due_at < step.now for s in pending)
+    step.done({"department": actor.department_code, "late": late})
+    return step.incident
 
 
 def _sla_at(session: Session, incident: Incident, level: Level) -> float:
-    chain = {
-        Level.CITY: incident.city_code,
-        Level.DISTRICT: incident.district_code,
-        Level.STREET: incident.street_code,
-        Level.COMMUNITY: incident.community_code,
-    }
+    rules = rules_for(session, category_code=incident.category_code)
     rule = pick_rule(
-        rules_for(session, category_code=incident.category_code),
-        category_code=incident.category_code,
-        level=level,
-        chain=chain,
+        rules, category_code=incident.category_code, level=level, chain=incident.chain()
     )
     if rule is None:
         raise IncidentError("level", "incident.no_rule_at_level", level=level.value)
     return rule.sla_hours
-
-
-def _within_sla(incident: Incident, now: datetime) -> bool:
-    return incident.deadline_at is None or now <= incident.deadline_at
 
 
 def _level(incident: Incident) -> Level:

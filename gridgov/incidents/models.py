@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gridgov.boundaries.levels import Level
 from gridgov.db import Base
 
 STATUSES = ("reported", "dispatched", "accepted", "rejected", "resolved", "closed")
@@ -78,6 +79,15 @@ class Incident(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # Set when the deadline passed at the city level: nothing higher to escalate to.
     overdue_at_top: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+    def chain(self) -> dict[Level, str]:
+        """The incident's area at each level, city down to community."""
+        return {
+            Level.CITY: self.city_code,
+            Level.DISTRICT: self.district_code,
+            Level.STREET: self.street_code,
+            Level.COMMUNITY: self.community_code,
+        }
 
 
 class IncidentEvent(Base):

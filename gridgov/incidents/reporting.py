@@ -137,13 +137,9 @@ def dispatch_by_rules(
     note: str = "",
 ) -> bool:
     """Send the incident to the department the responsibility list names (False: no rule)."""
-    chain = {
-        Level.CITY: incident.city_code,
-        Level.DISTRICT: incident.district_code,
-        Level.STREET: incident.street_code,
-        Level.COMMUNITY: incident.community_code,
-    }
-    routed = route(session, category_code=incident.category_code, chain=chain, above=above)
+    routed = route(
+        session, category_code=incident.category_code, chain=incident.chain(), above=above
+    )
     if routed is None:
         return False
     assignment, department = routed
