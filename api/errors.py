@@ -8,9 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from gridgov.errors import FieldError
 from gridgov.i18n import pick_language, t
-from gridgov.incidents.errors import Forbidden, IncidentError, IncidentNotFound, OutsideGrids
+from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
 from gridgov.incidents.lifecycle import TransitionNotAllowed
+from gridgov.supplies.reservations import (
+    InsufficientStock,
+    ReservationConflict,
+    ReservationNotFound,
+    StockForbidden,
+)
 from gridgov.users.service import UserError
 
 _LIMIT_KEYS = ("ge", "le", "gt", "lt", "max_length")
@@ -61,9 +68,9 @@ def _lang(request: Request) -> str:
     return pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
 
 
-async def incident_error(request: Request, exc: Exception) -> JSONResponse:
+async def field_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming the field, with the reason in the caller's language."""
-    assert isinstance(exc, IncidentError)
+    assert isinstance(exc, FieldError)
     lang = _lang(request)
     reason_text = exc.reason(lang)
     content: dict[str, Any] = {
@@ -119,11 +126,54 @@ async def user_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def insufficient_stock(request: Request, exc: Exception) -> JSONResponse:
+    """409 with what is available for every short line; nothing was reserved."""
+    assert isinstance(exc, InsufficientStock)
+    return JSONResponse(
+        status_code=409,
+        content={
+            "detail": {
+                "message": t("supplies.insufficient", _lang(request)),
+                "shortages": [
+                    {
+                        "stockpile": s.stockpile_code,
+                        "item": s.item_code,
+                        "requested": s.requested,
+                        "available": s.available,
+                    }
+                    for s in exc.shortages
+                ],
+            }
+        },
+    )
+
+
+async def reservation_error(request: Request, exc: Exception) -> JSONResponse:
+    lang = _lang(request)
+    if isinstance(exc, ReservationNotFound):
+        message = t("supplies.reservation_not_found", lang, id=exc.reservation_id)
+        return JSONResponse(status_code=404, content={"detail": {"message": message}})
+    if isinstance(exc, StockForbidden):
+        message = t("supplies.forbidden", lang, code=exc.stockpile_code)
+        return JSONResponse(status_code=403, content={"detail": {"message": message}})
+    assert isinstance(exc, ReservationConflict)
+    message = t(
+        "supplies.transition",
+        lang,
+        status=t("reservation." + exc.status, lang),
+        action=t("reservation_action." + exc.action, lang),
+    )
+    return JSONResponse(status_code=409, content={"detail": {"message": message}})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(IncidentError, incident_error)
+    app.add_exception_handler(FieldError, field_error)
     app.add_exception_handler(IncidentNotFound, not_found)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(TransitionNotAllowed, conflict)
     app.add_exception_handler(UserError, user_error)
+    app.add_exception_handler(InsufficientStock, insufficient_stock)
+    for error in (ReservationNotFound, StockForbidden, ReservationConflict):
+        app.add_exception_handler(error, reservation_error)

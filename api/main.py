@@ -14,7 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 from api import errors
 from api.deps import SessionDep
 from api.feed import IncidentFeed, events_for
-from api.routes import auth, boundaries, evaluation, incidents
+from api.routes import auth, boundaries, evaluation, incidents, supplies
 from api.security import current_user_for_stream
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
@@ -23,6 +23,7 @@ from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.runtime import prepare_database
+from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
 
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = prepare_database(settings)
         app.state.sessions = make_session_factory(engine)
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
+        app.state.road_network = RoadNetworkCache()
         feed = IncidentFeed(
             engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
         )
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(boundaries.router)
     app.include_router(incidents.router)
     app.include_router(evaluation.router)
+    app.include_router(supplies.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

@@ -325,3 +325,58 @@ def escalate(
         f"escalated {len(run.escalated)}, overdue at the top {len(run.overdue_at_top)}, "
         f"late check-ins {len(run.late_check_ins)}"
     )
+
+
+@import_app.command("stockpiles")
+def import_stockpiles_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check stockpiles and their inventory (CSV or .xlsx, one row per item lot); --commit writes."""
+    from gridgov.supplies.stock import StockFileError, import_stock, read_stock_file
+
+    with session_scope(_sessions()) as session:
+        try:
+            result = import_stock(session, rows=read_stock_file(file))
+        except StockFileError as exc:
+            for problem in exc.problems:
+                typer.echo(f"  {problem}")
+            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+        if not commit:
+            session.rollback()
+            typer.echo(f"{result.stockpiles} stockpiles, {result.lots} lots are valid; dry run")
+            return
+    typer.echo(f"wrote {result.stockpiles} stockpiles and {result.lots} lots")
+
+
+@import_app.command("items")
+def import_items_command(file: Path) -> None:
+    """Load or update the item catalogue (code, name_zh, name_en, unit_zh, unit_en)."""
+    from gridgov.supplies.stock import load_items
+
+    with session_scope(_sessions()) as session:
+        typer.echo(f"wrote {load_items(session, path=file)} items")
+
+
+@import_app.command("roads")
+def import_roads_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Replace the road network with the lines of a GeoJSON/GeoPackage/Shapefile."""
+    from gridgov.supplies.roads import RoadNetwork, read_roads, replace_roads
+
+    try:
+        lines = read_roads(file)
+    except Exception as exc:  # pyogrio raises several kinds for unreadable files
+        raise _fail(f"{file}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+    if not lines:
+        raise _fail(f"{file}: no lines")
+    network = RoadNetwork.from_lines(lines)
+    typer.echo(f"{len(lines)} lines, {network.graph.number_of_nodes()} nodes")
+    if not commit:
+        typer.echo("dry run: nothing written (add --commit to write)")
+        return
+    with session_scope(_sessions()) as session:
+        replace_roads(session, lines=lines)
+    typer.echo("the road network is replaced")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +34,12 @@ class Settings(BaseSettings):
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
+    # The city's own time zone: stock expires by the local calendar.
+    timezone: str = "Asia/Shanghai"
+
+    def today(self) -> date:
+        """Today's date in the city."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
 
     @property
     def media_dir(self) -> Path:

@@ -20,6 +20,8 @@ from gridgov.responsibilities.service import (
     replace_rules,
     validate_rules,
 )
+from gridgov.supplies.roads import read_roads, replace_roads
+from gridgov.supplies.stock import import_stock, load_items, read_stock_file
 from gridgov.users.models import User
 from gridgov.users.service import create_user
 
@@ -66,7 +68,7 @@ def demo_folder(geodata_dir: Path) -> Path:
 
 def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True) -> Generation:
     """Import the demo city (once): boundaries, departments, categories, responsibility list,
-    demo accounts; activate its generation."""
+    demo accounts, stockpiles and roads; activate its generation."""
     existing = session.scalar(select(Generation).where(Generation.name == DEMO_GENERATION))
     if existing is not None:
         return existing
@@ -82,6 +84,9 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
         rows = read_responsibility_file(folder / "responsibilities.csv")
         replace_rules(session, rules=validate_rules(session, rows))
         create_demo_accounts(session)
+        load_items(session, path=geodata_dir / "items.csv")
+        import_stock(session, rows=read_stock_file(folder / "stockpiles.csv"))
+        replace_roads(session, lines=read_roads(folder / "roads.geojson"))
     return generation
 
 

@@ -11,6 +11,15 @@ from gridgov.incidents.models import (
     Whistle,
 )
 from gridgov.responsibilities.models import Category, ResponsibilityRule
+from gridgov.supplies.models import (
+    Item,
+    Reservation,
+    ReservationLine,
+    Road,
+    StockLot,
+    Stockpile,
+    SupplyEvent,
+)
 from gridgov.users.models import User
 
 __all__ = [
@@ -23,8 +32,15 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
+    "Item",
+    "Reservation",
+    "ReservationLine",
     "ResponsibilityRule",
+    "Road",
+    "StockLot",
+    "Stockpile",
     "StreetRating",
+    "SupplyEvent",
     "User",
     "Whistle",
 ]

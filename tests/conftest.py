@@ -133,9 +133,14 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "TRUNCATE incident_photos, whistles, incident_events, incidents, street_ratings"
+                    "TRUNCATE incident_photos, whistles, incident_events, incidents, street_ratings,"
+                    " supply_events, reservation_lines, reservations"
                 )
             )
+            # Stock that tests made (codes T-..., items test_...), not the demo city's.
+            conn.execute(text(r"DELETE FROM stock_lots WHERE item_code LIKE 'test\_%'"))
+            conn.execute(text("DELETE FROM stockpiles WHERE code LIKE 'T-%'"))
+            conn.execute(text(r"DELETE FROM items WHERE code LIKE 'test\_%'"))
 
 
 def free_port() -> int:

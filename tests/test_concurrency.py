@@ -30,7 +30,7 @@ def test_many_handlers_accepting_at_once_exactly_one_wins(committed):
         iid = report_incident(
             session, reporter_id=reporter, lon=109.1, lat=21.55, category_code="0102"
         ).incident.id
-    barrier = threading.Barrier(WORKERS)
+    barrier = threading.Barrier(WORKERS, timeout=60)
 
     def accept_once(_: int) -> str:
         with session_scope(committed) as session:
@@ -57,7 +57,7 @@ def test_many_handlers_accepting_at_once_exactly_one_wins(committed):
 
 def test_the_same_idempotency_key_at_once_makes_one_incident(committed):
     reporter = user_id(committed, "gridhead")
-    barrier = threading.Barrier(WORKERS)
+    barrier = threading.Barrier(WORKERS, timeout=60)
 
     def send(_: int) -> int:
         with session_scope(committed) as session:

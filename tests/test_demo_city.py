@@ -66,7 +66,13 @@ def test_departments_exist_at_every_level(session, demo_generation):
 def test_generator_reproduces_the_committed_files(tmp_path):
     script = demo_folder(GEODATA) / "generate.py"
     subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, capture_output=True)
-    names = [*LEVEL_FILES.values(), "departments.csv", "responsibilities.csv"]
+    names = [
+        *LEVEL_FILES.values(),
+        "departments.csv",
+        "responsibilities.csv",
+        "stockpiles.csv",
+        "roads.geojson",
+    ]
     match, mismatch, errors = filecmp.cmpfiles(demo_folder(GEODATA), tmp_path, names, shallow=False)
     assert mismatch == [] and errors == []
     assert sorted(match) == sorted(names)

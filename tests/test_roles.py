@@ -44,12 +44,13 @@ EXPECTED_ROWS = {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.AREA}, Action.DISPATCH: {Scope.AREA},
         Action.CLOSE: {Scope.AREA}, Action.REOPEN: {Scope.AREA}, Action.WHISTLE: {Scope.AREA},
         Action.EVALUATE: {Scope.ANY}, Action.RATE_DEPARTMENT: {Scope.AREA},
+        Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
     },
     Role.HANDLER: {
         Action.READ: {Scope.DEPARTMENT, Scope.SUMMONED}, Action.ACCEPT: {Scope.DEPARTMENT},
         Action.REJECT: {Scope.DEPARTMENT}, Action.RESOLVE: {Scope.DEPARTMENT},
         Action.WHISTLE: {Scope.DEPARTMENT}, Action.CHECK_IN: {Scope.SUMMONED},
-        Action.EVALUATE: {Scope.ANY},
+        Action.EVALUATE: {Scope.ANY}, Action.SEARCH_SUPPLIES: {Scope.ANY},
     },
     Role.GRID_HEAD: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.OWN, Scope.GRID},
@@ -58,6 +59,7 @@ EXPECTED_ROWS = {
     },
     Role.EMERGENCY: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.AREA}, Action.EVALUATE: {Scope.ANY},
+        Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
     },
     Role.ADMIN: {action: {Scope.ANY} for action in Action},
 }  # fmt: skip

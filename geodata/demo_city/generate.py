@@ -344,6 +344,82 @@ def responsibilities(categories_csv: Path) -> list[list[str]]:
     return rows
 
 
+STOCKPILE_KINDS = [  # kind, owner level, share, quantity scale, opening hours
+    ("community_store", "community", 0.6, 1, "08:00-20:00"),
+    ("station", "street", 0.25, 3, "24小时"),
+    ("school_shelter", "street", 0.07, 2, "应急时开放"),
+    ("warehouse", "district", 0.06, 20, "24小时"),
+    ("warehouse", "city", 0.02, 60, "24小时"),
+]
+KIND_NAMES = {
+    "community_store": "应急物资储备点",
+    "station": "街道应急站",
+    "school_shelter": "学校应急避难场所",
+    "warehouse": "应急物资仓库",
+}
+PERISHABLE = {"water", "instant_food", "rice", "cooking_oil", "medicine_kit", "disinfectant"}
+
+
+def stockpiles(features: dict[str, list[dict]], items_csv: Path, count: int = 300) -> list[dict]:
+    """Stockpiles at random points of random grids, with plausible inventories."""
+    rng = np.random.default_rng(SEED + 1)  # its own stream: the boundaries stay as they are
+    with items_csv.open(encoding="utf-8") as fh:
+        items = [row["code"] for row in csv.DictReader(fh)]
+    grids = features["grids"]
+    shares = np.array([k[2] for k in STOCKPILE_KINDS])
+    rows = []
+    for n in range(count):
+        kind, level, _, scale, hours = STOCKPILE_KINDS[rng.choice(len(STOCKPILE_KINDS), p=shares)]
+        grid = grids[rng.integers(len(grids))]
+        point = _random_point_in(rng, grid["geometry"])
+        community = grid["parent_code"]
+        owner = {"community": f"{community}-JW", "street": f"{community[:9]}-YJ",
+                 "district": f"{community[:6]}-YJ", "city": f"{CITY[0]}-YJ"}[level]  # fmt: skip
+        contact = SURNAMES[rng.integers(len(SURNAMES))] + GIVEN[rng.integers(len(GIVEN))]
+        stocked = rng.choice(len(items), size=int(rng.integers(6, 14)), replace=False)
+        for index in sorted(stocked):
+            item = items[index]
+            expires = ""
+            if item in PERISHABLE:
+                expires = f"{int(rng.integers(2027, 2030))}-{int(rng.integers(1, 13)):02d}-28"
+                if rng.random() < 0.05:
+                    expires = "2025-06-30"  # expired: the search must skip it
+            rows.append(
+                {
+                    "stockpile_code": f"SP{n + 1:04d}",
+                    "stockpile_name": f"{grid['name'].split('第')[0]}{KIND_NAMES[kind]}{n + 1}号",
+                    "kind": kind,
+                    "owner_department": owner,
+                    "contact_name": contact,
+                    "contact_phone": f"1390000{n + 1:04d}",
+                    "opening_hours": hours,
+                    "lon": f"{point.x:.6f}",
+                    "lat": f"{point.y:.6f}",
+                    "item": item,
+                    "quantity": str(
+                        int(rng.integers(5, 60)) * scale * (10 if item in PERISHABLE else 1)
+                    ),
+                    "expires_on": expires,
+                }
+            )
+    return rows
+
+
+def _random_point_in(rng: np.random.Generator, polygon: shapely.Geometry) -> shapely.Point:
+    minx, miny, maxx, maxy = polygon.bounds
+    while True:
+        candidate = shapely.Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if polygon.contains(candidate):
+            return candidate
+
+
+def roads(features: dict[str, list[dict]]) -> list[shapely.Geometry]:
+    """The synthetic streets: every grid edge is a street (网格以街巷定界)."""
+    edges = shapely.union_all([shapely.boundary(g["geometry"]) for g in features["grids"]])
+    merged = shapely.line_merge(edges)
+    return sorted(shapely.get_parts(merged), key=lambda line: line.wkt)
+
+
 def write(features: dict[str, list[dict]], folder: Path) -> None:
     """Write one GeoJSON file per level and departments.csv."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -368,6 +444,24 @@ def write(features: dict[str, list[dict]], folder: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=["code", "name", "level", "area_code", "role"])
         writer.writeheader()
         writer.writerows(departments(features))
+    items_csv = Path(__file__).resolve().parents[1] / "items.csv"
+    with (folder / "stockpiles.csv").open("w", newline="", encoding="utf-8") as fh:
+        rows = stockpiles(features, items_csv)
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    streets = {
+        "type": "FeatureCollection",
+        "name": "roads",
+        "features": [
+            {"type": "Feature", "properties": {}, "geometry": mapping(line)}
+            for line in roads(features)
+        ],
+    }
+    text = json.dumps(streets, separators=(",", ":"))
+    (folder / "roads.geojson").write_text(
+        text.replace('{"type":"Feature"', '\n{"type":"Feature"') + "\n"
+    )
     with (folder / "responsibilities.csv").open("w", newline="", encoding="utf-8") as fh:
         table = csv.writer(fh)
         table.writerow(RESPONSIBILITY_HEADERS)

@@ -1,27 +1,16 @@
 """Why an incident operation was refused; the API maps each to a status code.
 
-Each error carries a message key and its values, so the caller can say it in the user's
-language (``reason(lang)``); ``str(error)`` is the English text.
+Field errors carry a message key (see gridgov.errors) so the caller can say them in the
+user's language.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from gridgov.i18n import t
+from gridgov.errors import FieldError
 
 
-class IncidentError(ValueError):
-    """Bad input (422): ``field`` names what is wrong, the key says why."""
-
-    def __init__(self, field: str, key: str, **params: Any) -> None:
-        self.field = field
-        self.key = key
-        self.params = params
-        super().__init__(f"{field}: {self.reason('en')}")
-
-    def reason(self, lang: str = "zh") -> str:
-        return t(self.key, lang, **self.params)
+class IncidentError(FieldError):
+    """Bad input about an incident (422)."""
 
 
 class OutsideGrids(IncidentError):

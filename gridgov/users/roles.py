@@ -37,6 +37,8 @@ class Action(StrEnum):
     EVALUATE = "evaluate"  # read the department scorecards
     RATE_DEPARTMENT = "rate_department"  # a street rates the departments that served it
     MANAGE = "manage"  # users, boundaries, reference data
+    SEARCH_SUPPLIES = "search_supplies"  # find stockpiles and coverage
+    RESERVE = "reserve"  # reserve, release and fulfil stock
 
 
 class Scope(StrEnum):
@@ -61,6 +63,8 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.OPERATOR, A.WHISTLE): (S.AREA,),
     (Role.OPERATOR, A.EVALUATE): (S.ANY,),
     (Role.OPERATOR, A.RATE_DEPARTMENT): (S.AREA,),
+    (Role.OPERATOR, A.SEARCH_SUPPLIES): (S.ANY,),
+    (Role.OPERATOR, A.RESERVE): (S.AREA,),
     (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
     (Role.HANDLER, A.ACCEPT): (S.DEPARTMENT,),
     (Role.HANDLER, A.REJECT): (S.DEPARTMENT,),
@@ -68,6 +72,7 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.HANDLER, A.WHISTLE): (S.DEPARTMENT,),
     (Role.HANDLER, A.CHECK_IN): (S.SUMMONED,),
     (Role.HANDLER, A.EVALUATE): (S.ANY,),
+    (Role.HANDLER, A.SEARCH_SUPPLIES): (S.ANY,),
     (Role.GRID_HEAD, A.REPORT): (S.ANY,),
     (Role.GRID_HEAD, A.READ): (S.OWN, S.GRID),
     (Role.GRID_HEAD, A.CLOSE): (S.OWN,),
@@ -77,6 +82,8 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.EMERGENCY, A.REPORT): (S.ANY,),
     (Role.EMERGENCY, A.READ): (S.AREA,),
     (Role.EMERGENCY, A.EVALUATE): (S.ANY,),
+    (Role.EMERGENCY, A.SEARCH_SUPPLIES): (S.ANY,),
+    (Role.EMERGENCY, A.RESERVE): (S.AREA,),
 }
 
 

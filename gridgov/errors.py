@@ -1,0 +1,21 @@
+"""Errors that name the field at fault, with a message key so any caller can say why in the
+user's language (``reason(lang)``); ``str(error)`` is the English text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridgov.i18n import t
+
+
+class FieldError(ValueError):
+    """Bad input (422): ``field`` names what is wrong, ``key`` says why."""
+
+    def __init__(self, field: str, key: str, **params: Any) -> None:
+        self.field = field
+        self.key = key
+        self.params = params
+        super().__init__(f"{field}: {self.reason('en')}")
+
+    def reason(self, lang: str = "zh") -> str:
+        return t(self.key, lang, **self.params)

@@ -1,0 +1,310 @@
+"""Load the item catalogue and import stockpiles with their inventory (CSV or .xlsx)."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from gridgov.boundaries.generations import active_generation
+from gridgov.boundaries.index import GridIndex
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.lookup import locate
+from gridgov.departments.models import Department
+from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.supplies.models import Item, StockLot, Stockpile
+
+HEADERS = {
+    "储备点编码": "stockpile_code", "储备点名称": "stockpile_name", "类型": "kind",
+    "权属部门": "owner_department", "联系人": "contact_name", "联系电话": "contact_phone",
+    "开放时间": "opening_hours", "经度": "lon", "纬度": "lat", "坐标系": "crs",
+    "物资编码": "item", "数量": "quantity", "有效期至": "expires_on",
+}  # fmt: skip
+REQUIRED = (
+    "stockpile_code",
+    "stockpile_name",
+    "kind",
+    "owner_department",
+    "lon",
+    "lat",
+    "item",
+    "quantity",
+)
+OPTIONAL = ("contact_name", "contact_phone", "opening_hours", "crs", "expires_on")
+STOCKPILE_FIELDS = ("stockpile_name", "kind", "owner_department", "contact_name",
+                    "contact_phone", "opening_hours", "lon", "lat", "crs")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StockProblem:
+    line: int | None
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{f'line {self.line}: ' if self.line else ''}{self.field}: {self.reason}"
+
+
+class StockFileError(ValueError):
+    """The file has problems; nothing was written. ``problems`` lists every one."""
+
+    def __init__(self, problems: list[StockProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StockImport:
+    stockpiles: int
+    lots: int
+
+
+def load_items(session: Session, *, path: Path) -> int:
+    """Insert or update the item catalogue from a CSV."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        rows = [{k: v.strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+    statement = insert(Item).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Item.code],
+        set_={c: statement.excluded[c] for c in ("name_zh", "name_en", "unit_zh", "unit_en")},
+    )
+    session.execute(statement)
+    session.flush()
+    return len(rows)
+
+
+def read_stock_file(path: Path | str) -> list[dict[str, str]]:
+    """Rows of a stockpile file (one row per stockpile and item lot), headers normalised."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            table = pd.read_excel(path, dtype=str, keep_default_na=False)
+        else:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # pandas and openpyxl raise many kinds
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StockFileError([StockProblem(None, "file", f"{path}: {reason}")]) from exc
+    table = table.rename(columns=lambda c: HEADERS.get(str(c).strip(), str(c).strip().lower()))
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise StockFileError([StockProblem(None, c, "missing column") for c in missing])
+    for column in OPTIONAL:
+        if column not in table.columns:
+            table[column] = ""
+    return [
+        {c: str(row[c]).strip() for c in (*REQUIRED, *OPTIONAL)} for row in table.to_dict("records")
+    ]
+
+
+def import_stock(
+    session: Session, *, rows: list[dict[str, str]], index: GridIndex | None = None
+) -> StockImport:
+    """Validate every row, then upsert stockpiles and their lots (all or nothing).
+
+    A lot's quantity is set to the file's; it may not drop below what is already reserved.
+    """
+    items = set(session.scalars(select(Item.code)))
+    departments = set(session.scalars(select(Department.code)))
+    problems: list[StockProblem] = []
+    stockpiles: dict[str, dict[str, str]] = {}
+    lots: dict[tuple[str, str, date | None], int] = {}
+    first_line: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        _check_row(line, row, items, departments, problems)
+        code = row["stockpile_code"]
+        if code in stockpiles:
+            differs = [f for f in STOCKPILE_FIELDS if row[f] != stockpiles[code][f]]
+            for name in differs:
+                problems.append(
+                    StockProblem(line, name, f"differs from line {first_line[code]} for {code}")
+                )
+        else:
+            stockpiles[code], first_line[code] = row, line
+        key = (code, row["item"], _date_or_none(row["expires_on"]))
+        if key in lots:
+            problems.append(
+                StockProblem(line, "item", f"{row['item']} with this expiry is listed twice")
+            )
+        lots[key] = _int(row["quantity"]) or 0
+    places = _places(session, stockpiles, first_line, problems, index)
+    if problems:
+        raise StockFileError(problems)
+    ids = {
+        code: _upsert_stockpile(session, code, row, places[code])
+        for code, row in stockpiles.items()
+    }
+    _upsert_lots(session, lots, ids, problems)
+    if problems:
+        raise StockFileError(problems)
+    session.flush()
+    return StockImport(stockpiles=len(ids), lots=len(lots))
+
+
+def _check_row(
+    line: int,
+    row: dict[str, str],
+    items: set[str],
+    departments: set[str],
+    problems: list[StockProblem],
+) -> None:
+    for column in REQUIRED:
+        if not row[column]:
+            problems.append(StockProblem(line, column, "empty"))
+    if row["item"] and row["item"] not in items:
+        problems.append(StockProblem(line, "item", f"unknown item {row['item']!r}"))
+    if row["owner_department"] and row["owner_department"] not in departments:
+        problems.append(
+            StockProblem(line, "owner_department", f"no department {row['owner_department']}")
+        )
+    if row["quantity"] and (_int(row["quantity"]) is None or (_int(row["quantity"]) or 0) < 0):
+        problems.append(
+            StockProblem(line, "quantity", f"{row['quantity']!r} is not a whole number ≥ 0")
+        )
+    if row["expires_on"]:
+        try:
+            _date(row["expires_on"])
+        except ValueError:
+            problems.append(
+                StockProblem(line, "expires_on", f"{row['expires_on']!r} is not YYYY-MM-DD")
+            )
+    for column, low, high in (("lon", -180, 180), ("lat", -90, 90)):
+        value = _float(row[column])
+        if row[column] and (value is None or not low <= value <= high):
+            problems.append(
+                StockProblem(line, column, f"{row[column]!r} is not within [{low}, {high}]")
+            )
+    if row["crs"] and row["crs"].lower() not in {c.value for c in InputCRS}:
+        problems.append(StockProblem(line, "crs", f"unknown crs {row['crs']!r}"))
+
+
+Place = tuple[float, float, dict[Level, str], str]  # WGS84 lon, lat, area chain, grid
+
+
+def _places(
+    session: Session,
+    stockpiles: dict[str, dict[str, str]],
+    first_line: dict[str, int],
+    problems: list[StockProblem],
+    index: GridIndex | None,
+) -> dict[str, Place]:
+    """WGS84 position and area codes of each stockpile; outside the city is a problem."""
+    generation = active_generation(session)
+    known_crs = {c.value for c in InputCRS}
+    places: dict[str, Place] = {}
+    for code, row in stockpiles.items():
+        lon, lat = _float(row["lon"]), _float(row["lat"])
+        crs = (row["crs"] or "wgs84").lower()
+        if lon is None or lat is None or generation is None or crs not in known_crs:
+            continue
+        wgs = to_wgs84(lon, lat, crs)
+        place = locate(session, lon=wgs[0], lat=wgs[1], generation_id=generation.id, index=index)
+        if place is None:
+            problems.append(StockProblem(first_line[code], "lon", f"{code} lies outside the city"))
+            continue
+        chain = {Level(a.level): a.code for a in place.areas}
+        places[code] = (wgs[0], wgs[1], chain, place.grid.code)
+    return places
+
+
+def _upsert_stockpile(session: Session, code: str, row: dict[str, str], place: Place) -> int:
+    lon, lat, chain, grid = place
+    values = {
+        "code": code,
+        "name": row["stockpile_name"],
+        "kind": row["kind"],
+        "owner_department": row["owner_department"],
+        "contact_name": row["contact_name"],
+        "contact_phone": row["contact_phone"],
+        "opening_hours": row["opening_hours"],
+        "position": from_shape(Point(lon, lat), srid=4326),
+        "grid_code": grid,
+        "community_code": chain.get(Level.COMMUNITY),
+        "street_code": chain.get(Level.STREET),
+        "district_code": chain.get(Level.DISTRICT),
+        "city_code": chain.get(Level.CITY),
+    }
+    statement = insert(Stockpile).values(values)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[Stockpile.code],
+        set_={k: statement.excluded[k] for k in values if k != "code"},
+    ).returning(Stockpile.id)
+    stockpile_id = int(session.execute(upsert).scalar_one())
+    # Lots carry the position too (for the KNN index): keep them where the stockpile is.
+    session.execute(
+        update(StockLot)
+        .where(StockLot.stockpile_id == stockpile_id)
+        .values(position=f"SRID=4326;POINT({lon} {lat})")
+    )
+    return stockpile_id
+
+
+def _upsert_lots(
+    session: Session,
+    lots: dict[tuple[str, str, date | None], int],
+    ids: dict[str, int],
+    problems: list[StockProblem],
+) -> None:
+    by_stockpile: dict[int, list[tuple[str, date | None, int]]] = defaultdict(list)
+    for (code, item, expires), quantity in lots.items():
+        by_stockpile[ids[code]].append((item, expires, quantity))
+    for stockpile_id, entries in by_stockpile.items():
+        position = session.scalar(
+            select(Stockpile.position.ST_AsEWKT()).where(Stockpile.id == stockpile_id)
+        )
+        existing = {
+            (lot.item_code, lot.expires_on): lot
+            for lot in session.scalars(
+                select(StockLot).where(StockLot.stockpile_id == stockpile_id).with_for_update()
+            )
+        }
+        for item, expires, quantity in entries:
+            lot = existing.get((item, expires))
+            if lot is None:
+                lot = StockLot(
+                    stockpile_id=stockpile_id,
+                    item_code=item,
+                    quantity=quantity,
+                    reserved=0,
+                    expires_on=expires,
+                    position=position,
+                )
+                session.add(lot)
+            elif quantity < lot.reserved:
+                reason = f"{item} at stockpile {stockpile_id}: {quantity} < {lot.reserved} reserved"
+                problems.append(StockProblem(None, "quantity", reason))
+            else:
+                lot.quantity = quantity
+
+
+def _int(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _date(value: str) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _date_or_none(value: str) -> date | None:
+    try:
+        return _date(value)
+    except ValueError:
+        return None
