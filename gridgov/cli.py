@@ -332,7 +332,7 @@ def import_stockpiles_command(
     file: Path,
     commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
 ) -> None:
-    """Check stockpiles and their inventory (CSV or .xlsx, one row per item lot); --commit writes."""
+    """Check stockpiles with their stock (CSV or .xlsx, a row per item lot); --commit writes."""
     from gridgov.supplies.stock import StockFileError, import_stock, read_stock_file
 
     with session_scope(_sessions()) as session:

@@ -133,8 +133,8 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "TRUNCATE incident_photos, whistles, incident_events, incidents, street_ratings,"
-                    " supply_events, reservation_lines, reservations"
+                    "TRUNCATE incident_photos, whistles, incident_events, incidents,"
+                    " street_ratings, supply_events, reservation_lines, reservations"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.
