@@ -281,12 +281,10 @@ def _event(
 
 def lines_of(session: Session, *, reservation_id: int) -> list[tuple[ReservationLine, Stockpile]]:
     """What a reservation holds, with its stockpiles."""
-    return [
-        (line, stockpile)
-        for line, stockpile in session.execute(
-            select(ReservationLine, Stockpile)
-            .join(Stockpile, Stockpile.id == ReservationLine.stockpile_id)
-            .where(ReservationLine.reservation_id == reservation_id)
-            .order_by(ReservationLine.id)
-        ).tuples()
-    ]
+    rows = session.execute(
+        select(ReservationLine, Stockpile)
+        .join(Stockpile, Stockpile.id == ReservationLine.stockpile_id)
+        .where(ReservationLine.reservation_id == reservation_id)
+        .order_by(ReservationLine.id)
+    )
+    return [(line, stockpile) for line, stockpile in rows]
