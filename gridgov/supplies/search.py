@@ -34,6 +34,8 @@ _AVAILABLE = text(
     GROUP BY stockpile_id, item_code
     """
 )
+# The distance limit stays outside the KNN walk: inside, the planner may trade the index
+# order for a bitmap scan and a sort over every lot of the item.
 _KNN = text(
     """
     WITH nearest AS (
@@ -43,13 +45,13 @@ _KNN = text(
         WHERE item_code = :item
           AND quantity > reserved
           AND (expires_on IS NULL OR expires_on >= :today)
-          AND ST_DWithin(position, CAST(:point AS geography), :max_m)
         ORDER BY position <-> CAST(:point AS geography)
         LIMIT :k
     )
     SELECT n.stockpile_id, sum(n.free)::int AS free,
            ST_Distance(s.position::geography, CAST(:point AS geography)) AS distance_m,
-           ST_X(s.position) AS lon, ST_Y(s.position) AS lat, count(*) AS lots
+           ST_X(s.position) AS lon, ST_Y(s.position) AS lat, count(*) AS lots,
+           max(n.d) AS farthest
     FROM nearest n JOIN stockpiles s ON s.id = n.stockpile_id
     GROUP BY n.stockpile_id, s.position
     """
@@ -103,15 +105,15 @@ def _fetch(
     session: Session, *, point: str, item: str, today: date, max_m: float, k: int
 ) -> tuple[dict[int, _Row], bool]:
     """Up to k nearest lots of one item, grouped by stockpile; and whether k was reached."""
-    rows = session.execute(
-        _KNN, {"point": point, "item": item, "today": today, "max_m": max_m, "k": k}
-    ).all()
+    rows = session.execute(_KNN, {"point": point, "item": item, "today": today, "k": k}).all()
     lots = sum(int(r.lots) for r in rows)
+    farthest = max((float(r.farthest) for r in rows), default=0.0)
     grouped = {
         int(r.stockpile_id): _Row(int(r.free), float(r.distance_m), float(r.lon), float(r.lat))
         for r in rows
+        if r.distance_m <= max_m
     }
-    return grouped, lots >= k
+    return grouped, lots >= k and farthest <= max_m
 
 
 def find_supplies(
