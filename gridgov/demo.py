@@ -20,6 +20,7 @@ from gridgov.responsibilities.service import (
     replace_rules,
     validate_rules,
 )
+from gridgov.sensors.catalogue import import_rules, import_sensors
 from gridgov.supplies.roads import read_roads, replace_roads
 from gridgov.supplies.stock import import_stock, load_items, read_stock_file
 from gridgov.users.models import User
@@ -68,7 +69,7 @@ def demo_folder(geodata_dir: Path) -> Path:
 
 def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True) -> Generation:
     """Import the demo city (once): boundaries, departments, categories, responsibility list,
-    demo accounts, stockpiles and roads; activate its generation."""
+    demo accounts, stockpiles, roads, sensors and rules; activate its generation."""
     existing = session.scalar(select(Generation).where(Generation.name == DEMO_GENERATION))
     if existing is not None:
         return existing
@@ -87,6 +88,8 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
         load_items(session, path=geodata_dir / "items.csv")
         import_stock(session, rows=read_stock_file(folder / "stockpiles.csv"))
         replace_roads(session, lines=read_roads(folder / "roads.geojson"))
+        import_sensors(session, path=folder / "sensors.csv")
+        import_rules(session, path=geodata_dir / "sensor_rules.csv")
     return generation
 
 

@@ -3,6 +3,7 @@
 from gridgov.boundaries.models import Area, Generation, Grid
 from gridgov.db import Base
 from gridgov.departments.models import Department
+from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, TrackerSide
 from gridgov.incidents.models import (
     Incident,
     IncidentEvent,
@@ -10,7 +11,9 @@ from gridgov.incidents.models import (
     StreetRating,
     Whistle,
 )
+from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.responsibilities.models import Category, ResponsibilityRule
+from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
 from gridgov.supplies.models import (
     Item,
     Reservation,
@@ -23,24 +26,36 @@ from gridgov.supplies.models import (
 from gridgov.users.models import User
 
 __all__ = [
+    "Alert",
     "Area",
     "Base",
     "Category",
     "Department",
+    "Fence",
+    "FenceChange",
+    "FenceEvent",
     "Generation",
     "Grid",
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
     "Item",
+    "Notification",
+    "Reading",
     "Reservation",
     "ReservationLine",
     "ResponsibilityRule",
     "Road",
+    "Sensor",
+    "SensorRule",
     "StockLot",
     "Stockpile",
     "StreetRating",
     "SupplyEvent",
+    "Tracker",
+    "TrackerSide",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "Whistle",
 ]

@@ -72,6 +72,7 @@ def test_generator_reproduces_the_committed_files(tmp_path):
         "responsibilities.csv",
         "stockpiles.csv",
         "roads.geojson",
+        "sensors.csv",
     ]
     match, mismatch, errors = filecmp.cmpfiles(demo_folder(GEODATA), tmp_path, names, shallow=False)
     assert mismatch == [] and errors == []

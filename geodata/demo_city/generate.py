@@ -420,6 +420,46 @@ def roads(features: dict[str, list[dict]]) -> list[shapely.Geometry]:
     return sorted(shapely.get_parts(merged), key=lambda line: line.wkt)
 
 
+SENSOR_KINDS = [  # kind, metrics, share, owner role at the district
+    ("water_quality", "dissolved_oxygen:mg/L;ph:pH;turbidity:NTU", 0.25, "HB"),
+    ("manhole", "tilt:°;water_level:cm", 0.35, "SW"),
+    ("gas", "methane:%LEL", 0.15, "YJ"),
+    ("noise", "noise:dB(A)", 0.15, "HB"),
+    ("enterprise_safety", "temperature:°C;pressure:MPa", 0.10, "YJ"),
+]
+SENSOR_NAMES = {
+    "water_quality": "水质监测站",
+    "manhole": "智能井盖",
+    "gas": "燃气监测点",
+    "noise": "噪声监测点",
+    "enterprise_safety": "企业安全监测点",
+}
+
+
+def sensors(features: dict[str, list[dict]], count: int = 300) -> list[dict]:
+    """Sensors of several kinds at random points, owned by the district's bureau."""
+    rng = np.random.default_rng(SEED + 2)  # its own stream
+    grids = features["grids"]
+    shares = np.array([k[2] for k in SENSOR_KINDS])
+    rows = []
+    for n in range(count):
+        kind, metrics, _, role = SENSOR_KINDS[rng.choice(len(SENSOR_KINDS), p=shares)]
+        grid = grids[rng.integers(len(grids))]
+        point = _random_point_in(rng, grid["geometry"])
+        rows.append(
+            {
+                "code": f"SN{n + 1:04d}",
+                "name": f"{grid['name'].split('第')[0]}{SENSOR_NAMES[kind]}{n + 1}号",
+                "kind": kind,
+                "owner_department": f"{grid['code'][:6]}-{role}",
+                "lon": f"{point.x:.6f}",
+                "lat": f"{point.y:.6f}",
+                "metrics": metrics,
+            }
+        )
+    return rows
+
+
 def write(features: dict[str, list[dict]], folder: Path) -> None:
     """Write one GeoJSON file per level and departments.csv."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -447,6 +487,11 @@ def write(features: dict[str, list[dict]], folder: Path) -> None:
     items_csv = Path(__file__).resolve().parents[1] / "items.csv"
     with (folder / "stockpiles.csv").open("w", newline="", encoding="utf-8") as fh:
         rows = stockpiles(features, items_csv)
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with (folder / "sensors.csv").open("w", newline="", encoding="utf-8") as fh:
+        rows = sensors(features)
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -1,0 +1,1 @@
+"""One way to tell people: an in-app inbox per user and signed webhooks with retries."""

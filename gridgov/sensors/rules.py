@@ -1,0 +1,111 @@
+"""Sensor rules as pure functions: which readings breach, and when alerts open and clear.
+
+A rule breaches when a value is above ``high``, below ``low``, outside [low, high], or
+changes faster than ``max_rate_per_minute``. An alert opens once a run of breaches is at
+least ``sustain_count`` readings long and spans ``sustain_minutes``; a silence longer than
+``max_gap_minutes`` breaks the run. It clears once the readings have been fine for
+``clear_minutes`` (hysteresis), so a sensor flapping at the threshold does not flood anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    condition: str  # above / below / outside / rate
+    low: float | None = None
+    high: float | None = None
+    max_rate_per_minute: float | None = None
+    sustain_count: int = 1
+    sustain_minutes: float = 0.0
+    clear_minutes: float = 0.0
+    max_gap_minutes: float = 60.0
+
+    @property
+    def lookback(self) -> timedelta:
+        """How far back a window must reach to judge readings correctly."""
+        minutes = max(self.sustain_minutes, self.clear_minutes, self.max_gap_minutes)
+        return timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An alert opens or clears at ``at``; ``samples`` are the readings that decided it."""
+
+    kind: str  # open / clear
+    at: datetime
+    samples: tuple[Sample, ...]
+
+
+def breached(rule: RuleSpec, sample: Sample, previous: Sample | None) -> bool:
+    """Whether one reading breaches the rule (rate needs the reading before it).
+
+    >>> breached(RuleSpec("below", low=4.0), Sample(datetime(2026, 1, 1), 3.2), None)
+    True
+    """
+    v = sample.value
+    match rule.condition:
+        case "above":
+            return rule.high is not None and v > rule.high
+        case "below":
+            return rule.low is not None and v < rule.low
+        case "outside":
+            return (rule.low is not None and v < rule.low) or (
+                rule.high is not None and v > rule.high
+            )
+        case "rate":
+            if previous is None or rule.max_rate_per_minute is None:
+                return False
+            minutes = (sample.at - previous.at).total_seconds() / 60
+            return minutes > 0 and abs(v - previous.value) / minutes > rule.max_rate_per_minute
+    raise ValueError(f"unknown condition {rule.condition!r}")
+
+
+def replay(rule: RuleSpec, samples: Sequence[Sample], *, open_at_start: bool) -> list[Transition]:
+    """Walk readings in time order from a known state and say where alerts open and clear.
+
+    >>> t = [datetime(2026, 1, 1, 0, m) for m in range(6)]
+    >>> rule = RuleSpec("above", high=10, sustain_count=2)
+    >>> series = [Sample(at, v) for at, v in zip(t, [5, 11, 12, 13, 4, 5])]
+    >>> [(x.kind, x.at.minute) for x in replay(rule, series, open_at_start=False)]
+    [('open', 2), ('clear', 4)]
+    """
+    ordered = sorted(samples, key=lambda s: s.at)
+    gap = timedelta(minutes=rule.max_gap_minutes)
+    sustain = timedelta(minutes=rule.sustain_minutes)
+    settle = timedelta(minutes=rule.clear_minutes)
+    is_open = open_at_start
+    run: list[Sample] = []
+    fine_since: datetime | None = None
+    out: list[Transition] = []
+    previous: Sample | None = None
+    for sample in ordered:
+        if previous is not None and sample.at - previous.at > gap:
+            run = []  # the sensor was silent too long: the run is broken
+        if breached(rule, sample, previous):
+            fine_since = None
+            run.append(sample)
+            long_enough = len(run) >= rule.sustain_count and run[-1].at - run[0].at >= sustain
+            if not is_open and long_enough:
+                is_open = True
+                out.append(Transition("open", sample.at, tuple(run)))
+        else:
+            run = []
+            if is_open:
+                fine_since = fine_since or sample.at
+                if sample.at - fine_since >= settle:
+                    is_open = False
+                    fine_since = None
+                    out.append(Transition("clear", sample.at, (sample,)))
+        previous = sample
+    return out

@@ -1,0 +1,229 @@
+"""Readings, rules and alerts: a recorded series with known crossings, gaps, duplicates and
+rows out of order, checked alert by alert and incident by incident."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import func, select, text
+
+from gridgov.incidents.models import Incident, IncidentEvent
+from gridgov.sensors.ingest import BatchRefused, ingest
+from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
+from gridgov.sensors.rules import RuleSpec, Sample, breached, replay
+
+T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T + timedelta(minutes=minutes)
+
+
+# -- the rules alone --------------------------------------------------------------------
+
+
+def series(*pairs):
+    return [Sample(at(m), v) for m, v in pairs]
+
+
+def kinds(transitions):
+    return [(x.kind, int((x.at - T).total_seconds() // 60)) for x in transitions]
+
+
+def test_every_condition():
+    s = Sample(at(0), 5.0)
+    assert breached(RuleSpec("above", high=4), s, None)
+    assert not breached(RuleSpec("above", high=5), s, None)
+    assert breached(RuleSpec("below", low=6), s, None)
+    assert breached(RuleSpec("outside", low=6, high=9), s, None)
+    assert not breached(RuleSpec("outside", low=4, high=9), s, None)
+    rate = RuleSpec("rate", max_rate_per_minute=1.0)
+    assert not breached(rate, s, None)
+    assert breached(rate, Sample(at(2), 8.0), s)  # 1.5 per minute
+    assert not breached(rate, Sample(at(2), 6.0), s)
+
+
+def test_sustained_runs_and_hysteresis():
+    rule = RuleSpec("below", low=4, sustain_count=3, clear_minutes=30)
+    data = series(
+        (0, 6),
+        (10, 3.8),
+        (20, 3.5),
+        (30, 3.2),
+        (40, 4.5),
+        (50, 3.9),
+        (60, 4.6),
+        (70, 4.7),
+        (80, 4.8),
+        (90, 5),
+    )
+    # Opens on the third low reading; the dip at 50 restarts the clearing clock, which then
+    # needs 30 minutes of good readings (60 -> 90).
+    assert kinds(replay(rule, data, open_at_start=False)) == [("open", 30), ("clear", 90)]
+
+
+def test_sustained_for_minutes_and_broken_by_gaps():
+    rule = RuleSpec("above", high=70, sustain_minutes=30, max_gap_minutes=20)
+    steady = series((0, 75), (10, 76), (20, 77), (30, 78))
+    assert kinds(replay(rule, steady, open_at_start=False)) == [("open", 30)]
+    gappy = series((0, 75), (10, 76), (40, 77), (50, 78))  # 30 minutes of silence
+    assert replay(rule, gappy, open_at_start=False) == []
+
+
+def test_a_flapping_sensor_raises_one_alert():
+    rule = RuleSpec("above", high=10, clear_minutes=15)
+    flapping = series(*[(m, 11 if m % 10 == 0 else 9) for m in range(0, 60, 5)])
+    assert kinds(replay(rule, flapping, open_at_start=False)) == [("open", 0)]
+
+
+# -- the database -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def sensor(session, demo_generation):
+    probe = Sensor(
+        code="T-WQ",
+        name="测试水质站",
+        kind="water_quality",
+        owner_department="990105-HB",
+        metrics={"dissolved_oxygen": "mg/L", "ph": "pH"},
+        position=from_shape(Point(109.1, 21.55), srid=4326),
+        grid_code="990105009003007",
+        community_code="990105009003",
+        street_code="990105009",
+        district_code="990105",
+        city_code="990100",
+    )
+    session.add(probe)
+    session.flush()
+    return probe
+
+
+def rows(*pairs, metric="dissolved_oxygen", sensor="T-WQ"):
+    return [
+        {"sensor": sensor, "metric": metric, "time": at(m).isoformat(), "value": v}
+        for m, v in pairs
+    ]
+
+
+def alerts(session, sensor):
+    found = session.scalars(
+        select(Alert).where(Alert.sensor_id == sensor.id).order_by(Alert.id)
+    ).all()
+    return [
+        (
+            int((a.opened_at - T).total_seconds() // 60),
+            None if a.cleared_at is None else int((a.cleared_at - T).total_seconds() // 60),
+        )
+        for a in found
+    ]
+
+
+def test_recorded_series_opens_and_clears_exactly_the_true_alerts(session, sensor):
+    rule = session.scalar(select(SensorRule).where(SensorRule.name == "溶解氧偏低"))
+    assert (rule.condition, rule.low, rule.sustain_count, rule.clear_minutes) == ("below", 4, 3, 30)
+    first = rows((0, 6.0), (10, 5.5), (20, 3.8), (30, 3.5), (40, 3.2), (50, 3.0), (60, 4.5))
+    shuffled = first[:]
+    random.Random(3).shuffle(shuffled)
+    result = ingest(session, rows=[*shuffled, first[3]], now=NOW)  # out of order, one duplicate
+    assert (result.received, result.written) == (8, 7)
+    assert alerts(session, sensor) == [(40, None)]
+    result = ingest(session, rows=rows((70, 4.6), (80, 4.7), (90, 5.0), (100, 5.2)), now=NOW)
+    assert alerts(session, sensor) == [(40, 90)]  # 30 minutes of good readings from 60
+    # Two low readings are not enough; the third comes after 80 minutes of silence, which
+    # breaks the run (longer than the rule's 60-minute gap)...
+    ingest(session, rows=rows((300, 3.5), (310, 3.4)), now=NOW)
+    ingest(session, rows=rows((390, 3.2)), now=NOW)
+    assert alerts(session, sensor) == [(40, 90)]
+    # ...until a late reading fills the hole: 300, 310, 350 are three in a row.
+    late = ingest(session, rows=rows((350, 3.3)), now=NOW)
+    assert len(late.alerts_opened) == 1
+    assert alerts(session, sensor) == [(40, 90), (350, None)]
+    # Sending everything again changes nothing.
+    again = ingest(
+        session, rows=[*first, *rows((300, 3.5), (310, 3.4), (350, 3.3), (390, 3.2))], now=NOW
+    )
+    assert again.written == 0 and again.alerts_opened == [] and again.alerts_cleared == []
+    assert alerts(session, sensor) == [(40, 90), (350, None)]
+    # Each alert raised one incident at the sensor, dispatched like any report.
+    found = session.scalars(
+        select(Alert).where(Alert.sensor_id == sensor.id).order_by(Alert.id)
+    ).all()
+    incidents = [session.get(Incident, a.incident_id) for a in found]
+    assert [(i.source, i.category_code, i.grid_code, i.status) for i in incidents] == [
+        ("sensor", "0602", "990105009003007", "dispatched")
+    ] * 2
+    assert found[0].readings == [
+        {"at": at(m).isoformat(), "value": v} for m, v in ((20, 3.8), (30, 3.5), (40, 3.2))
+    ]
+    steps = session.scalars(
+        select(IncidentEvent.action)
+        .where(IncidentEvent.incident_id == incidents[0].id)
+        .order_by(IncidentEvent.id)
+    ).all()
+    assert steps == ["report", "dispatch", "alert_opened", "alert_cleared"]
+
+
+def test_a_bad_row_refuses_the_whole_batch(session, sensor):
+    bad = [
+        *rows((0, 5.0)),
+        {"sensor": "nobody", "metric": "dissolved_oxygen", "time": at(1).isoformat(), "value": 1},
+        {"sensor": "T-WQ", "metric": "salinity", "time": at(2).isoformat(), "value": 1},
+        {"sensor": "T-WQ", "metric": "ph", "time": at(3).isoformat(), "value": "seven"},
+        {
+            "sensor": "T-WQ",
+            "metric": "ph",
+            "time": (NOW + timedelta(days=1)).isoformat(),
+            "value": 7,
+        },
+        {"sensor": "T-WQ", "metric": "ph", "time": "yesterday", "value": 7},
+        {"sensor": "T-WQ", "metric": "ph", "time": at(4).isoformat(), "value": float("nan")},
+    ]
+    with pytest.raises(BatchRefused) as refused:
+        ingest(session, rows=bad, now=NOW)
+    assert [(p.row, p.field) for p in refused.value.problems] == [
+        (1, "sensor"),
+        (2, "metric"),
+        (3, "value"),
+        (4, "time"),
+        (5, "time"),
+        (6, "value"),
+    ]
+    assert (
+        session.scalar(
+            select(func.count()).select_from(Reading).where(Reading.sensor_id == sensor.id)
+        )
+        == 0
+    )
+
+
+def test_readings_land_in_monthly_partitions_made_on_demand(session, sensor):
+    ingest(
+        session,
+        rows=[
+            *rows((0, 5.0)),
+            {"sensor": "T-WQ", "metric": "ph", "time": "2027-03-15T00:00:00+08:00", "value": 7.1},
+        ],
+        now=datetime(2027, 3, 16, tzinfo=UTC),
+    )
+    partitions = set(
+        session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'readings'::regclass"
+            )
+        )
+    )
+    assert {"readings_2026_11", "readings_2027_03"} <= partitions
+    where = session.scalar(
+        text(
+            "SELECT tableoid::regclass::text FROM readings WHERE metric = 'ph' AND sensor_id = :s"
+        ),
+        {"s": sensor.id},
+    )
+    assert where == "readings_2027_03"
