@@ -14,14 +14,25 @@ from sse_starlette.sse import EventSourceResponse
 from api import errors
 from api.deps import SessionDep
 from api.feed import IncidentFeed, events_for
-from api.routes import auth, boundaries, evaluation, incidents, supplies
+from api.routes import (
+    auth,
+    boundaries,
+    evaluation,
+    incidents,
+    monitoring,
+    notifications,
+    supplies,
+)
 from api.security import current_user_for_stream
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
 from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
+from gridgov.fences.index import FenceIndex
 from gridgov.incidents.escalation import EscalationScheduler
+from gridgov.jobs import PeriodicJob
+from gridgov.notifications.service import deliver_due
 from gridgov.runtime import prepare_database
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
@@ -37,18 +48,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_session_factory(engine)
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
         app.state.road_network = RoadNetworkCache()
+        app.state.fence_index = FenceIndex()
         feed = IncidentFeed(
             engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
         )
         feed.start()
         app.state.feed = feed
-        scheduler = None
+        jobs: list[PeriodicJob] = []
         if settings.escalation_interval > 0:
-            scheduler = EscalationScheduler(app.state.sessions, settings.escalation_interval)
-            scheduler.start()
+            jobs.append(EscalationScheduler(app.state.sessions, settings.escalation_interval))
+        if settings.delivery_interval > 0:
+            sessions = app.state.sessions
+            jobs.append(
+                PeriodicJob("webhooks", settings.delivery_interval, lambda: deliver_due(sessions))
+            )
+        for job in jobs:
+            job.start()
         yield
-        if scheduler is not None:
-            scheduler.stop()
+        for job in jobs:
+            job.stop()
         feed.stop()
         engine.dispose()
 
@@ -75,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(evaluation.router)
     app.include_router(supplies.router)
+    app.include_router(monitoring.router)
+    app.include_router(notifications.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
+    # A fence crossing counts once the tracker stayed on the new side this long or this often.
+    fence_dwell_seconds: float = 30.0
+    fence_dwell_positions: int = 3
+    # Seconds between webhook delivery passes inside the service (0: none).
+    delivery_interval: float = 2.0
     # The city's own time zone: stock expires by the local calendar.
     timezone: str = "Asia/Shanghai"
 

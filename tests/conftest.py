@@ -97,6 +97,7 @@ def client(database_url: str, session: Session, tmp_path: Path) -> Iterator[Test
         environment="test",
         index_check_interval=0,
         escalation_interval=0,
+        delivery_interval=0,
         data_dir=media_root,
     )
     app = create_app(settings)
@@ -134,7 +135,9 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
             conn.execute(
                 text(
                     "TRUNCATE incident_photos, whistles, incident_events, incidents,"
-                    " street_ratings, supply_events, reservation_lines, reservations"
+                    " street_ratings, supply_events, reservation_lines, reservations, alerts,"
+                    " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
+                    " readings"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.
@@ -158,6 +161,7 @@ def live_server(
         database_url=database_url,
         environment="test",
         escalation_interval=0,
+        delivery_interval=0,
         data_dir=tmp_path / "var",
     )
     port = free_port()

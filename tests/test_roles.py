@@ -45,6 +45,7 @@ EXPECTED_ROWS = {
         Action.CLOSE: {Scope.AREA}, Action.REOPEN: {Scope.AREA}, Action.WHISTLE: {Scope.AREA},
         Action.EVALUATE: {Scope.ANY}, Action.RATE_DEPARTMENT: {Scope.AREA},
         Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
+        Action.INGEST: {Scope.ANY}, Action.FENCES: {Scope.ANY},
     },
     Role.HANDLER: {
         Action.READ: {Scope.DEPARTMENT, Scope.SUMMONED}, Action.ACCEPT: {Scope.DEPARTMENT},

@@ -65,6 +65,7 @@ class Tracker(Base):
     name: Mapped[str] = mapped_column(String(200), server_default="")
     kind: Mapped[str] = mapped_column(String(32), server_default="vehicle")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TrackerSide(Base):

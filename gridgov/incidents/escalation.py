@@ -10,7 +10,6 @@ taken by the next run. Running twice escalates nothing twice: the new deadline l
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,6 +22,7 @@ from gridgov.incidents.events import record
 from gridgov.incidents.lifecycle import DEADLINE_STATUSES, Move
 from gridgov.incidents.models import Incident, Whistle
 from gridgov.incidents.reporting import dispatch_by_rules
+from gridgov.jobs import PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -125,28 +125,13 @@ def run_escalation(factory: sessionmaker[Session], *, now: datetime | None = Non
     return run
 
 
-class EscalationScheduler:
+class EscalationScheduler(PeriodicJob):
     """Runs `run_escalation` every ``interval`` seconds in a daemon thread."""
 
     def __init__(self, factory: sessionmaker[Session], interval: float = 30.0) -> None:
-        self.factory = factory
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="gridgov-escalation", daemon=True)
+        super().__init__("escalation", interval, lambda: _log(run_escalation(factory)))
 
-    def start(self) -> None:
-        self._thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                run = run_escalation(self.factory)
-                if run.changed:
-                    log.info("escalation: %s", run)
-            except Exception:  # keep the scheduler alive; the next tick retries
-                log.exception("escalation run failed")
-            self._stop.wait(self.interval)
+def _log(run: EscalationRun) -> None:
+    if run.changed:
+        log.info("escalation: %s", run)

@@ -39,6 +39,8 @@ class Action(StrEnum):
     MANAGE = "manage"  # users, boundaries, reference data
     SEARCH_SUPPLIES = "search_supplies"  # find stockpiles and coverage
     RESERVE = "reserve"  # reserve, release and fulfil stock
+    INGEST = "ingest"  # post sensor readings and tracker positions
+    FENCES = "fences"  # define fences, trackers and sensors; read alerts
 
 
 class Scope(StrEnum):
@@ -65,6 +67,8 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.OPERATOR, A.RATE_DEPARTMENT): (S.AREA,),
     (Role.OPERATOR, A.SEARCH_SUPPLIES): (S.ANY,),
     (Role.OPERATOR, A.RESERVE): (S.AREA,),
+    (Role.OPERATOR, A.INGEST): (S.ANY,),
+    (Role.OPERATOR, A.FENCES): (S.ANY,),
     (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
     (Role.HANDLER, A.ACCEPT): (S.DEPARTMENT,),
     (Role.HANDLER, A.REJECT): (S.DEPARTMENT,),

@@ -159,6 +159,7 @@ def upgrade() -> None:
             ["owner_id"],
             ["users.id"],
         ),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code"),
     )

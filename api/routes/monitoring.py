@@ -1,0 +1,217 @@
+"""Sensors, readings, alerts, fences, trackers and positions over HTTP."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from geoalchemy2.shape import to_shape
+from pydantic import BaseModel, Field
+from shapely.geometry import shape
+from sqlalchemy import select
+
+from api.batches import batch_rows
+from api.deps import IndexDep, LangDep, SessionDep
+from api.security import UserDep, require
+from gridgov.errors import FieldError
+from gridgov.fences.crossing import Dwell
+from gridgov.fences.models import Fence, FenceEvent, Tracker
+from gridgov.fences.service import process_positions, save_fence
+from gridgov.i18n import t
+from gridgov.sensors.ingest import BatchRefused, ingest
+from gridgov.sensors.models import Alert, Sensor
+from gridgov.users.roles import Action
+
+router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
+Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
+
+
+@router.post("/readings", summary="A batch of sensor readings (JSON array, CSV or NDJSON)")
+def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep) -> Any:
+    """Accepted or refused whole; the answer says how many rows were written (duplicates are
+    skipped), which alerts opened and cleared, or which rows were refused and why."""
+    require(user, Action.INGEST, lang)
+    try:
+        result = ingest(session, rows=rows)
+    except BatchRefused as refused:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "message": t("batch.refused", lang, count=len(refused.problems)),
+                "detail": [
+                    {"row": p.row, "field": p.field, "reason": p.reason} for p in refused.problems
+                ],
+            },
+        )
+    return {
+        "received": result.received,
+        "written": result.written,
+        "duplicates": result.duplicates,
+        "alerts_opened": result.alerts_opened,
+        "alerts_cleared": result.alerts_cleared,
+    }
+
+
+@router.post("/positions", summary="A batch of tracker positions, through the fences")
+def post_positions(
+    request: Request, rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
+) -> dict[str, Any]:
+    """Row by row: bad rows are listed with reasons, the good ones are processed."""
+    require(user, Action.INGEST, lang)
+    settings = request.app.state.settings
+    result = process_positions(
+        session,
+        rows=rows,
+        index=request.app.state.fence_index,
+        grid_index=index,
+        dwell=Dwell(settings.fence_dwell_seconds, settings.fence_dwell_positions),
+        timezone=settings.timezone,
+    )
+    return {
+        "accepted": result.accepted,
+        "refused": [{"row": p.row, "field": p.field, "reason": p.reason} for p in result.refused],
+        "events": [_event_out(e) for e in result.events],
+    }
+
+
+def _event_out(event: FenceEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "tracker_id": event.tracker_id,
+        "fence_id": event.fence_id,
+        "kind": event.kind,
+        "at": event.at.isoformat(),
+        "position": {"lon": event.lon, "lat": event.lat},
+        "grid": event.grid_code,
+        "breach": event.breach,
+        "incident_id": event.incident_id,
+    }
+
+
+class FenceIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    rule: str = Field(pattern="^(no_entry|no_exit|watch)$")
+    geometry: dict[str, Any]
+    active_from: time | None = None
+    active_to: time | None = None
+    category_code: str = "0601"
+
+
+@router.post("/fences", status_code=201, summary="Add or change a fence (GeoJSON polygon)")
+def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+    require(user, Action.FENCES, lang)
+    try:
+        geom = shape(body.geometry)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise FieldError("geometry", "fence.bad_geometry") from exc
+    if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
+        raise FieldError("geometry", "fence.bad_geometry")
+    fence = save_fence(
+        session,
+        code=body.code,
+        name=body.name,
+        rule=body.rule,
+        geom=geom,
+        owner_id=user.id,
+        active_from=body.active_from,
+        active_to=body.active_to,
+        category_code=body.category_code,
+    )
+    return {"id": fence.id, "code": fence.code, "rule": fence.rule}
+
+
+@router.get("/fences", summary="Active fences as GeoJSON")
+def get_fences(session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+    require(user, Action.FENCES, lang)
+    fences = session.scalars(select(Fence).where(Fence.is_active).order_by(Fence.code)).all()
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": f.code,
+                "geometry": to_shape(f.geom).__geo_interface__,
+                "properties": {"code": f.code, "name": f.name, "rule": f.rule},
+            }
+            for f in fences
+        ],
+    }
+
+
+class TrackerIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+    kind: str = Field(default="vehicle", max_length=32)
+
+
+@router.post("/trackers", status_code=201, summary="Register a tracker owned by the caller")
+def put_tracker(
+    body: TrackerIn, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    require(user, Action.FENCES, lang)
+    tracker = session.scalar(select(Tracker).where(Tracker.code == body.code)) or Tracker(
+        code=body.code
+    )
+    tracker.name, tracker.kind, tracker.owner_id = body.name, body.kind, user.id
+    session.add(tracker)
+    session.flush()
+    return {"id": tracker.id, "code": tracker.code}
+
+
+@router.get("/sensors", summary="Sensors as GeoJSON, with their open alerts")
+def get_sensors(session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+    require(user, Action.FENCES, lang)
+    open_alerts = {
+        a.sensor_id: a.id for a in session.scalars(select(Alert).where(Alert.cleared_at.is_(None)))
+    }
+    sensors = session.scalars(select(Sensor).order_by(Sensor.code)).all()
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": s.code,
+                "geometry": to_shape(s.position).__geo_interface__,
+                "properties": {
+                    "code": s.code,
+                    "name": s.name,
+                    "kind": s.kind,
+                    "metrics": s.metrics,
+                    "alert": open_alerts.get(s.id),
+                },
+            }
+            for s in sensors
+        ],
+    }
+
+
+@router.get("/alerts", summary="Alerts, open first")
+def get_alerts(
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    require(user, Action.FENCES, lang)
+    query = select(Alert, Sensor.code).join(Sensor, Sensor.id == Alert.sensor_id)
+    if open_only:
+        query = query.where(Alert.cleared_at.is_(None))
+    rows = session.execute(
+        query.order_by(Alert.cleared_at.is_not(None), Alert.opened_at.desc()).limit(limit)
+    )
+    return [
+        {
+            "id": a.id,
+            "sensor": code,
+            "rule_id": a.rule_id,
+            "opened_at": a.opened_at.isoformat(),
+            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
+            "incident_id": a.incident_id,
+            "readings": a.readings,
+        }
+        for a, code in rows
+    ]

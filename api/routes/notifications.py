@@ -1,0 +1,102 @@
+"""The inbox and the webhooks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field, HttpUrl
+from sqlalchemy import select
+
+from api.deps import LangDep, SessionDep
+from api.security import UserDep, require
+from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
+from gridgov.users.roles import Action
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+
+@router.get("/notifications", summary="My inbox, newest first")
+def inbox(
+    session: SessionDep,
+    user: UserDep,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    query = select(Notification).where(Notification.user_id == user.id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    rows = session.scalars(query.order_by(Notification.id.desc()).limit(limit)).all()
+    return [
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "title": n.title,
+            "body": n.body,
+            "data": n.data,
+            "created_at": n.created_at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None,
+        }
+        for n in rows
+    ]
+
+
+@router.post("/notifications/{notification_id}/read", summary="Mark one as read")
+def mark_read(notification_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    note = session.get(Notification, notification_id)
+    if note is None or note.user_id != user.id:
+        raise HTTPException(404, detail={"message": "notification not found"})
+    note.read_at = note.read_at or datetime.now(UTC)
+    return {"id": note.id, "read_at": note.read_at.isoformat()}
+
+
+class WebhookIn(BaseModel):
+    url: HttpUrl
+    secret: str = Field(min_length=16, max_length=200)
+    kinds: list[str] = Field(min_length=1, max_length=20)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+
+
+@router.post("/webhooks", status_code=201, summary="Send events of these kinds to a URL")
+def add_webhook(
+    body: WebhookIn, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    require(user, Action.MANAGE, lang)
+    hook = Webhook(
+        url=str(body.url), secret=body.secret, kinds=body.kinds, max_attempts=body.max_attempts
+    )
+    session.add(hook)
+    session.flush()
+    return {"id": hook.id, "url": hook.url, "kinds": hook.kinds}
+
+
+@router.get("/webhooks/dead-letters", summary="Deliveries given up after every attempt failed")
+def dead_letters(session: SessionDep, user: UserDep, lang: LangDep) -> list[dict[str, Any]]:
+    require(user, Action.MANAGE, lang)
+    rows = session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.status == "dead").order_by(WebhookDelivery.id)
+    ).all()
+    return [
+        {
+            "id": d.id,
+            "webhook_id": d.webhook_id,
+            "kind": d.kind,
+            "attempts": d.attempts,
+            "last_status": d.last_status,
+            "last_error": d.last_error,
+            "payload": d.payload,
+        }
+        for d in rows
+    ]
+
+
+@router.post("/webhooks/deliveries/{delivery_id}/retry", summary="Put a dead delivery back")
+def retry(delivery_id: int, session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+    require(user, Action.MANAGE, lang)
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise HTTPException(404, detail={"message": "delivery not found"})
+    delivery.status, delivery.attempts = "pending", 0
+    delivery.next_attempt_at = datetime.now(UTC)
+    return {"id": delivery.id, "status": delivery.status}

@@ -1,0 +1,101 @@
+"""The in-memory fence index: an rtree over the active fences, updated fence by fence.
+
+Every add, change or removal writes a row to ``fence_changes``; before each batch a worker
+applies the changes it has not seen (``sync``), so all workers agree without a rebuild.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import time
+
+import shapely
+from geoalchemy2.shape import to_shape
+from rtree.index import Index
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gridgov.fences.models import Fence, FenceChange
+
+
+@dataclass(frozen=True)
+class IndexedFence:
+    id: int
+    code: str
+    name: str
+    rule: str
+    owner_id: int | None
+    active_from: time | None
+    active_to: time | None
+    category_code: str
+    geom: BaseGeometry
+
+
+class FenceIndex:
+    """Which active fences cover a point."""
+
+    def __init__(self) -> None:
+        self._tree = Index()
+        self._fences: dict[int, IndexedFence] = {}
+        self._seen = -1  # last fence_changes id applied; -1: nothing loaded yet
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._fences)
+
+    def get(self, fence_id: int) -> IndexedFence | None:
+        return self._fences.get(fence_id)
+
+    def sync(self, session: Session) -> int:
+        """Apply the fence changes not applied yet; return how many fences changed."""
+        with self._lock:
+            if self._seen < 0:
+                newest = session.scalar(select(func.coalesce(func.max(FenceChange.id), 0)))
+                for fence in session.scalars(select(Fence).where(Fence.is_active)):
+                    self._put(fence)
+                self._seen = int(newest or 0)
+                return len(self._fences)
+            changes = session.execute(
+                select(FenceChange.id, FenceChange.fence_id)
+                .where(FenceChange.id > self._seen)
+                .order_by(FenceChange.id)
+            ).all()
+            for change_id, fence_id in changes:
+                changed = session.get(Fence, fence_id, populate_existing=True)
+                self._drop(fence_id)
+                if changed is not None and changed.is_active:
+                    self._put(changed)
+                self._seen = change_id
+            return len(changes)
+
+    def covering(self, lon: float, lat: float) -> set[int]:
+        """Ids of the active fences that cover the point (bounding boxes, then exact)."""
+        point = shapely.Point(lon, lat)
+        return {
+            fid
+            for fid in self._tree.intersection((lon, lat, lon, lat))
+            if self._fences[fid].geom.covers(point)
+        }
+
+    def _put(self, fence: Fence) -> None:
+        geom = to_shape(fence.geom)
+        shapely.prepare(geom)
+        self._fences[fence.id] = IndexedFence(
+            fence.id,
+            fence.code,
+            fence.name,
+            fence.rule,
+            fence.owner_id,
+            fence.active_from,
+            fence.active_to,
+            fence.category_code,
+            geom,
+        )
+        self._tree.insert(fence.id, geom.bounds)
+
+    def _drop(self, fence_id: int) -> None:
+        old = self._fences.pop(fence_id, None)
+        if old is not None:
+            self._tree.delete(fence_id, old.geom.bounds)

@@ -1,0 +1,36 @@
+"""Periodic background work inside the service: one daemon thread per job."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class PeriodicJob:
+    """Calls ``work()`` every ``interval`` seconds until stopped; a failure is logged and
+    the next tick tries again (the work itself must be safe to repeat)."""
+
+    def __init__(self, name: str, interval: float, work: Callable[[], object]) -> None:
+        self.name = name
+        self.interval = interval
+        self.work = work
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"gridgov-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.work()
+            except Exception:
+                log.exception("%s failed; retrying at the next tick", self.name)
+            self._stop.wait(self.interval)

@@ -1,0 +1,157 @@
+"""Fences: a jittering track along the edge yields exactly the true crossings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from shapely.geometry import Point, box
+from sqlalchemy import select
+
+from gridgov.fences.crossing import Dwell, Side, active_at, step
+from gridgov.fences.index import FenceIndex
+from gridgov.fences.models import FenceEvent, Tracker
+from gridgov.fences.service import process_positions, remove_fence, save_fence
+from gridgov.incidents.models import Incident
+from gridgov.notifications.models import Notification
+from gridgov.users.models import User
+
+T = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in the city
+# A 0.01° square around the demo city's centre; its west edge is at lon 109.095.
+FENCE = box(109.095, 21.545, 109.105, 21.555)
+EDGE = 109.095
+M = 1e-5  # about a metre of longitude
+
+
+def track():
+    """Five-second fixes: 2 minutes jittering across the west edge (never 3 on the far side in
+    a row, never 30 s), then really inside for a minute, jitter again, then out for good."""
+    fixes = []
+    jitter = [-3, 2, -2, 4, -1, 3, 3, -2, -4, 1, -3, 2, 2, -1, -3, 4, -2, 1, 1, -2, -3, 2, -1, -4]
+    for n, metres in enumerate(jitter):  # starts outside (-3 m)
+        fixes.append((T + timedelta(seconds=5 * n), EDGE + metres * M))
+    start = len(fixes)
+    for n in range(12):  # 60 s well inside
+        fixes.append((T + timedelta(seconds=5 * (start + n)), EDGE + 200 * M))
+    start = len(fixes)
+    for n, metres in enumerate([2, -2, 1, -1, 3, -3, 2]):  # jitter while leaving, ending outside
+        fixes.append((T + timedelta(seconds=5 * (start + n)), EDGE + metres * M))
+    start = len(fixes)
+    for n in range(8):  # 40 s well outside
+        fixes.append((T + timedelta(seconds=5 * (start + n)), EDGE - 200 * M))
+    return fixes
+
+
+def test_jitter_produces_only_the_true_crossings_pure():
+    side: Side | None = None
+    events = []
+    for at, lon in track():
+        side, event = step(side, FENCE.covers(Point(lon, 21.55)), at, Dwell(30, 3))
+        if event:
+            events.append((event, at))
+    assert [e for e, _ in events] == ["enter", "exit"]
+    enter_at, exit_at = events[0][1], events[1][1]
+    assert T + timedelta(seconds=5 * 24) <= enter_at <= T + timedelta(seconds=5 * 26)
+    assert exit_at > enter_at + timedelta(seconds=60)
+
+
+def test_old_positions_cannot_move_a_tracker_back():
+    side, _ = step(None, False, T, Dwell())
+    side, _ = step(side, True, T + timedelta(seconds=10), Dwell(positions=1))
+    assert side.inside
+    same, event = step(side, False, T + timedelta(seconds=5), Dwell(positions=1))
+    assert same is side and event is None
+
+
+def test_active_hours_wrap_midnight():
+    assert active_at(time(1), time(22), time(6))
+    assert not active_at(time(7), time(22), time(6))
+    assert active_at(time(7), None, None)
+
+
+@pytest.fixture
+def boat(session, demo_generation):
+    owner = session.scalar(select(User).where(User.username == "operator"))
+    tracker = Tracker(code="T-BOAT", name="渔船甲", kind="boat", owner_id=owner.id)
+    session.add(tracker)
+    session.flush()
+    return tracker
+
+
+def positions(fixes, tracker="T-BOAT"):
+    return [
+        {"tracker": tracker, "time": at.isoformat(), "lon": lon, "lat": 21.55} for at, lon in fixes
+    ]
+
+
+def test_positions_through_a_no_entry_fence(session, boat):
+    save_fence(session, code="T-F1", name="水源保护区", rule="no_entry", geom=FENCE)
+    index = FenceIndex()
+    fixes = track()
+    # Sent in three batches, one of them out of order within itself.
+    batches = [fixes[:20], list(reversed(fixes[20:40])), fixes[40:]]
+    events = []
+    for batch in batches:
+        result = process_positions(
+            session, rows=positions(batch), index=index, now=T + timedelta(hours=1)
+        )
+        assert result.refused == []
+        events += result.events
+    assert [(e.kind, e.breach) for e in events] == [("enter", True), ("exit", False)]
+    incident = session.get(Incident, events[0].incident_id)
+    assert incident.source == "fence" and incident.grid_code == events[0].grid_code
+    owner = session.scalar(select(User).where(User.username == "operator"))
+    titles = session.scalars(
+        select(Notification.title).where(Notification.user_id == owner.id)
+    ).all()
+    assert any("进入" in title for title in titles) and any("离开" in title for title in titles)
+    stored = session.scalars(select(FenceEvent).where(FenceEvent.tracker_id == boat.id)).all()
+    assert len(stored) == 2
+
+
+def test_breach_outside_active_hours_is_only_a_crossing(session, boat):
+    save_fence(
+        session,
+        code="T-F2",
+        name="夜间禁渔区",
+        rule="no_entry",
+        geom=FENCE,
+        active_from=time(22),
+        active_to=time(6),
+    )
+    result = process_positions(
+        session, rows=positions(track()[20:40]), index=FenceIndex(), now=T + timedelta(hours=1)
+    )
+    assert [(e.kind, e.breach, e.incident_id) for e in result.events] == [("enter", False, None)]
+
+
+def test_bad_rows_are_refused_one_by_one(session, boat):
+    rows = [
+        *positions(track()[:2]),
+        {"tracker": "ghost", "time": T.isoformat(), "lon": 109.1, "lat": 21.55},
+        {"tracker": "T-BOAT", "time": T.isoformat(), "lon": 190, "lat": 21.55},
+        {"tracker": "T-BOAT", "time": T.isoformat(), "lon": 109.1, "lat": "north"},
+        {"tracker": "T-BOAT", "time": "soon", "lon": 109.1, "lat": 21.55},
+    ]
+    result = process_positions(session, rows=rows, index=FenceIndex(), now=T)
+    assert result.accepted == 2
+    assert [(p.row, p.field) for p in result.refused] == [
+        (2, "tracker"),
+        (3, "lon"),
+        (4, "lat"),
+        (5, "time"),
+    ]
+
+
+def test_the_index_follows_fence_changes_without_a_rebuild(session, demo_generation):
+    index = FenceIndex()
+    save_fence(session, code="T-F3", name="甲", rule="watch", geom=FENCE)
+    index.sync(session)
+    assert len(index) >= 1 and index.covering(109.1, 21.55)
+    moved = box(110.0, 22.0, 110.01, 22.01)
+    save_fence(session, code="T-F3", name="甲", rule="watch", geom=moved)
+    assert index.sync(session) == 1  # one change applied, nothing reloaded
+    assert not index.covering(109.1, 21.55) and index.covering(110.005, 22.005)
+    remove_fence(session, code="T-F3")
+    index.sync(session)
+    assert not index.covering(110.005, 22.005)

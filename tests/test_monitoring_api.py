@@ -1,0 +1,118 @@
+"""Readings and positions over HTTP, in every body format."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from shapely.geometry import box
+from sqlalchemy import select
+
+from gridgov.fences.models import Tracker
+from gridgov.fences.service import save_fence
+from gridgov.sensors.models import Sensor
+from tests.conftest import auth
+
+T = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+
+def readings(*pairs, metric="methane"):
+    return [{"sensor": "SN0006", "metric": metric, "time": (T + timedelta(minutes=m)).isoformat(),
+             "value": v} for m, v in pairs]  # fmt: skip
+
+
+def test_json_csv_and_ndjson_batches(client, session):
+    sensor = session.scalar(select(Sensor).where(Sensor.code == "SN0006"))
+    assert sensor.kind == "gas"  # the demo rule: methane above 20 %LEL opens at once
+    headers = auth(session, "operator")
+    as_json = client.post("/api/v1/readings", json=readings((0, 5), (1, 6)), headers=headers)
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.json()["written"] == 2
+    csv_body = "sensor,time,metric,value\n" + "".join(
+        f"SN0006,{(T + timedelta(minutes=m)).isoformat()},methane,{v}\n"
+        for m, v in ((2, 7), (3, 25))
+    )
+    as_csv = client.post(
+        "/api/v1/readings", content=csv_body, headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert as_csv.json()["written"] == 2 and len(as_csv.json()["alerts_opened"]) == 1
+    ndjson = "\n".join(json.dumps(r) for r in readings((4, 3), (1, 6))) + "\n"
+    as_nd = client.post(
+        "/api/v1/readings",
+        content=ndjson,
+        headers={**headers, "Content-Type": "application/x-ndjson"},
+    )
+    assert (as_nd.json()["written"], as_nd.json()["duplicates"]) == (1, 1)
+    alerts = client.get("/api/v1/alerts", params={"open": True}, headers=headers).json()
+    assert any(a["sensor"] == "SN0006" and a["incident_id"] for a in alerts)
+
+
+def test_a_bad_batch_is_refused_whole_with_reasons(client, session):
+    bad = [
+        *readings((0, 5)),
+        {"sensor": "SN0006", "metric": "methane", "time": "later", "value": 1},
+    ]
+    response = client.post("/api/v1/readings", json=bad, headers=auth(session, "operator"))
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"row": 1, "field": "time", "reason": "'later' is not an ISO 8601 time"}
+    ]
+    broken = client.post(
+        "/api/v1/readings",
+        content="{not json",
+        headers={**auth(session, "operator"), "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422 and broken.json()["detail"][0]["field"] == "body"
+    assert (
+        client.post(
+            "/api/v1/readings", json=readings((0, 1)), headers=auth(session, "gridhead")
+        ).status_code
+        == 403
+    )
+
+
+def test_positions_and_fences_over_http(client, session):
+    headers = auth(session, "operator")
+    fence = {
+        "code": "T-HTTP",
+        "name": "禁入区",
+        "rule": "no_entry",
+        "geometry": box(109.095, 21.545, 109.105, 21.555).__geo_interface__,
+    }
+    assert client.post("/api/v1/fences", json=fence, headers=headers).status_code == 201
+    bad_fence = client.post(
+        "/api/v1/fences",
+        json={**fence, "geometry": {"type": "Point", "coordinates": [1, 2]}},
+        headers=headers,
+    )
+    assert bad_fence.status_code == 422 and bad_fence.json()["detail"][0]["field"] == "geometry"
+    assert (
+        client.post(
+            "/api/v1/trackers", json={"code": "T-CAR", "name": "巡逻车"}, headers=headers
+        ).status_code
+        == 201
+    )
+    track = [{"tracker": "T-CAR", "time": (T + timedelta(seconds=10 * n)).isoformat(),
+              "lon": 109.09 if n < 2 else 109.1, "lat": 21.55} for n in range(6)]  # fmt: skip
+    track.append({"tracker": "T-CAR", "time": T.isoformat(), "lon": 109.1, "lat": 95})
+    body = client.post("/api/v1/positions", json=track, headers=headers).json()
+    assert body["accepted"] == 6
+    assert body["refused"] == [{"row": 6, "field": "lat", "reason": "95 is not a latitude"}]
+    assert [(e["kind"], e["breach"]) for e in body["events"]] == [("enter", True)]
+    assert session.scalar(select(Tracker.last_seen_at).where(Tracker.code == "T-CAR")) is not None
+    fences = client.get("/api/v1/fences", headers=headers).json()
+    assert "T-HTTP" in {f["id"] for f in fences["features"]}
+    sensors = client.get("/api/v1/sensors", headers=headers).json()
+    assert len(sensors["features"]) >= 300
+
+
+def test_fence_changes_reach_the_running_index(client, session):
+    headers = auth(session, "operator")
+    client.post("/api/v1/trackers", json={"code": "T-CAR2"}, headers=headers)
+    save_fence(
+        session, code="T-LATE", name="后加围栏", rule="watch", geom=box(110.0, 22.0, 110.01, 22.01)
+    )
+    track = [{"tracker": "T-CAR2", "time": (T + timedelta(seconds=10 * n)).isoformat(),
+              "lon": 109.99 if n < 1 else 110.005, "lat": 22.005} for n in range(5)]  # fmt: skip
+    events = client.post("/api/v1/positions", json=track, headers=headers).json()["events"]
+    assert [(e["kind"], e["breach"]) for e in events] == [("enter", False)]

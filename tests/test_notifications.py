@@ -1,0 +1,148 @@
+"""Inbox and webhooks: a real receiver on 127.0.0.1 that fails the first attempts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from gridgov.db import session_scope
+from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
+from gridgov.notifications.service import SIGNATURE_HEADER, backoff, deliver_due, notify
+from gridgov.users.models import User
+from tests.conftest import auth
+
+SECRET = "a-long-shared-secret-for-tests"
+
+
+class Receiver:
+    """An HTTP server that answers 503 to the first ``failures`` posts, then 200."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.received: list[tuple[dict, str, bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((json.loads(body), self.headers[SIGNATURE_HEADER], body))
+                status = 503 if len(outer.received) <= outer.failures else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"busy" if status == 503 else b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made: list[Receiver] = []
+
+    def make(failures: int) -> Receiver:
+        made.append(Receiver(failures))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def add_hook(factory, url, max_attempts=6):
+    with session_scope(factory) as session:
+        hook = Webhook(url=url, secret=SECRET, kinds=["fence_breach"], max_attempts=max_attempts)
+        session.add(hook)
+        session.flush()
+        user = session.scalar(select(User).where(User.username == "operator"))
+        notify(
+            session,
+            kind="fence_breach",
+            title="渔船甲 进入 水源保护区",
+            data={"fence": "F1"},
+            user_ids=[user.id],
+            now=T0,
+        )
+        notify(session, kind="other", title="not for this hook", now=T0)
+        return hook.id
+
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def deliveries(factory, hook_id):
+    with session_scope(factory) as session:
+        return session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook_id)
+        ).all()
+
+
+def test_delivery_survives_a_receiver_that_fails_at_first(committed, receiver):
+    target = receiver(failures=2)
+    hook_id = add_hook(committed, target.url)
+    now = T0
+    first = deliver_due(committed, now=now)
+    assert (first.delivered, first.failed) == (0, 1)
+    # Not due yet: nothing is tried before the back-off has passed.
+    assert deliver_due(committed, now=now + timedelta(seconds=1)).failed == 0
+    now += backoff(1)
+    assert deliver_due(committed, now=now).failed == 1
+    now += backoff(2)
+    assert deliver_due(committed, now=now).delivered == 1
+    [delivery] = deliveries(committed, hook_id)
+    assert (delivery.status, delivery.attempts, delivery.last_status) == ("delivered", 3, 200)
+    assert len(target.received) == 3
+    payload, signature, body = target.received[-1]
+    assert payload["kind"] == "fence_breach" and payload["data"] == {"fence": "F1"}
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature, expected)
+
+
+def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
+    committed, receiver, client, session
+):
+    target = receiver(failures=100)
+    hook_id = add_hook(committed, target.url, max_attempts=3)
+    now = T0
+    for attempt in range(1, 4):
+        deliver_due(committed, now=now)
+        now += backoff(attempt)
+    [delivery] = deliveries(committed, hook_id)
+    assert (delivery.status, delivery.attempts) == ("dead", 3)
+    dead = client.get("/api/v1/webhooks/dead-letters", headers=auth(session, "admin")).json()
+    assert [d["id"] for d in dead if d["webhook_id"] == hook_id] == [delivery.id]
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert backoff(30) == timedelta(minutes=30)
+
+
+def test_inbox(client, session):
+    user = session.scalar(select(User).where(User.username == "gridhead"))
+    notify(session, kind="incident", title="你上报的事件已处置", user_ids=[user.id])
+    inbox = client.get(
+        "/api/v1/notifications", params={"unread": True}, headers=auth(session, "gridhead")
+    ).json()
+    assert inbox[0]["title"] == "你上报的事件已处置"
+    read = client.post(
+        f"/api/v1/notifications/{inbox[0]['id']}/read", headers=auth(session, "gridhead")
+    )
+    assert read.status_code == 200
+    assert client.post(f"/api/v1/notifications/{inbox[0]['id']}/read",
+                       headers=auth(session, "operator")).status_code == 404  # fmt: skip
+    assert session.get(Notification, inbox[0]["id"]).read_at is not None
