@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.lookup import grid_at
-from gridgov.boundaries.models import Grid
 from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, TrackerSide
@@ -166,13 +165,15 @@ def process_positions(
         for s in session.scalars(select(TrackerSide).where(TrackerSide.tracker_id.in_(by_tracker)))
     }
     changed: set[tuple[int, int]] = set()
+    known: dict[int, set[int]] = defaultdict(set)  # tracker -> fences it has a side of
+    for tracker_id, fence_id in sides:
+        known[tracker_id].add(fence_id)
     zone = ZoneInfo(timezone)
     for tracker_id, track in by_tracker.items():
         tracker = trackers[tracker_id]
         for fix in sorted(track, key=lambda f: f.at):
             covering = index.covering(fix.lon, fix.lat)
-            known = {fid for (tid, fid) in sides if tid == tracker_id}
-            for fence_id in covering | known:
+            for fence_id in covering | known[tracker_id]:
                 fence = index.get(fence_id)
                 if fence is None:
                     continue
@@ -184,6 +185,7 @@ def process_positions(
                 if after != before:
                     sides[key] = after
                     changed.add(key)
+                    known[tracker_id].add(fence_id)
                 if event:
                     result.events.append(
                         _crossing(session, tracker, fence, event, fix, grid_index, zone, now)
@@ -253,10 +255,8 @@ def _crossing(
 
 def _grid_code(session: Session, fix: Fix, grid_index: GridIndex | None) -> str | None:
     if grid_index is not None:
-        grid_id = grid_index.locate(fix.lon, fix.lat)
-        if grid_id is None:
-            return None
-        return session.scalar(select(Grid.code).where(Grid.id == grid_id))
+        found = grid_index.code_of(grid_index.locate_many([fix.lon], [fix.lat]))[0]
+        return str(found) if found is not None else None
     generation = active_generation(session)
     if generation is None:
         return None

@@ -4,9 +4,9 @@ A batch is accepted or refused whole: every bad row is listed and nothing is wri
 Rows go through COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING
 moves the new ones into the partitioned ``readings`` table, so a re-sent batch writes
 nothing twice. Only the new readings are evaluated: for each (sensor, rule) they touch,
-the rule replays the readings around them (back far enough to judge a sustained breach or
-a clearing) in time order, so readings that arrive out of order are judged where they
-belong. Alerts are opened and cleared, never deleted.
+the rule goes on from where it stands (readings in order, the usual case: nothing is read
+back), or replays the readings around them in time order (readings out of order), so a late
+reading is judged where it belongs. Alerts are opened and cleared, never deleted.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gridgov.sensors.alerts import apply_transitions
-from gridgov.sensors.models import Alert, Sensor, SensorRule
-from gridgov.sensors.rules import RuleSpec, Sample, replay
+from gridgov.sensors.models import Alert, RuleState, Sensor, SensorRule
+from gridgov.sensors.rules import RuleSpec, RunState, Sample, advance
 
 MAX_FUTURE = timedelta(minutes=5)
 Row = tuple[int, str, datetime, float]  # sensor id, metric, time, value
@@ -148,47 +149,155 @@ def _copy_new(session: Session, rows: list[Row]) -> list[Row]:
     ):
         for row in rows:
             copy.write_row(row)
-    inserted = session.execute(
-        text(
-            "INSERT INTO readings (sensor_id, metric, at, value) "
-            "SELECT DISTINCT ON (sensor_id, metric, at) sensor_id, metric, at, value "
-            "FROM readings_batch ON CONFLICT DO NOTHING RETURNING sensor_id, metric, at, value"
-        )
-    ).all()
+    insert = (
+        "INSERT INTO readings (sensor_id, metric, at, value) "
+        "SELECT DISTINCT ON (sensor_id, metric, at) sensor_id, metric, at, value "
+        "FROM readings_batch ON CONFLICT DO NOTHING"
+    )
+    attempt = session.begin_nested()
+    moved = session.execute(text(insert))
+    if getattr(moved, "rowcount", -1) == len(rows):
+        attempt.commit()  # the usual case: every row is new, nothing to read back
+        return rows
+    attempt.rollback()  # some were there already: insert again, reading back the new ones
+    inserted = session.execute(text(insert + " RETURNING sensor_id, metric, at, value")).all()
     return [(r.sensor_id, r.metric, r.at, r.value) for r in inserted]
 
 
+Work = tuple[Sensor, SensorRule, RuleSpec, datetime]  # sensor, rule, spec, window start
+
+
 def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: datetime) -> None:
-    """Replay every rule that the new readings touch, around them, and act on the outcome."""
-    touched: dict[tuple[int, str], list[datetime]] = defaultdict(list)
-    for sensor_id, metric, at, _ in new:
-        touched[(sensor_id, metric)].append(at)
-    sensors = {
-        s.id: s
-        for s in session.scalars(select(Sensor).where(Sensor.id.in_({s for s, _ in touched})))
+    """Judge the new readings by every rule they touch.
+
+    In order (all later than where the (sensor, rule) evaluation stands): go on from the
+    saved state with just the new readings. Out of order: replay a window of stored readings
+    around them from a state rebuilt from the alerts.
+    """
+    fresh: dict[tuple[int, str], list[Sample]] = defaultdict(list)
+    for sensor_id, metric, at, value in new:
+        fresh[(sensor_id, metric)].append(Sample(at, value))
+    work = _work(session, fresh)
+    if not work:
+        return
+    states = {
+        (st.sensor_id, st.rule_id): st
+        for st in session.scalars(
+            select(RuleState).where(RuleState.sensor_id.in_({s.id for s, _, _, _ in work}))
+        )
     }
-    kinds = {s.kind for s in sensors.values()}
+    in_order: list[Work] = []
+    late: list[Work] = []
+    for item in work:
+        sensor, rule, _, _ = item
+        saved = states.get((sensor.id, rule.id))
+        earliest = min(x.at for x in fresh[(sensor.id, rule.metric)])
+        ok = saved is not None and saved.previous_at is not None and earliest > saved.previous_at
+        (in_order if ok else late).append(item)
+    outcome: dict[tuple[int, int], RunState] = {}
+    for sensor, rule, spec, _ in in_order:
+        start = _state(states[(sensor.id, rule.id)])
+        transitions, outcome[(sensor.id, rule.id)] = advance(
+            spec, fresh[(sensor.id, rule.metric)], start
+        )
+        if transitions:
+            apply_transitions(session, sensor, rule, transitions, result=result, now=now)
+    if late:
+        windows = _windows(session, late)
+        alerts = _alerts_since(session, late)
+        for sensor, rule, spec, _ in late:
+            samples = windows.get((sensor.id, rule.metric, rule.id), [])
+            if not samples:
+                continue
+            first = samples[0].at
+            open_at_start = any(
+                a.opened_at < first and (a.cleared_at is None or a.cleared_at >= first)
+                for a in alerts.get((sensor.id, rule.id), [])
+            )
+            transitions, outcome[(sensor.id, rule.id)] = advance(
+                spec, samples, RunState(is_open=open_at_start)
+            )
+            if transitions:
+                apply_transitions(session, sensor, rule, transitions, result=result, now=now)
+    changed = set(result.alerts_opened) | set(result.alerts_cleared)
+    _save_states(session, outcome, truth_needed=bool(changed))
+
+
+def _work(session: Session, fresh: Mapping[tuple[int, str], list[Sample]]) -> list[Work]:
+    """Every (sensor, rule) that the new readings touch."""
+    sensors = {
+        s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_({s for s, _ in fresh})))
+    }
     rules = session.scalars(
         select(SensorRule).where(
-            or_(SensorRule.sensor_kind.in_(kinds), SensorRule.sensor_id.in_(sensors))
+            or_(
+                SensorRule.sensor_kind.in_({s.kind for s in sensors.values()}),
+                SensorRule.sensor_id.in_(sensors),
+            )
         )
     ).all()
-    for (sensor_id, metric), times in touched.items():
+    work: list[Work] = []
+    for (sensor_id, metric), samples in fresh.items():
         sensor = sensors[sensor_id]
+        earliest = min(x.at for x in samples)
         for rule in rules:
             applies = rule.sensor_id == sensor_id or (
                 rule.sensor_id is None and rule.sensor_kind == sensor.kind
             )
-            if not applies or rule.metric != metric:
-                continue
-            spec = spec_of(rule)
-            start = min(times) - spec.lookback
-            samples = _window(session, sensor_id, metric, start, spec.sustain_count)
-            open_at_start = _open_at(
-                session, sensor_id, rule.id, samples[0].at if samples else start
+            if applies and rule.metric == metric:
+                spec = spec_of(rule)
+                work.append((sensor, rule, spec, earliest - spec.lookback))
+    return work
+
+
+def _state(saved: RuleState) -> RunState:
+    previous = (
+        Sample(saved.previous_at, saved.previous_value)
+        if saved.previous_at is not None and saved.previous_value is not None
+        else None
+    )
+    run = tuple(Sample(datetime.fromisoformat(r["at"]), r["value"]) for r in saved.run)
+    return RunState(
+        saved.is_open, run, saved.run_length, saved.run_started, saved.fine_since, previous
+    )
+
+
+def _save_states(
+    session: Session, outcome: dict[tuple[int, int], RunState], *, truth_needed: bool
+) -> None:
+    """Store where each evaluation stands; its open/closed flag follows the alerts table."""
+    if not outcome:
+        return
+    open_now: set[tuple[int, int]] | None = None
+    if truth_needed:
+        rows = session.execute(
+            select(Alert.sensor_id, Alert.rule_id).where(
+                Alert.cleared_at.is_(None), Alert.sensor_id.in_({s for s, _ in outcome})
             )
-            transitions = replay(spec, samples, open_at_start=open_at_start)
-            apply_transitions(session, sensor, rule, transitions, result=result, now=now)
+        )
+        open_now = {(sensor_id, rule_id) for sensor_id, rule_id in rows}
+    values = [
+        {
+            "sensor_id": sensor_id,
+            "rule_id": rule_id,
+            "is_open": st.is_open if open_now is None else (sensor_id, rule_id) in open_now,
+            "run": [{"at": x.at.isoformat(), "value": x.value} for x in st.run],
+            "run_length": st.run_length,
+            "run_started": st.run_started,
+            "fine_since": st.fine_since,
+            "previous_at": st.previous.at if st.previous else None,
+            "previous_value": st.previous.value if st.previous else None,
+        }
+        for (sensor_id, rule_id), st in sorted(outcome.items())
+    ]
+    statement = pg_insert(RuleState)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RuleState.sensor_id, RuleState.rule_id],
+            set_={c: statement.excluded[c] for c in values[0] if c not in ("sensor_id", "rule_id")},
+        ),
+        values,
+    )
 
 
 def spec_of(rule: SensorRule) -> RuleSpec:
@@ -204,42 +313,53 @@ def spec_of(rule: SensorRule) -> RuleSpec:
     )
 
 
-_WINDOW = text(
+_WINDOWS = text(
     """
-    SELECT at, value FROM readings
-    WHERE sensor_id = :sensor AND metric = :metric
-      AND at >= LEAST(:start, coalesce((
-          SELECT at FROM readings
-          WHERE sensor_id = :sensor AND metric = :metric AND at < :start
-          ORDER BY at DESC OFFSET :before LIMIT 1), :start))
-    ORDER BY at
+    SELECT v.sensor_id, v.metric, v.rule_id, r.at, r.value
+    FROM unnest(CAST(:sensors AS int[]), CAST(:metrics AS text[]), CAST(:rules AS int[]),
+                CAST(:starts AS timestamptz[]), CAST(:befores AS int[]))
+         AS v(sensor_id, metric, rule_id, start, before)
+    CROSS JOIN LATERAL (
+        SELECT at, value FROM readings
+        WHERE sensor_id = v.sensor_id AND metric = v.metric
+          AND at >= LEAST(v.start, coalesce((
+              SELECT at FROM readings
+              WHERE sensor_id = v.sensor_id AND metric = v.metric AND at < v.start
+              ORDER BY at DESC OFFSET v.before LIMIT 1), v.start))
+    ) r
+    ORDER BY v.sensor_id, v.metric, v.rule_id, r.at
     """
 )
 
 
-def _window(
-    session: Session, sensor_id: int, metric: str, start: datetime, count: int
-) -> list[Sample]:
-    """Readings from ``start`` on, plus enough earlier ones to judge a run or a rate."""
-    rows = session.execute(
-        _WINDOW, {"sensor": sensor_id, "metric": metric, "start": start, "before": max(count, 1)}
-    )
-    return [Sample(r.at, r.value) for r in rows]
+def _windows(session: Session, work: list[Work]) -> dict[tuple[int, str, int], list[Sample]]:
+    """For every (sensor, rule): readings from its start on, plus enough earlier ones to judge
+    a run or a rate; one round trip for the whole batch."""
+    params = {
+        "sensors": [s.id for s, _, _, _ in work],
+        "metrics": [r.metric for _, r, _, _ in work],
+        "rules": [r.id for _, r, _, _ in work],
+        "starts": [start for _, _, _, start in work],
+        "befores": [max(spec.sustain_count, 1) for _, _, spec, _ in work],
+    }
+    windows: dict[tuple[int, str, int], list[Sample]] = defaultdict(list)
+    for row in session.execute(_WINDOWS, params):
+        windows[(row.sensor_id, row.metric, row.rule_id)].append(Sample(row.at, row.value))
+    return windows
 
 
-def _open_at(session: Session, sensor_id: int, rule_id: int, at: datetime) -> bool:
-    """Whether an alert of this sensor and rule was open at ``at``."""
-    return (
-        session.scalar(
-            select(Alert.id).where(
-                Alert.sensor_id == sensor_id,
-                Alert.rule_id == rule_id,
-                Alert.opened_at < at,
-                or_(Alert.cleared_at.is_(None), Alert.cleared_at >= at),
-            )
+def _alerts_since(session: Session, work: list[Work]) -> dict[tuple[int, int], list[Alert]]:
+    """Alerts that could be open inside the windows (open now, or cleared after they start)."""
+    earliest = min(start for _, _, _, start in work) - timedelta(days=1)
+    found: dict[tuple[int, int], list[Alert]] = defaultdict(list)
+    for alert in session.scalars(
+        select(Alert).where(
+            Alert.sensor_id.in_({s.id for s, _, _, _ in work}),
+            or_(Alert.cleared_at.is_(None), Alert.cleared_at >= earliest),
         )
-        is not None
-    )
+    ):
+        found[(alert.sensor_id, alert.rule_id)].append(alert)
+    return found
 
 
 def _time(value: Any) -> datetime | None:

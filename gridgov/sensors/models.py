@@ -8,6 +8,7 @@ from typing import Any
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -110,3 +111,20 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     readings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # the ones that triggered it
+
+
+class RuleState(Base):
+    """Where each (sensor, rule) evaluation stands, so in-order readings go on from here
+    without reading the past again."""
+
+    __tablename__ = "rule_states"
+
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("sensor_rules.id"), primary_key=True)
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    run: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    run_length: Mapped[int] = mapped_column(Integer)
+    run_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fine_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    previous_value: Mapped[float | None] = mapped_column(Float)

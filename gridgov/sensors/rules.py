@@ -71,6 +71,60 @@ def breached(rule: RuleSpec, sample: Sample, previous: Sample | None) -> bool:
     raise ValueError(f"unknown condition {rule.condition!r}")
 
 
+@dataclass(frozen=True)
+class RunState:
+    """Where a replay stands after its last reading: enough to go on with the next ones."""
+
+    is_open: bool = False
+    run: tuple[Sample, ...] = ()  # the current run of breaches (the evidence for an alert)
+    run_length: int = 0
+    run_started: datetime | None = None
+    fine_since: datetime | None = None
+    previous: Sample | None = None
+
+    @property
+    def last_at(self) -> datetime | None:
+        return self.previous.at if self.previous else None
+
+
+EVIDENCE = 20  # readings kept as the evidence of an alert
+
+
+def advance(
+    rule: RuleSpec, samples: Sequence[Sample], state: RunState
+) -> tuple[list[Transition], RunState]:
+    """Go on from ``state`` with readings later than its last one, in time order."""
+    gap = timedelta(minutes=rule.max_gap_minutes)
+    sustain = timedelta(minutes=rule.sustain_minutes)
+    settle = timedelta(minutes=rule.clear_minutes)
+    is_open, run, length = state.is_open, list(state.run), state.run_length
+    started = state.run_started
+    fine_since, previous = state.fine_since, state.previous
+    out: list[Transition] = []
+    for sample in sorted(samples, key=lambda s: s.at):
+        if previous is not None and sample.at - previous.at > gap:
+            run, length, started = [], 0, None  # silent too long: the run is broken
+        if breached(rule, sample, previous):
+            fine_since = None
+            run = [*run[-(EVIDENCE - 1) :], sample]
+            length += 1
+            started = started or sample.at
+            long_enough = length >= rule.sustain_count and sample.at - started >= sustain
+            if not is_open and long_enough:
+                is_open = True
+                out.append(Transition("open", sample.at, tuple(run)))
+        else:
+            run, length, started = [], 0, None
+            if is_open:
+                fine_since = fine_since or sample.at
+                if sample.at - fine_since >= settle:
+                    is_open = False
+                    fine_since = None
+                    out.append(Transition("clear", sample.at, (sample,)))
+        previous = sample
+    return out, RunState(is_open, tuple(run), length, started, fine_since, previous)
+
+
 def replay(rule: RuleSpec, samples: Sequence[Sample], *, open_at_start: bool) -> list[Transition]:
     """Walk readings in time order from a known state and say where alerts open and clear.
 
@@ -80,32 +134,5 @@ def replay(rule: RuleSpec, samples: Sequence[Sample], *, open_at_start: bool) ->
     >>> [(x.kind, x.at.minute) for x in replay(rule, series, open_at_start=False)]
     [('open', 2), ('clear', 4)]
     """
-    ordered = sorted(samples, key=lambda s: s.at)
-    gap = timedelta(minutes=rule.max_gap_minutes)
-    sustain = timedelta(minutes=rule.sustain_minutes)
-    settle = timedelta(minutes=rule.clear_minutes)
-    is_open = open_at_start
-    run: list[Sample] = []
-    fine_since: datetime | None = None
-    out: list[Transition] = []
-    previous: Sample | None = None
-    for sample in ordered:
-        if previous is not None and sample.at - previous.at > gap:
-            run = []  # the sensor was silent too long: the run is broken
-        if breached(rule, sample, previous):
-            fine_since = None
-            run.append(sample)
-            long_enough = len(run) >= rule.sustain_count and run[-1].at - run[0].at >= sustain
-            if not is_open and long_enough:
-                is_open = True
-                out.append(Transition("open", sample.at, tuple(run)))
-        else:
-            run = []
-            if is_open:
-                fine_since = fine_since or sample.at
-                if sample.at - fine_since >= settle:
-                    is_open = False
-                    fine_since = None
-                    out.append(Transition("clear", sample.at, (sample,)))
-        previous = sample
-    return out
+    transitions, _ = advance(rule, samples, RunState(is_open=open_at_start))
+    return transitions

@@ -265,6 +265,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tracker_id", "fence_id"),
     )
 
+    op.create_table(
+        "rule_states",
+        sa.Column("sensor_id", sa.Integer(), sa.ForeignKey("sensors.id"), nullable=False),
+        sa.Column("rule_id", sa.Integer(), sa.ForeignKey("sensor_rules.id"), nullable=False),
+        sa.Column("is_open", sa.Boolean(), nullable=False),
+        sa.Column("run", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("run_length", sa.Integer(), nullable=False),
+        sa.Column("run_started", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("fine_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("previous_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("previous_value", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("sensor_id", "rule_id"),
+    )
+
 
 def downgrade() -> None:
     op.drop_table("tracker_sides")
@@ -285,5 +299,6 @@ def downgrade() -> None:
     op.drop_table("webhooks")
     op.drop_index("ix_sensors_position", table_name="sensors", postgresql_using="gist")
     op.drop_table("sensors")
+    op.drop_table("rule_states")
     op.drop_table("readings")
     op.drop_table("fence_changes")
