@@ -380,3 +380,32 @@ def import_roads_command(
     with session_scope(_sessions()) as session:
         replace_roads(session, lines=lines)
     typer.echo("the road network is replaced")
+
+
+@import_app.command("sensors")
+def import_sensors_command(
+    file: Path,
+    crs: Annotated[InputCRS, typer.Option(help="CRS of lon/lat.")] = InputCRS.WGS84,
+) -> None:
+    """Load or update sensors (code, name, kind, owner_department, lon, lat, metrics)."""
+    from gridgov.sensors.catalogue import CatalogueError, import_sensors
+
+    with session_scope(_sessions()) as session:
+        try:
+            count = import_sensors(session, path=file, crs=crs.value)
+        except (CatalogueError, OSError) as exc:
+            raise _fail(f"{file}: {exc}") from exc
+    typer.echo(f"wrote {count} sensors")
+
+
+@import_app.command("sensor-rules")
+def import_sensor_rules_command(file: Path) -> None:
+    """Load or update sensor rules (see geodata/sensor_rules.csv for the columns)."""
+    from gridgov.sensors.catalogue import CatalogueError, import_rules
+
+    with session_scope(_sessions()) as session:
+        try:
+            count = import_rules(session, path=file)
+        except (CatalogueError, OSError) as exc:
+            raise _fail(f"{file}: {exc}") from exc
+    typer.echo(f"wrote {count} rules")

@@ -30,7 +30,7 @@ from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, TrackerSide
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.incidents.reporting import report_incident
-from gridgov.notifications.service import grid_heads, notify
+from gridgov.notifications.service import Message, grid_heads, notify_many
 
 MAX_FUTURE = timedelta(minutes=5)
 
@@ -166,9 +166,9 @@ def process_positions(
     }
     changed: set[tuple[int, int]] = set()
     known: dict[int, set[int]] = defaultdict(set)  # tracker -> fences it has a side of
+    crossings: list[tuple[Tracker, IndexedFence, str, Fix]] = []
     for tracker_id, fence_id in sides:
         known[tracker_id].add(fence_id)
-    zone = ZoneInfo(timezone)
     for tracker_id, track in by_tracker.items():
         tracker = trackers[tracker_id]
         for fix in sorted(track, key=lambda f: f.at):
@@ -187,70 +187,79 @@ def process_positions(
                     changed.add(key)
                     known[tracker_id].add(fence_id)
                 if event:
-                    result.events.append(
-                        _crossing(session, tracker, fence, event, fix, grid_index, zone, now)
-                    )
+                    crossings.append((tracker, fence, event, fix))
             if tracker.last_seen_at is None or fix.at > tracker.last_seen_at:
                 tracker.last_seen_at = fix.at
     _save_sides(session, sides, changed)
-    session.flush()
+    result.events = _record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
     return result
 
 
-def _crossing(
+def _record_crossings(
     session: Session,
-    tracker: Tracker,
-    fence: IndexedFence,
-    kind: str,
-    fix: Fix,
+    crossings: list[tuple[Tracker, IndexedFence, str, Fix]],
     grid_index: GridIndex | None,
     zone: ZoneInfo,
     now: datetime,
-) -> FenceEvent:
-    """Record a confirmed crossing; a breach notifies and opens an incident."""
-    grid_code = _grid_code(session, fix, grid_index)
-    local = fix.at.astimezone(zone).time()
-    breach = breaches(fence.rule, kind) and active_at(local, fence.active_from, fence.active_to)
-    event = FenceEvent(
-        tracker_id=tracker.id,
-        fence_id=fence.id,
-        kind=kind,
-        at=fix.at,
-        lon=fix.lon,
-        lat=fix.lat,
-        grid_code=grid_code,
-        breach=breach,
-    )
-    session.add(event)
+) -> list[FenceEvent]:
+    """Write confirmed crossings together; a breach notifies the tracker's owner and the grid
+    head, and a breach of a no-entry/no-exit fence opens an incident."""
+    events = []
+    for tracker, fence, kind, fix in crossings:
+        grid_code = _grid_code(session, fix, grid_index)
+        local = fix.at.astimezone(zone).time()
+        breach = breaches(fence.rule, kind) and active_at(local, fence.active_from, fence.active_to)
+        events.append(
+            FenceEvent(
+                tracker_id=tracker.id,
+                fence_id=fence.id,
+                kind=kind,
+                at=fix.at,
+                lon=fix.lon,
+                lat=fix.lat,
+                grid_code=grid_code,
+                breach=breach,
+            )
+        )
+    session.add_all(events)
     session.flush()
-    verb = "进入" if kind == "enter" else "离开"
-    title = f"{tracker.name or tracker.code} {verb} {fence.name}"
-    if breach and grid_code is not None:
-        incident = report_incident(session, reporter_id=None, lon=fix.lon, lat=fix.lat,
-                                   category_code=fence.category_code, source="fence", now=fix.at,
-                                   description=f"越界告警：{title}").incident  # fmt: skip
-        event.incident_id = incident.id
-    watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
-    if breach:
-        watchers += grid_heads(session, grid_code)
-    notify(
-        session,
-        kind="fence_breach" if breach else "fence_crossing",
-        title=title,
-        data={
-            "event": event.id,
-            "tracker": tracker.code,
-            "fence": fence.code,
-            "kind": kind,
-            "breach": breach,
-            "grid": grid_code,
-            "incident": event.incident_id,
-            "at": fix.at.isoformat(),
-        },
-        user_ids=watchers,
-        now=now,
-    )
-    return event
+    messages = []
+    for event, (tracker, fence, kind, fix) in zip(events, crossings, strict=True):
+        verb = "进入" if kind == "enter" else "离开"
+        title = f"{tracker.name or tracker.code} {verb} {fence.name}"
+        watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
+        if event.breach and event.grid_code is not None:
+            incident = report_incident(
+                session,
+                reporter_id=None,
+                lon=fix.lon,
+                lat=fix.lat,
+                category_code=fence.category_code,
+                source="fence",
+                now=fix.at,
+                description=f"越界告警：{title}",
+            ).incident
+            event.incident_id = incident.id
+            watchers += grid_heads(session, event.grid_code)
+        messages.append(
+            Message(
+                kind="fence_breach" if event.breach else "fence_crossing",
+                title=title,
+                user_ids=tuple(watchers),
+                data={
+                    "event": event.id,
+                    "tracker": tracker.code,
+                    "fence": fence.code,
+                    "kind": kind,
+                    "breach": event.breach,
+                    "grid": event.grid_code,
+                    "incident": event.incident_id,
+                    "at": fix.at.isoformat(),
+                },
+            )
+        )
+    notify_many(session, messages, now=now)
+    return events
 
 
 def _grid_code(session: Session, fix: Fix, grid_index: GridIndex | None) -> str | None:

@@ -57,6 +57,57 @@ def notify(
     return notes
 
 
+@dataclass(frozen=True)
+class Message:
+    """One notification to send: to whom, what kind, what it says."""
+
+    kind: str
+    title: str
+    user_ids: tuple[int, ...] = ()
+    body: str = ""
+    data: dict[str, Any] | None = None
+
+
+def notify_many(session: Session, messages: Iterable[Message], *, now: datetime) -> int:
+    """Many notifications with one look at the webhooks and one flush (for busy streams)."""
+    hooks = list(session.scalars(select(Webhook).where(Webhook.is_active)))
+    count = 0
+    for m in messages:
+        data = m.data or {}
+        for user_id in dict.fromkeys(m.user_ids):
+            session.add(
+                Notification(
+                    user_id=user_id,
+                    kind=m.kind,
+                    title=m.title,
+                    body=m.body,
+                    data=data,
+                    created_at=now,
+                )
+            )
+        payload = {
+            "kind": m.kind,
+            "title": m.title,
+            "body": m.body,
+            "data": data,
+            "at": now.isoformat(),
+        }
+        for hook in hooks:
+            if m.kind in hook.kinds or "*" in hook.kinds:
+                session.add(
+                    WebhookDelivery(
+                        webhook_id=hook.id,
+                        kind=m.kind,
+                        payload=payload,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        count += 1
+    session.flush()
+    return count
+
+
 def department_users(session: Session, department_code: str | None) -> list[int]:
     """The handlers of a department."""
     if not department_code:
