@@ -322,3 +322,23 @@ def test_sign_in_with_password(client):
         "/api/v1/auth/token", data={"username": "gridhead", "password": "nope-nope"}
     )
     assert wrong.status_code == 401 and wrong.json()["detail"]["message"] == "用户名或密码错误"
+
+
+def test_changes_reach_the_inboxes_of_those_concerned(client, session):
+    iid = report(client, session).json()["id"]
+    handler_inbox = client.get("/api/v1/notifications", headers=auth(session, "handler_jw")).json()
+    assert any(
+        n["data"].get("incident") == iid and n["data"]["action"] == "dispatch"
+        for n in handler_inbox
+    )
+    act(client, session, "handler_jw", iid, "accept")
+    client.post(
+        f"/api/v1/incidents/{iid}/resolve",
+        data={"note": "done"},
+        headers=auth(session, "handler_jw"),
+    )
+    reporter_inbox = client.get("/api/v1/notifications", headers=auth(session, "gridhead")).json()
+    assert any(
+        n["data"].get("incident") == iid and n["data"]["action"] == "resolve"
+        for n in reporter_inbox
+    )

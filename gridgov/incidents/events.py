@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.incidents.models import Incident, IncidentEvent, Whistle
+from gridgov.notifications.service import department_users, notify
 from gridgov.users.roles import Target
 
 CHANNEL = "gridgov_incidents"
@@ -42,7 +43,42 @@ def record(
     session.add(event)
     session.flush()
     publish(session, incident, action=action)
+    tell(session, incident, action=action, at=at, details=details or {})
     return event
+
+
+# Who hears about which change (besides the live feed): the department an incident is sent
+# to, the reporter when it is resolved or rejected back, the departments summoned.
+ASSIGNING = {"dispatch", "escalate", "reopen"}
+
+
+def tell(
+    session: Session, incident: Incident, *, action: str, at: datetime, details: dict[str, Any]
+) -> None:
+    """Put the change in the inboxes (and webhooks) of the people it concerns."""
+    users: list[int] = []
+    if action in ASSIGNING:
+        users = department_users(session, incident.department_code)
+    elif action == "resolve" and incident.reporter_id is not None:
+        users = [incident.reporter_id]
+    elif action == "whistle":
+        for code in details.get("summoned", []):
+            users += department_users(session, code)
+    if not users:
+        return
+    notify(
+        session,
+        kind="incident",
+        title=f"事件 {incident.id}：{action}",
+        data={
+            "incident": incident.id,
+            "action": action,
+            "status": incident.status,
+            "department": incident.department_code,
+        },
+        user_ids=users,
+        now=at,
+    )
 
 
 def feed_payload(incident: Incident, *, action: str) -> dict[str, Any]:
