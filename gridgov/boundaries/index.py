@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -76,9 +77,13 @@ class GridIndex:
         result[found] = self.ids[best[found]]
         return result
 
+    @cached_property
+    def _position(self) -> dict[int, int]:
+        return {int(i): n for n, i in enumerate(self.ids)}
+
     def code_of(self, grid_ids: NDArray[np.int64]) -> NDArray[np.object_]:
         """Grid codes for ids from ``locate_many`` (None for NO_GRID)."""
-        position = {int(i): n for n, i in enumerate(self.ids)}
+        position = self._position
         return np.array(
             [self.codes[position[int(i)]] if i != NO_GRID else None for i in grid_ids],
             dtype=object,

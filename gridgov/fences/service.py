@@ -105,6 +105,7 @@ def validate_positions(
         session.execute(select(Tracker.code, Tracker.id).where(Tracker.code.in_(codes))).all()
     )
     fixes, problems = [], []
+    times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
     for n, row in enumerate(rows):
         found = []
         tracker_id = trackers.get(str(row.get("tracker", "")))
@@ -118,7 +119,8 @@ def validate_positions(
         crs = str(row.get("crs") or "wgs84").lower()
         if crs not in {c.value for c in InputCRS}:
             found.append(PositionProblem(n, "crs", f"unknown crs {crs!r}"))
-        at = _time(row.get("time"))
+        raw_time = row.get("time")
+        at = times[raw_time] if raw_time in times else times.setdefault(raw_time, _time(raw_time))
         if at is None:
             found.append(PositionProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
         elif at > now + MAX_FUTURE:
@@ -127,8 +129,11 @@ def validate_positions(
             problems += found
             continue
         assert tracker_id is not None and lon is not None and lat is not None and at is not None
-        wgs = to_wgs84(lon, lat, crs)
-        fixes.append(Fix(tracker_id, at, wgs[0], wgs[1]))
+        if crs in ("wgs84", "cgcs2000"):
+            fixes.append(Fix(tracker_id, at, lon, lat))
+        else:
+            wgs = to_wgs84(lon, lat, crs)
+            fixes.append(Fix(tracker_id, at, wgs[0], wgs[1]))
     return fixes, problems
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.responsibilities.models import Category
 from gridgov.sensors.models import Sensor, SensorRule
 
+METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SENSOR_COLUMNS = ("code", "name", "kind", "owner_department", "lon", "lat", "metrics")
 RULE_COLUMNS = (
     "name",
@@ -88,6 +90,10 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
         metrics = parse_metrics(row["metrics"])
         if not metrics:
             problems.append(CatalogueProblem(line, "metrics", "name at least one metric"))
+        for metric in metrics:
+            if not METRIC_NAME.match(metric):
+                reason = f"{metric!r}: use lower-case letters, digits and _"
+                problems.append(CatalogueProblem(line, "metrics", reason))
         try:
             lon, lat = to_wgs84(float(row["lon"]), float(row["lat"]), InputCRS(crs))
         except ValueError:

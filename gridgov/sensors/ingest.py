@@ -11,6 +11,7 @@ reading is judged where it belongs. Alerts are opened and cleared, never deleted
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -19,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gridgov.sensors.alerts import apply_transitions
@@ -64,6 +64,7 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
     sensors = {s.code: s for s in session.scalars(select(Sensor).where(Sensor.code.in_(codes)))}
     problems: list[RowProblem] = []
     out: list[Row] = []
+    times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
     for n, row in enumerate(rows):
         before = len(problems)
         sensor = sensors.get(str(row.get("sensor", "")))
@@ -72,7 +73,8 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
         metric = str(row.get("metric", ""))
         if sensor is not None and metric not in sensor.metrics:
             problems.append(RowProblem(n, "metric", f"{sensor.code} does not report {metric!r}"))
-        at = _time(row.get("time"))
+        raw_time = row.get("time")
+        at = times[raw_time] if raw_time in times else times.setdefault(raw_time, _time(raw_time))
         if at is None:
             problems.append(RowProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
         elif at > now + MAX_FUTURE:
@@ -143,15 +145,21 @@ def _copy_new(session: Session, rows: list[Row]) -> list[Row]:
     session.execute(text("TRUNCATE readings_batch"))
     raw = session.connection().connection.driver_connection
     assert raw is not None
+    stamps: dict[datetime, str] = {}
+    lines = []
+    for sensor_id, metric, at, value in rows:
+        stamp = stamps.get(at) or stamps.setdefault(at, at.isoformat())
+        lines.append(f"{sensor_id}\t{metric}\t{stamp}\t{value!r}\n")
     with (
         raw.cursor() as cursor,
         cursor.copy("COPY readings_batch (sensor_id, metric, at, value) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(row)
+        copy.write("".join(lines))
+    unique = len({(s, m, a) for s, m, a, _ in rows}) == len(rows)
+    distinct = "" if unique else "DISTINCT ON (sensor_id, metric, at) "
     insert = (
         "INSERT INTO readings (sensor_id, metric, at, value) "
-        "SELECT DISTINCT ON (sensor_id, metric, at) sensor_id, metric, at, value "
+        f"SELECT {distinct}sensor_id, metric, at, value "
         "FROM readings_batch ON CONFLICT DO NOTHING"
     )
     attempt = session.begin_nested()
@@ -236,17 +244,21 @@ def _work(session: Session, fresh: Mapping[tuple[int, str], list[Sample]]) -> li
             )
         )
     ).all()
+    # Look rules up by what they watch, not by walking every rule for every series.
+    by_kind: dict[tuple[str, str], list[tuple[SensorRule, RuleSpec]]] = defaultdict(list)
+    by_sensor: dict[tuple[int, str], list[tuple[SensorRule, RuleSpec]]] = defaultdict(list)
+    for rule in rules:
+        entry = (rule, spec_of(rule))
+        if rule.sensor_id is not None:
+            by_sensor[(rule.sensor_id, rule.metric)].append(entry)
+        elif rule.sensor_kind is not None:
+            by_kind[(rule.sensor_kind, rule.metric)].append(entry)
     work: list[Work] = []
     for (sensor_id, metric), samples in fresh.items():
         sensor = sensors[sensor_id]
         earliest = min(x.at for x in samples)
-        for rule in rules:
-            applies = rule.sensor_id == sensor_id or (
-                rule.sensor_id is None and rule.sensor_kind == sensor.kind
-            )
-            if applies and rule.metric == metric:
-                spec = spec_of(rule)
-                work.append((sensor, rule, spec, earliest - spec.lookback))
+        for rule, spec in by_sensor[(sensor_id, metric)] + by_kind[(sensor.kind, metric)]:
+            work.append((sensor, rule, spec, earliest - spec.lookback))
     return work
 
 
@@ -260,6 +272,23 @@ def _state(saved: RuleState) -> RunState:
     return RunState(
         saved.is_open, run, saved.run_length, saved.run_started, saved.fine_since, previous
     )
+
+
+_SAVE_STATES = text(
+    """
+    INSERT INTO rule_states (sensor_id, rule_id, is_open, run, run_length, run_started,
+                             fine_since, previous_at, previous_value)
+    SELECT * FROM unnest(CAST(:sensor_ids AS int[]), CAST(:rule_ids AS int[]),
+                         CAST(:is_open AS boolean[]), CAST(:runs AS jsonb[]),
+                         CAST(:lengths AS int[]), CAST(:started AS timestamptz[]),
+                         CAST(:fine AS timestamptz[]), CAST(:prev_at AS timestamptz[]),
+                         CAST(:prev_value AS float8[]))
+    ON CONFLICT (sensor_id, rule_id) DO UPDATE SET
+        is_open = excluded.is_open, run = excluded.run, run_length = excluded.run_length,
+        run_started = excluded.run_started, fine_since = excluded.fine_since,
+        previous_at = excluded.previous_at, previous_value = excluded.previous_value
+    """
+)
 
 
 def _save_states(
@@ -276,28 +305,22 @@ def _save_states(
             )
         )
         open_now = {(sensor_id, rule_id) for sensor_id, rule_id in rows}
-    values = [
-        {
-            "sensor_id": sensor_id,
-            "rule_id": rule_id,
-            "is_open": st.is_open if open_now is None else (sensor_id, rule_id) in open_now,
-            "run": [{"at": x.at.isoformat(), "value": x.value} for x in st.run],
-            "run_length": st.run_length,
-            "run_started": st.run_started,
-            "fine_since": st.fine_since,
-            "previous_at": st.previous.at if st.previous else None,
-            "previous_value": st.previous.value if st.previous else None,
-        }
-        for (sensor_id, rule_id), st in sorted(outcome.items())
-    ]
-    statement = pg_insert(RuleState)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[RuleState.sensor_id, RuleState.rule_id],
-            set_={c: statement.excluded[c] for c in values[0] if c not in ("sensor_id", "rule_id")},
-        ),
-        values,
-    )
+    items = sorted(outcome.items())
+    columns: dict[str, list[Any]] = {
+        "sensor_ids": [sensor_id for (sensor_id, _), _ in items],
+        "rule_ids": [rule_id for (_, rule_id), _ in items],
+        "is_open": [st.is_open if open_now is None else key in open_now for key, st in items],
+        "runs": [
+            json.dumps([{"at": x.at.isoformat(), "value": x.value} for x in st.run])
+            for _, st in items
+        ],
+        "lengths": [st.run_length for _, st in items],
+        "started": [st.run_started for _, st in items],
+        "fine": [st.fine_since for _, st in items],
+        "prev_at": [st.previous.at if st.previous else None for _, st in items],
+        "prev_value": [st.previous.value if st.previous else None for _, st in items],
+    }
+    session.execute(_SAVE_STATES, columns)
 
 
 def spec_of(rule: SensorRule) -> RuleSpec:
