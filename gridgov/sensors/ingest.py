@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
@@ -61,7 +62,12 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
     """Rows as (sensor id, metric, time, value), or BatchRefused with every problem."""
     rows = list(rows)
     codes = {str(r.get("sensor", "")) for r in rows}
-    sensors = {s.code: s for s in session.scalars(select(Sensor).where(Sensor.code.in_(codes)))}
+    sensors = {
+        code: (sensor_id, set(metrics))
+        for code, sensor_id, metrics in session.execute(
+            select(Sensor.code, Sensor.id, Sensor.metrics).where(Sensor.code.in_(codes))
+        )
+    }
     problems: list[RowProblem] = []
     out: list[Row] = []
     times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
@@ -71,8 +77,9 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
         if sensor is None:
             problems.append(RowProblem(n, "sensor", f"unknown sensor {row.get('sensor')!r}"))
         metric = str(row.get("metric", ""))
-        if sensor is not None and metric not in sensor.metrics:
-            problems.append(RowProblem(n, "metric", f"{sensor.code} does not report {metric!r}"))
+        if sensor is not None and metric not in sensor[1]:
+            code = row.get("sensor")
+            problems.append(RowProblem(n, "metric", f"{code} does not report {metric!r}"))
         raw_time = row.get("time")
         at = times[raw_time] if raw_time in times else times.setdefault(raw_time, _time(raw_time))
         if at is None:
@@ -84,7 +91,7 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
             problems.append(RowProblem(n, "value", f"{row.get('value')!r} is not a number"))
         if len(problems) == before:
             assert sensor is not None and at is not None and value is not None
-            out.append((sensor.id, metric, at, value))
+            out.append((sensor[0], metric, at, value))
     if problems:
         raise BatchRefused(problems)
     return out
@@ -135,14 +142,13 @@ def ensure_partitions(session: Session, months: set[tuple[int, int]]) -> None:
 
 
 def _copy_new(session: Session, rows: list[Row]) -> list[Row]:
-    """COPY into a temp table, move the rows that are new; return them."""
-    session.execute(
-        text(
-            "CREATE TEMP TABLE IF NOT EXISTS readings_batch "
-            "(sensor_id int, metric text, at timestamptz, value float8) ON COMMIT DELETE ROWS"
-        )
-    )
-    session.execute(text("TRUNCATE readings_batch"))
+    """Write the rows that are new and return them.
+
+    The usual case, a batch of new readings, is one COPY straight into ``readings`` (inside a
+    savepoint). If any row is there already, the COPY fails as a whole, the savepoint is
+    rolled back, and the batch goes through a temporary table and INSERT ... ON CONFLICT DO
+    NOTHING, which reads back the rows that were new.
+    """
     raw = session.connection().connection.driver_connection
     assert raw is not None
     stamps: dict[datetime, str] = {}
@@ -150,26 +156,39 @@ def _copy_new(session: Session, rows: list[Row]) -> list[Row]:
     for sensor_id, metric, at, value in rows:
         stamp = stamps.get(at) or stamps.setdefault(at, at.isoformat())
         lines.append(f"{sensor_id}\t{metric}\t{stamp}\t{value!r}\n")
+    block = "".join(lines)
+    if len({(s, m, a) for s, m, a, _ in rows}) == len(rows):
+        try:
+            with raw.transaction():  # a savepoint inside the caller's transaction
+                _copy(raw, "readings", block)
+        except psycopg.errors.UniqueViolation:
+            pass  # rolled back to the savepoint: take the careful way below
+        else:
+            return rows
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS readings_batch "
+            "(sensor_id int, metric text, at timestamptz, value float8) ON COMMIT DELETE ROWS"
+        )
+    )
+    session.execute(text("TRUNCATE readings_batch"))
+    _copy(raw, "readings_batch", block)
+    inserted = session.execute(
+        text(
+            "INSERT INTO readings (sensor_id, metric, at, value) "
+            "SELECT DISTINCT ON (sensor_id, metric, at) sensor_id, metric, at, value "
+            "FROM readings_batch ON CONFLICT DO NOTHING RETURNING sensor_id, metric, at, value"
+        )
+    ).all()
+    return [(r.sensor_id, r.metric, r.at, r.value) for r in inserted]
+
+
+def _copy(raw: psycopg.Connection[Any], table: str, block: str) -> None:
     with (
         raw.cursor() as cursor,
-        cursor.copy("COPY readings_batch (sensor_id, metric, at, value) FROM STDIN") as copy,
+        cursor.copy(f"COPY {table} (sensor_id, metric, at, value) FROM STDIN") as copy,
     ):
-        copy.write("".join(lines))
-    unique = len({(s, m, a) for s, m, a, _ in rows}) == len(rows)
-    distinct = "" if unique else "DISTINCT ON (sensor_id, metric, at) "
-    insert = (
-        "INSERT INTO readings (sensor_id, metric, at, value) "
-        f"SELECT {distinct}sensor_id, metric, at, value "
-        "FROM readings_batch ON CONFLICT DO NOTHING"
-    )
-    attempt = session.begin_nested()
-    moved = session.execute(text(insert))
-    if getattr(moved, "rowcount", -1) == len(rows):
-        attempt.commit()  # the usual case: every row is new, nothing to read back
-        return rows
-    attempt.rollback()  # some were there already: insert again, reading back the new ones
-    inserted = session.execute(text(insert + " RETURNING sensor_id, metric, at, value")).all()
-    return [(r.sensor_id, r.metric, r.at, r.value) for r in inserted]
+        copy.write(block)
 
 
 Work = tuple[Sensor, SensorRule, RuleSpec, datetime]  # sensor, rule, spec, window start
@@ -190,8 +209,10 @@ def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: dat
         return
     states = {
         (st.sensor_id, st.rule_id): st
-        for st in session.scalars(
-            select(RuleState).where(RuleState.sensor_id.in_({s.id for s, _, _, _ in work}))
+        for st in session.execute(
+            select(RuleState.__table__).where(
+                RuleState.sensor_id.in_({s.id for s, _, _, _ in work})
+            )
         )
     }
     in_order: list[Work] = []
@@ -262,7 +283,7 @@ def _work(session: Session, fresh: Mapping[tuple[int, str], list[Sample]]) -> li
     return work
 
 
-def _state(saved: RuleState) -> RunState:
+def _state(saved: Any) -> RunState:
     previous = (
         Sample(saved.previous_at, saved.previous_value)
         if saved.previous_at is not None and saved.previous_value is not None
