@@ -227,3 +227,10 @@ def test_readings_land_in_monthly_partitions_made_on_demand(session, sensor):
         {"s": sensor.id},
     )
     assert where == "readings_2027_03"
+
+
+def test_rows_of_the_wrong_shape_are_named_not_crashed_on(session, sensor):
+    odd = [{"sensor": ["T-WQ"], "metric": "ph", "time": {"at": 1}, "value": True}]
+    with pytest.raises(BatchRefused) as refused:
+        ingest(session, rows=odd, now=NOW)
+    assert [p.field for p in refused.value.problems] == ["sensor", "time", "value"]

@@ -72,11 +72,12 @@ class FenceIndex:
 
     def covering(self, lon: float, lat: float) -> set[int]:
         """Ids of the active fences that cover the point (bounding boxes, then exact)."""
-        point = shapely.Point(lon, lat)
+        candidates = list(self._tree.intersection((lon, lat, lon, lat)))
+        if not candidates:  # most fixes lie outside every fence's box: no geometry work
+            return set()
+        # For a point, "intersects" is "covers": the boundary counts as inside.
         return {
-            fid
-            for fid in self._tree.intersection((lon, lat, lon, lat))
-            if self._fences[fid].geom.covers(point)
+            fid for fid in candidates if shapely.intersects_xy(self._fences[fid].geom, lon, lat)
         }
 
     def _put(self, fence: Fence) -> None:

@@ -120,7 +120,14 @@ def validate_positions(
         if crs not in {c.value for c in InputCRS}:
             found.append(PositionProblem(n, "crs", f"unknown crs {crs!r}"))
         raw_time = row.get("time")
-        at = times[raw_time] if raw_time in times else times.setdefault(raw_time, _time(raw_time))
+        if isinstance(raw_time, str):
+            at = (
+                times[raw_time]
+                if raw_time in times
+                else times.setdefault(raw_time, _time(raw_time))
+            )
+        else:
+            at = _time(raw_time)
         if at is None:
             found.append(PositionProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
         elif at > now + MAX_FUTURE:

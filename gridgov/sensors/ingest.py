@@ -71,30 +71,61 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
     problems: list[RowProblem] = []
     out: list[Row] = []
     times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
+    latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
-        before = len(problems)
-        sensor = sensors.get(str(row.get("sensor", "")))
-        if sensor is None:
-            problems.append(RowProblem(n, "sensor", f"unknown sensor {row.get('sensor')!r}"))
-        metric = str(row.get("metric", ""))
-        if sensor is not None and metric not in sensor[1]:
-            code = row.get("sensor")
-            problems.append(RowProblem(n, "metric", f"{code} does not report {metric!r}"))
+        # The happy path first, with as little work as a row allows; any doubt goes to
+        # _check_row, which names every problem of the row.
+        code = row.get("sensor")
+        sensor = sensors.get(code) if isinstance(code, str) else None
+        metric = row.get("metric")
         raw_time = row.get("time")
-        at = times[raw_time] if raw_time in times else times.setdefault(raw_time, _time(raw_time))
-        if at is None:
-            problems.append(RowProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
-        elif at > now + MAX_FUTURE:
-            problems.append(RowProblem(n, "time", f"{at.isoformat()} is in the future"))
+        if isinstance(raw_time, str):
+            at = (
+                times[raw_time]
+                if raw_time in times
+                else times.setdefault(raw_time, _time(raw_time))
+            )
+        else:
+            at = _time(raw_time)
         value = _number(row.get("value"))
-        if value is None:
-            problems.append(RowProblem(n, "value", f"{row.get('value')!r} is not a number"))
-        if len(problems) == before:
-            assert sensor is not None and at is not None and value is not None
-            out.append((sensor[0], metric, at, value))
+        if (
+            sensor is not None
+            and metric in sensor[1]
+            and at is not None
+            and at <= latest
+            and value is not None
+        ):
+            out.append((sensor[0], str(metric), at, value))
+        else:
+            problems += _check_row(n, row, sensors, at, latest, value)
     if problems:
         raise BatchRefused(problems)
     return out
+
+
+def _check_row(
+    n: int,
+    row: Mapping[str, Any],
+    sensors: Mapping[str, tuple[int, set[str]]],
+    at: datetime | None,
+    latest: datetime,
+    value: float | None,
+) -> list[RowProblem]:
+    found = []
+    code = row.get("sensor")
+    sensor = sensors.get(str(code))
+    if sensor is None:
+        found.append(RowProblem(n, "sensor", f"unknown sensor {code!r}"))
+    metric = row.get("metric")
+    if sensor is not None and metric not in sensor[1]:
+        found.append(RowProblem(n, "metric", f"{code} does not report {metric!r}"))
+    if at is None:
+        found.append(RowProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
+    elif at > latest:
+        found.append(RowProblem(n, "time", f"{at.isoformat()} is in the future"))
+    if value is None:
+        found.append(RowProblem(n, "value", f"{row.get('value')!r} is not a number"))
+    return found
 
 
 def ingest(
@@ -417,6 +448,8 @@ def _time(value: Any) -> datetime | None:
 
 
 def _number(value: Any) -> float | None:
+    if type(value) is float:  # the common case, straight from JSON
+        return value if math.isfinite(value) else None
     if isinstance(value, bool):
         return None
     try:

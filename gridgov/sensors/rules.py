@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,9 @@ class RuleSpec:
         return timedelta(minutes=minutes)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
+    """One reading: a named tuple, because a batch makes tens of thousands of them."""
+
     at: datetime
     value: float
 
@@ -94,6 +96,9 @@ def advance(
     rule: RuleSpec, samples: Sequence[Sample], state: RunState
 ) -> tuple[list[Transition], RunState]:
     """Go on from ``state`` with readings later than its last one, in time order."""
+    if calm(rule, samples, state):
+        # Nothing open, no run under way, no reading out of bounds: only time moves on.
+        return [], RunState(previous=max(samples, key=lambda s: s.at))
     gap = timedelta(minutes=rule.max_gap_minutes)
     sustain = timedelta(minutes=rule.sustain_minutes)
     settle = timedelta(minutes=rule.clear_minutes)
@@ -123,6 +128,24 @@ def advance(
                     out.append(Transition("clear", sample.at, (sample,)))
         previous = sample
     return out, RunState(is_open, tuple(run), length, started, fine_since, previous)
+
+
+def calm(rule: RuleSpec, samples: Sequence[Sample], state: RunState) -> bool:
+    """Whether these readings certainly change nothing (checked on their extremes only).
+
+    >>> rule = RuleSpec("above", high=10)
+    >>> calm(rule, [Sample(datetime(2026, 1, 1), 4.0)], RunState())
+    True
+    """
+    if state.is_open or state.run_length or not samples or rule.condition == "rate":
+        return False
+    values = [s.value for s in samples]
+    low, high = min(values), max(values)
+    if rule.condition == "above":
+        return rule.high is not None and high <= rule.high
+    if rule.condition == "below":
+        return rule.low is not None and low >= rule.low
+    return (rule.low is None or low >= rule.low) and (rule.high is None or high <= rule.high)
 
 
 def replay(rule: RuleSpec, samples: Sequence[Sample], *, open_at_start: bool) -> list[Transition]:
