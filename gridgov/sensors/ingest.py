@@ -222,7 +222,7 @@ def _copy(raw: psycopg.Connection[Any], table: str, block: str) -> None:
         copy.write(block)
 
 
-Work = tuple[Sensor, SensorRule, RuleSpec, datetime]  # sensor, rule, spec, window start
+Work = tuple[int, SensorRule, RuleSpec, datetime]  # sensor id, rule, spec, window start
 
 
 def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: datetime) -> None:
@@ -242,42 +242,46 @@ def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: dat
         (st.sensor_id, st.rule_id): st
         for st in session.execute(
             select(RuleState.__table__).where(
-                RuleState.sensor_id.in_({s.id for s, _, _, _ in work})
+                RuleState.sensor_id.in_({sensor_id for sensor_id, _, _, _ in work})
             )
         )
     }
     in_order: list[Work] = []
     late: list[Work] = []
     for item in work:
-        sensor, rule, _, _ = item
-        saved = states.get((sensor.id, rule.id))
-        earliest = min(x.at for x in fresh[(sensor.id, rule.metric)])
+        sensor_id, rule, _, _ = item
+        saved = states.get((sensor_id, rule.id))
+        earliest = min(x.at for x in fresh[(sensor_id, rule.metric)])
         ok = saved is not None and saved.previous_at is not None and earliest > saved.previous_at
         (in_order if ok else late).append(item)
     outcome: dict[tuple[int, int], RunState] = {}
-    for sensor, rule, spec, _ in in_order:
-        start = _state(states[(sensor.id, rule.id)])
-        transitions, outcome[(sensor.id, rule.id)] = advance(
-            spec, fresh[(sensor.id, rule.metric)], start
+    for sensor_id, rule, spec, _ in in_order:
+        start = _state(states[(sensor_id, rule.id)])
+        transitions, outcome[(sensor_id, rule.id)] = advance(
+            spec, fresh[(sensor_id, rule.metric)], start
         )
         if transitions:
+            sensor = session.get(Sensor, sensor_id)
+            assert sensor is not None
             apply_transitions(session, sensor, rule, transitions, result=result, now=now)
     if late:
         windows = _windows(session, late)
         alerts = _alerts_since(session, late)
-        for sensor, rule, spec, _ in late:
-            samples = windows.get((sensor.id, rule.metric, rule.id), [])
+        for sensor_id, rule, spec, _ in late:
+            samples = windows.get((sensor_id, rule.metric, rule.id), [])
             if not samples:
                 continue
             first = samples[0].at
             open_at_start = any(
                 a.opened_at < first and (a.cleared_at is None or a.cleared_at >= first)
-                for a in alerts.get((sensor.id, rule.id), [])
+                for a in alerts.get((sensor_id, rule.id), [])
             )
-            transitions, outcome[(sensor.id, rule.id)] = advance(
+            transitions, outcome[(sensor_id, rule.id)] = advance(
                 spec, samples, RunState(is_open=open_at_start)
             )
             if transitions:
+                sensor = session.get(Sensor, sensor_id)
+                assert sensor is not None
                 apply_transitions(session, sensor, rule, transitions, result=result, now=now)
     changed = set(result.alerts_opened) | set(result.alerts_cleared)
     _save_states(session, outcome, truth_needed=bool(changed))
@@ -285,15 +289,13 @@ def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: dat
 
 def _work(session: Session, fresh: Mapping[tuple[int, str], list[Sample]]) -> list[Work]:
     """Every (sensor, rule) that the new readings touch."""
-    sensors = {
-        s.id: s for s in session.scalars(select(Sensor).where(Sensor.id.in_({s for s, _ in fresh})))
-    }
+    rows = session.execute(
+        select(Sensor.id, Sensor.kind).where(Sensor.id.in_({s for s, _ in fresh}))
+    )
+    kinds: dict[int, str] = {sensor_id: kind for sensor_id, kind in rows}
     rules = session.scalars(
         select(SensorRule).where(
-            or_(
-                SensorRule.sensor_kind.in_({s.kind for s in sensors.values()}),
-                SensorRule.sensor_id.in_(sensors),
-            )
+            or_(SensorRule.sensor_kind.in_(set(kinds.values())), SensorRule.sensor_id.in_(kinds))
         )
     ).all()
     # Look rules up by what they watch, not by walking every rule for every series.
@@ -307,10 +309,9 @@ def _work(session: Session, fresh: Mapping[tuple[int, str], list[Sample]]) -> li
             by_kind[(rule.sensor_kind, rule.metric)].append(entry)
     work: list[Work] = []
     for (sensor_id, metric), samples in fresh.items():
-        sensor = sensors[sensor_id]
         earliest = min(x.at for x in samples)
-        for rule, spec in by_sensor[(sensor_id, metric)] + by_kind[(sensor.kind, metric)]:
-            work.append((sensor, rule, spec, earliest - spec.lookback))
+        for rule, spec in by_sensor[(sensor_id, metric)] + by_kind[(kinds[sensor_id], metric)]:
+            work.append((sensor_id, rule, spec, earliest - spec.lookback))
     return work
 
 
@@ -411,7 +412,7 @@ def _windows(session: Session, work: list[Work]) -> dict[tuple[int, str, int], l
     """For every (sensor, rule): readings from its start on, plus enough earlier ones to judge
     a run or a rate; one round trip for the whole batch."""
     params = {
-        "sensors": [s.id for s, _, _, _ in work],
+        "sensors": [sensor_id for sensor_id, _, _, _ in work],
         "metrics": [r.metric for _, r, _, _ in work],
         "rules": [r.id for _, r, _, _ in work],
         "starts": [start for _, _, _, start in work],
@@ -429,7 +430,7 @@ def _alerts_since(session: Session, work: list[Work]) -> dict[tuple[int, int], l
     found: dict[tuple[int, int], list[Alert]] = defaultdict(list)
     for alert in session.scalars(
         select(Alert).where(
-            Alert.sensor_id.in_({s.id for s, _, _, _ in work}),
+            Alert.sensor_id.in_({sensor_id for sensor_id, _, _, _ in work}),
             or_(Alert.cleared_at.is_(None), Alert.cleared_at >= earliest),
         )
     ):
