@@ -7,7 +7,6 @@ even if its neighbour in the batch is garbage).
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, Track
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.incidents.reporting import report_incident
 from gridgov.notifications.service import Message, grid_heads, notify_many
+from gridgov.tables import TimeCache, parse_number
 
 MAX_FUTURE = timedelta(minutes=5)
 
@@ -105,13 +105,13 @@ def validate_positions(
         session.execute(select(Tracker.code, Tracker.id).where(Tracker.code.in_(codes))).all()
     )
     fixes, problems = [], []
-    times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
+    times = TimeCache()
     for n, row in enumerate(rows):
         found = []
         tracker_id = trackers.get(str(row.get("tracker", "")))
         if tracker_id is None:
             found.append(PositionProblem(n, "tracker", f"unknown tracker {row.get('tracker')!r}"))
-        lon, lat = _number(row.get("lon")), _number(row.get("lat"))
+        lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
         if lon is None or not -180 <= lon <= 180:
             found.append(PositionProblem(n, "lon", f"{row.get('lon')!r} is not a longitude"))
         if lat is None or not -90 <= lat <= 90:
@@ -119,15 +119,7 @@ def validate_positions(
         crs = str(row.get("crs") or "wgs84").lower()
         if crs not in {c.value for c in InputCRS}:
             found.append(PositionProblem(n, "crs", f"unknown crs {crs!r}"))
-        raw_time = row.get("time")
-        if isinstance(raw_time, str):
-            at = (
-                times[raw_time]
-                if raw_time in times
-                else times.setdefault(raw_time, _time(raw_time))
-            )
-        else:
-            at = _time(raw_time)
+        at = times(row.get("time"))
         if at is None:
             found.append(PositionProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
         elif at > now + MAX_FUTURE:
@@ -311,21 +303,3 @@ def _save_sides(
             },
         )
     )
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

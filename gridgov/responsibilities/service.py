@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from gridgov.boundaries.models import Area
 from gridgov.departments.models import Department
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.responsibilities.routing import ESCALATION_LEVELS, Assignment, Rule, assignment_from
+from gridgov.tables import TableError, read_table
 
 # Headers as cities keep them (Chinese) or as gridgov writes them (English).
 HEADERS = {
@@ -93,18 +93,10 @@ def load_categories(session: Session, *, path: Path) -> int:
 
 def read_responsibility_file(path: Path | str) -> list[dict[str, object]]:
     """Rows of a CSV or spreadsheet (.xlsx) with English or Chinese headers."""
-    path = Path(path)
-    if not path.exists():
-        raise ResponsibilityListError([Problem(None, "file", f"{path}: no such file")])
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            table = pd.read_excel(path, dtype=str, keep_default_na=False)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # pandas/openpyxl raise many kinds
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ResponsibilityListError([Problem(None, "file", f"{path}: {reason}")]) from exc
-    table = table.rename(columns=lambda c: HEADERS.get(str(c).strip(), str(c).strip()))
+        table = read_table(path, HEADERS)
+    except TableError as exc:
+        raise ResponsibilityListError([Problem(None, "file", str(exc))]) from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise ResponsibilityListError([Problem(None, c, "missing column") for c in missing])

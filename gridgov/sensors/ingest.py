@@ -12,7 +12,6 @@ reading is judged where it belongs. Alerts are opened and cleared, never deleted
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from gridgov.sensors.alerts import apply_transitions
 from gridgov.sensors.models import Alert, RuleState, Sensor, SensorRule
 from gridgov.sensors.rules import RuleSpec, RunState, Sample, advance
+from gridgov.tables import TimeCache, parse_number
 
 MAX_FUTURE = timedelta(minutes=5)
 Row = tuple[int, str, datetime, float]  # sensor id, metric, time, value
@@ -70,7 +70,7 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
     }
     problems: list[RowProblem] = []
     out: list[Row] = []
-    times: dict[Any, datetime | None] = {}  # a batch repeats its timestamps: parse each once
+    times = TimeCache()
     latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
         # The happy path first, with as little work as a row allows; any doubt goes to
@@ -78,16 +78,8 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
         code = row.get("sensor")
         sensor = sensors.get(code) if isinstance(code, str) else None
         metric = row.get("metric")
-        raw_time = row.get("time")
-        if isinstance(raw_time, str):
-            at = (
-                times[raw_time]
-                if raw_time in times
-                else times.setdefault(raw_time, _time(raw_time))
-            )
-        else:
-            at = _time(raw_time)
-        value = _number(row.get("value"))
+        at = times(row.get("time"))
+        value = parse_number(row.get("value"))
         if (
             sensor is not None
             and metric in sensor[1]
@@ -436,25 +428,3 @@ def _alerts_since(session: Session, work: list[Work]) -> dict[tuple[int, int], l
     ):
         found[(alert.sensor_id, alert.rule_id)].append(alert)
     return found
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _number(value: Any) -> float | None:
-    if type(value) is float:  # the common case, straight from JSON
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select, update
@@ -22,6 +21,7 @@ from gridgov.boundaries.lookup import locate
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.supplies.models import Item, StockLot, Stockpile
+from gridgov.tables import TableError, read_table
 
 HEADERS = {
     "储备点编码": "stockpile_code", "储备点名称": "stockpile_name", "类型": "kind",
@@ -84,16 +84,10 @@ def load_items(session: Session, *, path: Path) -> int:
 
 def read_stock_file(path: Path | str) -> list[dict[str, str]]:
     """Rows of a stockpile file (one row per stockpile and item lot), headers normalised."""
-    path = Path(path)
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            table = pd.read_excel(path, dtype=str, keep_default_na=False)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # pandas and openpyxl raise many kinds
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StockFileError([StockProblem(None, "file", f"{path}: {reason}")]) from exc
-    table = table.rename(columns=lambda c: HEADERS.get(str(c).strip(), str(c).strip().lower()))
+        table = read_table(path, HEADERS)
+    except TableError as exc:
+        raise StockFileError([StockProblem(None, "file", str(exc))]) from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise StockFileError([StockProblem(None, c, "missing column") for c in missing])
