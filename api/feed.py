@@ -61,7 +61,10 @@ class IncidentFeed:
                     self._ready.set()
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            self._publish(json.loads(notice.payload))
+                            try:
+                                self._publish(json.loads(notice.payload))
+                            except Exception:  # one bad notice must not stop the feed
+                                log.exception("could not publish a notice")
             except psycopg.Error:
                 log.exception("live feed connection lost; reconnecting")
                 self._stop.wait(1.0)
@@ -70,7 +73,8 @@ class IncidentFeed:
         with self._lock:
             subscribers = list(self._subscribers)
         for loop, queue in subscribers:
-            loop.call_soon_threadsafe(_offer, queue, payload)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_offer, queue, payload)
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], payload: dict[str, Any]) -> None:

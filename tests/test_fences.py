@@ -6,11 +6,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from shapely.geometry import Point, box
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from gridgov.fences.crossing import Dwell, Side, active_at, step
 from gridgov.fences.index import FenceIndex
-from gridgov.fences.models import FenceEvent, Tracker
+from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.fences.service import process_positions, remove_fence, save_fence
 from gridgov.incidents.models import Incident
 from gridgov.notifications.models import Notification
@@ -155,3 +155,19 @@ def test_the_index_follows_fence_changes_without_a_rebuild(session, demo_generat
     remove_fence(session, code="T-F3")
     index.sync(session)
     assert not index.covering(110.005, 22.005)
+
+
+def test_a_change_that_commits_late_is_still_applied(session, demo_generation):
+    index = FenceIndex()
+    index.sync(session)
+    save_fence(session, code="T-F4", name="甲", rule="watch", geom=FENCE)
+    late = session.scalar(select(FenceChange.id).order_by(FenceChange.id.desc()).limit(1))
+    session.execute(delete(FenceChange).where(FenceChange.id == late))  # not committed yet...
+    save_fence(session, code="T-F5", name="乙", rule="watch", geom=box(110.0, 22.0, 110.01, 22.01))
+    index.sync(session)  # ...while a later change is seen
+    fence_id = session.scalar(select(Fence.id).where(Fence.code == "T-F4"))
+    assert fence_id not in index.covering(109.1, 21.55)
+    session.add(FenceChange(id=late, fence_id=fence_id))  # the earlier change commits now
+    session.flush()
+    index.sync(session)
+    assert fence_id in index.covering(109.1, 21.55)

@@ -342,3 +342,18 @@ def test_changes_reach_the_inboxes_of_those_concerned(client, session):
         n["data"].get("incident") == iid and n["data"]["action"] == "resolve"
         for n in reporter_inbox
     )
+
+
+def test_photos_posted_to_someone_elses_incident_are_not_stored(client, session):
+    iid = report(client, session).json()["id"]
+    media = client.app.state.settings.media_dir
+    before = sorted(p.name for p in media.rglob("*") if p.is_file()) if media.exists() else []
+    refused = client.post(
+        f"/api/v1/incidents/{iid}/resolve",
+        data={"note": "not mine"},
+        files=[("photos", ("x.png", image_bytes("PNG", colour="purple"), "image/png"))],
+        headers=auth(session, "handler_ccg"),
+    )
+    assert refused.status_code == 403
+    after = sorted(p.name for p in media.rglob("*") if p.is_file()) if media.exists() else []
+    assert after == before

@@ -127,6 +127,18 @@ def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
     assert [d["id"] for d in dead if d["webhook_id"] == hook_id] == [delivery.id]
 
 
+def test_only_dead_deliveries_can_be_retried(committed, receiver, client, session):
+    target = receiver(failures=0)
+    hook_id = add_hook(committed, target.url)
+    deliver_due(committed, now=T0)
+    [delivery] = deliveries(committed, hook_id)
+    assert delivery.status == "delivered"
+    again = client.post(
+        f"/api/v1/webhooks/deliveries/{delivery.id}/retry", headers=auth(session, "admin")
+    )
+    assert again.status_code == 409
+
+
 def test_backoff_doubles_and_is_capped():
     assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
     assert backoff(30) == timedelta(minutes=30)

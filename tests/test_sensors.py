@@ -234,3 +234,29 @@ def test_rows_of_the_wrong_shape_are_named_not_crashed_on(session, sensor):
     with pytest.raises(BatchRefused) as refused:
         ingest(session, rows=odd, now=NOW)
     assert [p.field for p in refused.value.problems] == ["sensor", "time", "value"]
+
+
+def test_month_partitions_follow_utc_not_the_local_offset(session, sensor):
+    # 20:00 at -05:00 on 30 November is 01:00 UTC on 1 December.
+    late_evening = {
+        "sensor": "T-WQ",
+        "metric": "ph",
+        "time": "2026-11-30T20:00:00-05:00",
+        "value": 7,
+    }
+    result = ingest(session, rows=[late_evening], now=datetime(2026, 12, 2, tzinfo=UTC))
+    assert result.written == 1
+    where = session.scalar(
+        text("SELECT tableoid::regclass::text FROM readings WHERE sensor_id = :s"), {"s": sensor.id}
+    )
+    assert where == "readings_2026_12"
+
+
+def test_codes_and_metrics_must_be_strings(session, sensor):
+    rows = [
+        {"sensor": 123, "metric": "ph", "time": at(0).isoformat(), "value": 7},
+        {"sensor": "T-WQ", "metric": ["ph"], "time": at(1).isoformat(), "value": 7},
+    ]
+    with pytest.raises(BatchRefused) as refused:
+        ingest(session, rows=rows, now=NOW)
+    assert [(p.row, p.field) for p in refused.value.problems] == [(0, "sensor"), (1, "metric")]

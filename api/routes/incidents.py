@@ -28,6 +28,8 @@ from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS
 from gridgov.i18n import t
 from gridgov.incidents import actions
+from gridgov.incidents.errors import Forbidden
+from gridgov.incidents.events import target_of
 from gridgov.incidents.lifecycle import moves_from
 from gridgov.incidents.models import Incident
 from gridgov.incidents.photos import MAX_PHOTOS, StoredPhoto, check_photos, photo_path, store_photo
@@ -42,7 +44,7 @@ from gridgov.incidents.queries import (
 )
 from gridgov.incidents.reporting import MAX_DESCRIPTION, report_incident
 from gridgov.responsibilities.models import Category
-from gridgov.users.roles import Action
+from gridgov.users.roles import Action, allowed
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -340,6 +342,10 @@ def resolve(
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> dict[str, Any]:
     settings = request.app.state.settings
+    # Scope first: nobody may fill the disk by posting photos to incidents not theirs.
+    target = get_incident(session, incident_id=incident_id, actor=user.actor())
+    if not allowed(user.actor(), Action.RESOLVE, target_of(session, target)):
+        raise Forbidden(Action.RESOLVE.value)
     stored = _store(request, _read_photos(photos or [], settings.max_photo_bytes))
     incident = actions.resolve(
         session, incident_id=incident_id, actor=user, note=note, photos=stored

@@ -97,6 +97,8 @@ def retry(delivery_id: int, session: SessionDep, user: UserDep, lang: LangDep) -
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise HTTPException(404, detail={"message": "delivery not found"})
+    if delivery.status != "dead":  # a delivered or pending one would be sent twice
+        raise HTTPException(409, detail={"message": f"the delivery is {delivery.status}, not dead"})
     delivery.status, delivery.attempts = "pending", 0
     delivery.next_attempt_at = datetime.now(UTC)
     return {"id": delivery.id, "status": delivery.status}

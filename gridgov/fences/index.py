@@ -33,6 +33,9 @@ class IndexedFence:
     geom: BaseGeometry
 
 
+LOOK_BACK = 1000  # fence changes re-read behind the newest one applied
+
+
 class FenceIndex:
     """Which active fences cover a point."""
 
@@ -40,6 +43,7 @@ class FenceIndex:
         self._tree = Index()
         self._fences: dict[int, IndexedFence] = {}
         self._seen = -1  # last fence_changes id applied; -1: nothing loaded yet
+        self._applied: set[int] = set()  # change ids applied within the trailing window
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -56,29 +60,40 @@ class FenceIndex:
                 for fence in session.scalars(select(Fence).where(Fence.is_active)):
                     self._put(fence)
                 self._seen = int(newest or 0)
+                # What the full load saw counts as applied; later arrivals in the window do not.
+                self._applied = set(
+                    session.scalars(
+                        select(FenceChange.id).where(FenceChange.id > self._seen - LOOK_BACK)
+                    )
+                )
                 return len(self._fences)
+            # Ids are handed out before commit, so a change can become visible after a higher
+            # one: look back over a trailing window and apply each change once.
             changes = session.execute(
                 select(FenceChange.id, FenceChange.fence_id)
-                .where(FenceChange.id > self._seen)
+                .where(FenceChange.id > self._seen - LOOK_BACK)
                 .order_by(FenceChange.id)
             ).all()
-            for change_id, fence_id in changes:
+            fresh = [(cid, fid) for cid, fid in changes if cid not in self._applied]
+            for change_id, fence_id in fresh:
                 changed = session.get(Fence, fence_id, populate_existing=True)
                 self._drop(fence_id)
                 if changed is not None and changed.is_active:
                     self._put(changed)
-                self._seen = change_id
-            return len(changes)
+                self._applied.add(change_id)
+                self._seen = max(self._seen, change_id)
+            self._applied = {cid for cid in self._applied if cid > self._seen - LOOK_BACK}
+            return len(fresh)
 
     def covering(self, lon: float, lat: float) -> set[int]:
         """Ids of the active fences that cover the point (bounding boxes, then exact)."""
-        candidates = list(self._tree.intersection((lon, lat, lon, lat)))
-        if not candidates:  # most fixes lie outside every fence's box: no geometry work
-            return set()
+        with self._lock:  # sync() may be changing the tree in another request's thread
+            candidates = list(self._tree.intersection((lon, lat, lon, lat)))
+            if not candidates:  # most fixes lie outside every fence's box: no geometry work
+                return set()
+            fences = [self._fences[fid] for fid in candidates]
         # For a point, "intersects" is "covers": the boundary counts as inside.
-        return {
-            fid for fid in candidates if shapely.intersects_xy(self._fences[fid].geom, lon, lat)
-        }
+        return {f.id for f in fences if shapely.intersects_xy(f.geom, lon, lat)}
 
     def _put(self, fence: Fence) -> None:
         geom = to_shape(fence.geom)

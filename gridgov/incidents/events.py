@@ -81,7 +81,9 @@ def tell(
     )
 
 
-def feed_payload(incident: Incident, *, action: str) -> dict[str, Any]:
+def feed_payload(
+    incident: Incident, *, action: str, summoned: list[str] | None = None
+) -> dict[str, Any]:
     """What the live feed says about a change (enough to filter by scope and redraw)."""
     return {
         "id": incident.id,
@@ -98,13 +100,19 @@ def feed_payload(incident: Incident, *, action: str) -> dict[str, Any]:
             incident.community_code,
         ],
         "reporter_id": incident.reporter_id,
+        "summoned": summoned or [],
         "updated_at": incident.updated_at.isoformat(),
     }
 
 
 def publish(session: Session, incident: Incident, *, action: str) -> None:
     """NOTIFY the change; PostgreSQL delivers it to every listener when the transaction commits."""
-    payload = json.dumps(feed_payload(incident, action=action), ensure_ascii=False)
+    summoned = list(
+        session.scalars(select(Whistle.department_code).where(Whistle.incident_id == incident.id))
+    )
+    payload = json.dumps(
+        feed_payload(incident, action=action, summoned=summoned), ensure_ascii=False
+    )
     session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
     )
@@ -131,12 +139,12 @@ def target_of(session: Session, incident: Incident) -> Target:
     )
 
 
-def target_from_payload(payload: dict[str, Any], summoned: frozenset[str] = frozenset()) -> Target:
+def target_from_payload(payload: dict[str, Any]) -> Target:
     """The same Target, rebuilt from a feed payload (for filtering the stream by scope)."""
     return Target(
         area_codes=frozenset(payload["areas"]),
         department_code=payload["department"],
-        summoned=summoned,
+        summoned=frozenset(payload.get("summoned", [])),
         grid_code=payload["grid"],
         reporter_id=payload["reporter_id"],
     )

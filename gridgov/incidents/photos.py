@@ -56,7 +56,13 @@ def _inspect(data: bytes, *, field: str, max_bytes: int) -> tuple[str, int, int]
             kind = image.format or ""
             width, height = image.size
             image.verify()  # walks the data: truncated or corrupt files fail here
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         raise PhotoError(field, "photo.not_image") from exc
     if kind not in FORMATS:
         raise PhotoError(field, "photo.format", format=kind or "?")

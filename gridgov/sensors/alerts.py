@@ -9,6 +9,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from gridgov.incidents.errors import IncidentError
 from gridgov.incidents.events import record
 from gridgov.incidents.models import Incident
 from gridgov.incidents.reporting import report_incident
@@ -72,16 +73,22 @@ def open_alert(
     session.add(alert)
     session.flush()
     point = to_shape(sensor.position)
-    incident = report_incident(
-        session,
-        reporter_id=None,
-        lon=point.x,
-        lat=point.y,
-        category_code=rule.category_code,
-        description=f"{sensor.name or sensor.code}：{rule.name}",
-        source="sensor",
-        now=transition.at,
-    ).incident
+    try:
+        with session.begin_nested():
+            incident = report_incident(
+                session,
+                reporter_id=None,
+                lon=point.x,
+                lat=point.y,
+                category_code=rule.category_code,
+                description=f"{sensor.name or sensor.code}：{rule.name}",
+                source="sensor",
+                now=transition.at,
+            ).incident
+    except IncidentError:
+        # The sensor lies outside today's boundaries (or the category cannot be routed):
+        # keep the alert and the readings; an operator sees it in /api/v1/alerts.
+        return alert
     alert.incident_id = incident.id
     record(
         session,

@@ -82,6 +82,7 @@ def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: dateti
         value = parse_number(row.get("value"))
         if (
             sensor is not None
+            and isinstance(metric, str)
             and metric in sensor[1]
             and at is not None
             and at <= latest
@@ -105,11 +106,11 @@ def _check_row(
 ) -> list[RowProblem]:
     found = []
     code = row.get("sensor")
-    sensor = sensors.get(str(code))
+    sensor = sensors.get(code) if isinstance(code, str) else None
     if sensor is None:
-        found.append(RowProblem(n, "sensor", f"unknown sensor {code!r}"))
+        found.append(RowProblem(n, "sensor", f"unknown sensor {code!r} (a code is a string)"))
     metric = row.get("metric")
-    if sensor is not None and metric not in sensor[1]:
+    if sensor is not None and (not isinstance(metric, str) or metric not in sensor[1]):
         found.append(RowProblem(n, "metric", f"{code} does not report {metric!r}"))
     if at is None:
         found.append(RowProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
@@ -129,7 +130,9 @@ def ingest(
     result = IngestResult(received=len(valid))
     if not valid:
         return result
-    ensure_partitions(session, {(at.year, at.month) for _, _, at, _ in valid})
+    # Partition bounds are UTC: a reading at 23:00-05:00 on the 28th belongs to the next month.
+    months = {(u.year, u.month) for u in (at.astimezone(UTC) for _, _, at, _ in valid)}
+    ensure_partitions(session, months)
     new = _copy_new(session, valid)
     result.written = len(new)
     evaluate(session, new, result=result, now=now)
@@ -230,6 +233,10 @@ def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: dat
     work = _work(session, fresh)
     if not work:
         return
+    # Two batches of one sensor at once would both go on from the same saved state: take
+    # the sensors in a fixed order, one transaction at a time.
+    for sensor_id in sorted({sensor_id for sensor_id, _ in fresh}):
+        session.execute(text("SELECT pg_advisory_xact_lock(7231, :id)"), {"id": sensor_id})
     states = {
         (st.sensor_id, st.rule_id): st
         for st in session.execute(
