@@ -36,4 +36,7 @@ def get_lang(request: Request) -> str:
     return pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
 
 
+request_language = get_lang  # the same rule where no dependency injection runs (error handlers)
+
+
 LangDep = Annotated[str, Depends(get_lang)]

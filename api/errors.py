@@ -8,8 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.deps import request_language
 from gridgov.errors import FieldError
-from gridgov.i18n import pick_language, t
+from gridgov.i18n import t
 from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
 from gridgov.incidents.lifecycle import TransitionNotAllowed
 from gridgov.supplies.reservations import (
@@ -53,7 +54,7 @@ def reason(error: dict[str, Any], lang: str) -> str:
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 with one entry per bad field: {field, reason, type}."""
     assert isinstance(exc, RequestValidationError)
-    lang = pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
+    lang = request_language(request)
     details = [
         {"field": field_name(e["loc"]), "reason": reason(e, lang), "type": e["type"]}
         for e in exc.errors()
@@ -64,14 +65,10 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"message": message, "detail": details})
 
 
-def _lang(request: Request) -> str:
-    return pick_language(request.query_params.get("lang") or request.headers.get("accept-language"))
-
-
 async def field_error(request: Request, exc: Exception) -> JSONResponse:
     """422 naming the field, with the reason in the caller's language."""
     assert isinstance(exc, FieldError)
-    lang = _lang(request)
+    lang = request_language(request)
     reason_text = exc.reason(lang)
     content: dict[str, Any] = {
         "message": t("error.field", lang, field=exc.field, reason=reason_text),
@@ -85,13 +82,13 @@ async def field_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IncidentNotFound)
-    message = t("incident.not_found", _lang(request), id=exc.incident_id)
+    message = t("incident.not_found", request_language(request), id=exc.incident_id)
     return JSONResponse(status_code=404, content={"detail": {"message": message}})
 
 
 async def forbidden(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Forbidden)
-    lang = _lang(request)
+    lang = request_language(request)
     message = t("incident.forbidden", lang, action=t("action." + exc.action, lang))
     return JSONResponse(status_code=403, content={"detail": {"message": message}})
 
@@ -99,7 +96,7 @@ async def forbidden(request: Request, exc: Exception) -> JSONResponse:
 async def conflict(request: Request, exc: Exception) -> JSONResponse:
     """409: the action is not allowed from the incident's current status."""
     assert isinstance(exc, TransitionNotAllowed)
-    lang = _lang(request)
+    lang = request_language(request)
     message = t(
         "incident.transition",
         lang,
@@ -116,7 +113,7 @@ async def conflict(request: Request, exc: Exception) -> JSONResponse:
 
 async def user_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, UserError)
-    lang = _lang(request)
+    lang = request_language(request)
     return JSONResponse(
         status_code=422,
         content={
@@ -133,7 +130,7 @@ async def insufficient_stock(request: Request, exc: Exception) -> JSONResponse:
         status_code=409,
         content={
             "detail": {
-                "message": t("supplies.insufficient", _lang(request)),
+                "message": t("supplies.insufficient", request_language(request)),
                 "shortages": [
                     {
                         "stockpile": s.stockpile_code,
@@ -149,7 +146,7 @@ async def insufficient_stock(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def reservation_error(request: Request, exc: Exception) -> JSONResponse:
-    lang = _lang(request)
+    lang = request_language(request)
     if isinstance(exc, ReservationNotFound):
         message = t("supplies.reservation_not_found", lang, id=exc.reservation_id)
         return JSONResponse(status_code=404, content={"detail": {"message": message}})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -47,3 +48,24 @@ def resolve_database_url(database_url: str | None, data_dir: Path) -> str:
     from gridgov.db.embedded import cluster_for
 
     return cluster_for(data_dir).start()
+
+
+def upsert_statement(model: type[Base], rows: list[dict[str, Any]], *, keys: Sequence[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE of every other column the rows carry."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    statement = insert(model).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=[getattr(model, k) for k in keys],
+        set_={c: statement.excluded[c] for c in rows[0] if c not in keys},
+    )
+
+
+def upsert(
+    session: Session, model: type[Base], rows: list[dict[str, Any]], *, keys: Sequence[str]
+) -> int:
+    """Insert rows, updating the ones whose keys exist already; returns how many."""
+    if rows:
+        session.execute(upsert_statement(model, rows, keys=keys))
+        session.flush()
+    return len(rows)

@@ -6,10 +6,10 @@ import csv
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.levels import AREA_LEVELS
+from gridgov.db import upsert
 from gridgov.departments.models import Department
 
 COLUMNS = ("code", "name", "level", "area_code")
@@ -49,16 +49,7 @@ def read_departments_csv(path: Path | str) -> list[dict[str, str]]:
 
 def upsert_departments(session: Session, *, rows: list[dict[str, str]]) -> int:
     """Insert departments, updating name, level and area of codes that already exist."""
-    if not rows:
-        return 0
-    statement = insert(Department).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Department.code],
-        set_={c: statement.excluded[c] for c in ("name", "level", "area_code", "role")},
-    )
-    session.execute(statement)
-    session.flush()
-    return len(rows)
+    return upsert(session, Department, rows, keys=["code"])
 
 
 def list_departments(session: Session, *, area_code: str | None = None) -> list[Department]:

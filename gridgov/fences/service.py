@@ -18,12 +18,12 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.lookup import grid_at
+from gridgov.db import upsert_statement
 from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, TrackerSide
@@ -294,12 +294,4 @@ def _save_sides(
         }
         for (t, f), s in ((key, sides[key]) for key in sorted(changed))
     ]
-    statement = insert(TrackerSide).values(values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[TrackerSide.tracker_id, TrackerSide.fence_id],
-            set_={
-                c: statement.excluded[c] for c in values[0] if c not in ("tracker_id", "fence_id")
-            },
-        )
-    )
+    session.execute(upsert_statement(TrackerSide, values, keys=["tracker_id", "fence_id"]))

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Area
+from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.responsibilities.routing import ESCALATION_LEVELS, Assignment, Rule, assignment_from
@@ -81,14 +81,7 @@ def load_categories(session: Session, *, path: Path) -> int:
     ]
     # Major classes first, so that sub-classes find their parent.
     records.sort(key=lambda r: (r["parent_code"] is not None, r["code"]))
-    statement = insert(Category).values(records)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Category.code],
-        set_={c: statement.excluded[c] for c in ("parent_code", "name_zh", "name_en", "urgent")},
-    )
-    session.execute(statement)
-    session.flush()
-    return len(records)
+    return upsert(session, Category, records, keys=["code"])
 
 
 def read_responsibility_file(path: Path | str) -> list[dict[str, object]]:

@@ -10,12 +10,12 @@ from pathlib import Path
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.lookup import locate
+from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.responsibilities.models import Category
@@ -123,15 +123,7 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
         )
     if problems:
         raise CatalogueError(problems)
-    if values:
-        statement = insert(Sensor).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[Sensor.code],
-            set_={k: statement.excluded[k] for k in values[0] if k != "code"},
-        )
-        session.execute(statement)
-    session.flush()
-    return len(values)
+    return upsert(session, Sensor, values, keys=["code"])
 
 
 def import_rules(session: Session, *, path: Path) -> int:

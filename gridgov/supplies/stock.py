@@ -11,13 +11,13 @@ from pathlib import Path
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.lookup import locate
+from gridgov.db import upsert, upsert_statement
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.supplies.models import Item, StockLot, Stockpile
@@ -72,14 +72,7 @@ def load_items(session: Session, *, path: Path) -> int:
     """Insert or update the item catalogue from a CSV."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = [{k: v.strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-    statement = insert(Item).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Item.code],
-        set_={c: statement.excluded[c] for c in ("name_zh", "name_en", "unit_zh", "unit_en")},
-    )
-    session.execute(statement)
-    session.flush()
-    return len(rows)
+    return upsert(session, Item, rows, keys=["code"])
 
 
 def read_stock_file(path: Path | str) -> list[dict[str, str]]:
@@ -226,12 +219,8 @@ def _upsert_stockpile(session: Session, code: str, row: dict[str, str], place: P
         "district_code": chain.get(Level.DISTRICT),
         "city_code": chain.get(Level.CITY),
     }
-    statement = insert(Stockpile).values(values)
-    upsert = statement.on_conflict_do_update(
-        index_elements=[Stockpile.code],
-        set_={k: statement.excluded[k] for k in values if k != "code"},
-    ).returning(Stockpile.id)
-    stockpile_id = int(session.execute(upsert).scalar_one())
+    statement = upsert_statement(Stockpile, [values], keys=["code"]).returning(Stockpile.id)
+    stockpile_id = int(session.execute(statement).scalar_one())
     # Lots carry the position too (for the KNN index): keep them where the stockpile is.
     session.execute(
         update(StockLot)
