@@ -219,6 +219,10 @@ def _copy(raw: psycopg.Connection[Any], table: str, block: str) -> None:
 
 Work = tuple[int, SensorRule, RuleSpec, datetime]  # sensor id, rule, spec, window start
 
+_LOCK_SENSORS = text(
+    "SELECT count(pg_advisory_xact_lock(7231, id)) FROM unnest(CAST(:ids AS int[])) AS id"
+)
+
 
 def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: datetime) -> None:
     """Judge the new readings by every rule they touch.
@@ -235,8 +239,8 @@ def evaluate(session: Session, new: list[Row], *, result: IngestResult, now: dat
         return
     # Two batches of one sensor at once would both go on from the same saved state: take
     # the sensors in a fixed order, one transaction at a time.
-    for sensor_id in sorted({sensor_id for sensor_id, _ in fresh}):
-        session.execute(text("SELECT pg_advisory_xact_lock(7231, :id)"), {"id": sensor_id})
+    # One round trip: unnest yields the sorted array in order, so the locks are taken in order.
+    session.execute(_LOCK_SENSORS, {"ids": sorted({sensor_id for sensor_id, _ in fresh})})
     states = {
         (st.sensor_id, st.rule_id): st
         for st in session.execute(
