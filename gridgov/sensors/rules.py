@@ -137,10 +137,21 @@ def calm(rule: RuleSpec, samples: Sequence[Sample], state: RunState) -> bool:
     >>> calm(rule, [Sample(datetime(2026, 1, 1), 4.0)], RunState())
     True
     """
-    if state.is_open or state.run_length or not samples or rule.condition == "rate":
+    if state.is_open or state.run_length or not samples:
         return False
     values = [s.value for s in samples]
-    low, high = min(values), max(values)
+    return calm_between(rule, min(values), max(values))
+
+
+def calm_between(rule: RuleSpec, low: float, high: float) -> bool:
+    """Whether readings between ``low`` and ``high`` certainly breach nothing (for a series
+    with nothing open and no run under way).
+
+    >>> calm_between(RuleSpec("outside", low=6.5, high=8.5), 7.0, 8.0)
+    True
+    """
+    if rule.condition == "rate":
+        return False
     if rule.condition == "above":
         return rule.high is not None and high <= rule.high
     if rule.condition == "below":

@@ -1,0 +1,299 @@
+"""Judge a batch's new readings by every rule they touch.
+
+``Evaluation`` locks the batch's sensors and reads their rules and saved rule states first;
+``judge`` is pure (no database), so it can run while the server is still taking the COPY of
+the same rows; ``finish`` acts on what was found, replays readings that came out of order,
+and saves where each (sensor, rule) evaluation stands. Nothing is kept between batches: each
+batch reads the states under the sensors' locks, so no worker goes on from a stale one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.orm import Session
+
+from gridgov.sensors.alerts import apply_transitions
+from gridgov.sensors.models import Alert, Sensor, SensorRule
+from gridgov.sensors.rules import RuleSpec, RunState, Sample, Transition, advance, calm_between
+
+if TYPE_CHECKING:
+    from gridgov.sensors.ingest import IngestResult, Row
+
+Series = tuple[int, str]  # sensor id, metric
+Key = tuple[int, int]  # sensor id, rule id
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    metric: str
+    spec: RuleSpec
+
+
+@dataclass
+class Judged:
+    """What the readings in order decided, and which (sensor, rule) need a replay."""
+
+    outcome: dict[Key, RunState] = field(default_factory=dict)
+    transitions: list[tuple[int, int, list[Transition]]] = field(default_factory=list)
+    late: list[tuple[int, Rule, datetime]] = field(default_factory=list)  # window start
+
+
+_TIME = itemgetter(2)  # a row's time
+
+# One round trip: unnest yields the sorted array in order, so the locks are taken in order.
+_LOCK_SENSORS = text(
+    "SELECT count(pg_advisory_xact_lock(7231, id)) FROM unnest(CAST(:ids AS int[])) AS id"
+)
+_RULES = text(
+    """
+    SELECT id, sensor_kind, sensor_id, metric, condition, low, high, max_rate_per_minute,
+           sustain_count, sustain_minutes, clear_minutes, max_gap_minutes
+    FROM sensor_rules
+    WHERE sensor_kind = ANY(CAST(:kinds AS text[])) OR sensor_id = ANY(CAST(:ids AS int[]))
+    """
+)
+_STATES = text(
+    "SELECT sensor_id, rule_id, is_open, run, run_length, run_started, fine_since, "
+    "previous_at, previous_value FROM rule_states WHERE sensor_id = ANY(CAST(:ids AS int[]))"
+)
+
+
+class Evaluation:
+    """The rules and saved states of a batch's sensors, read under their locks."""
+
+    def __init__(self, session: Session, kinds: Mapping[int, str]) -> None:
+        self.kinds = dict(kinds)
+        self.by_kind: dict[tuple[str, str], list[Rule]] = defaultdict(list)
+        self.by_sensor: dict[Series, list[Rule]] = defaultdict(list)
+        self.states: dict[Key, Any] = {}
+        params = {"kinds": sorted(set(self.kinds.values())), "ids": sorted(self.kinds)}
+        watched: set[int] = set()
+        for row in session.execute(_RULES, params):
+            rule = Rule(row.id, row.metric, _spec(row))
+            if row.sensor_id is not None:
+                self.by_sensor[(row.sensor_id, row.metric)].append(rule)
+                watched.add(row.sensor_id)
+            elif row.sensor_kind is not None:
+                self.by_kind[(row.sensor_kind, row.metric)].append(rule)
+        kinds_watched = {kind for kind, _ in self.by_kind}
+        watched |= {s for s, kind in self.kinds.items() if kind in kinds_watched}
+        if not watched:
+            return
+        # Two batches of one sensor at once would both go on from the same saved state:
+        # take the sensors in a fixed order, one transaction at a time.
+        ids = sorted(watched)
+        session.execute(_LOCK_SENSORS, {"ids": ids})
+        self.states = {
+            (st.sensor_id, st.rule_id): st for st in session.execute(_STATES, {"ids": ids})
+        }
+
+    def judge(self, rows: Iterable[Row]) -> Judged:
+        """Go on from the saved states with readings in order; list the others (pure)."""
+        fresh: dict[Series, list[Row]] = defaultdict(list)
+        for row in rows:
+            fresh[(row[0], row[1])].append(row)
+        judged = Judged()
+        for (sensor_id, metric), series in fresh.items():
+            rules = self.by_sensor.get((sensor_id, metric), []) + self.by_kind.get(
+                (self.kinds[sensor_id], metric), []
+            )
+            if not rules:
+                continue
+            # Samples are made only for a series that needs the per-reading walk; a calm one
+            # (nothing open, no run, no value out of bounds) only moves its last reading on.
+            earliest, last = min(series, key=_TIME)[2], max(series, key=_TIME)
+            values = [row[3] for row in series]
+            low, high = min(values), max(values)
+            samples: list[Sample] | None = None
+            for rule in rules:
+                key = (sensor_id, rule.id)
+                saved = self.states.get(key)
+                if saved is None or saved.previous_at is None or earliest <= saved.previous_at:
+                    judged.late.append((sensor_id, rule, earliest - rule.spec.lookback))
+                elif (
+                    not saved.is_open
+                    and not saved.run_length
+                    and calm_between(rule.spec, low, high)
+                ):
+                    judged.outcome[key] = RunState(previous=Sample(last[2], last[3]))
+                else:
+                    samples = samples or [Sample(row[2], row[3]) for row in series]
+                    transitions, judged.outcome[key] = advance(rule.spec, samples, _state(saved))
+                    if transitions:
+                        judged.transitions.append((sensor_id, rule.id, transitions))
+        return judged
+
+    def finish(
+        self, session: Session, judged: Judged, *, result: IngestResult, now: datetime
+    ) -> None:
+        """Open and clear alerts, replay the readings out of order, save the states."""
+        for sensor_id, rule_id, transitions in judged.transitions:
+            _apply(session, sensor_id, rule_id, transitions, result=result, now=now)
+        if judged.late:
+            windows = _windows(session, judged.late)
+            alerts = _alerts_since(session, judged.late)
+            for sensor_id, rule, _ in judged.late:
+                samples = windows.get((sensor_id, rule.metric, rule.id), [])
+                if not samples:
+                    continue
+                first = samples[0].at
+                open_at_start = any(
+                    a.opened_at < first and (a.cleared_at is None or a.cleared_at >= first)
+                    for a in alerts.get((sensor_id, rule.id), [])
+                )
+                transitions, judged.outcome[(sensor_id, rule.id)] = advance(
+                    rule.spec, samples, RunState(is_open=open_at_start)
+                )
+                if transitions:
+                    _apply(session, sensor_id, rule.id, transitions, result=result, now=now)
+        changed = bool(result.alerts_opened or result.alerts_cleared)
+        _save_states(session, judged.outcome, truth_needed=changed)
+
+
+def _apply(
+    session: Session,
+    sensor_id: int,
+    rule_id: int,
+    transitions: list[Transition],
+    *,
+    result: IngestResult,
+    now: datetime,
+) -> None:
+    sensor = session.get(Sensor, sensor_id)
+    rule = session.get(SensorRule, rule_id)
+    assert sensor is not None and rule is not None
+    apply_transitions(session, sensor, rule, transitions, result=result, now=now)
+
+
+def _spec(row: Any) -> RuleSpec:
+    return RuleSpec(
+        condition=row.condition,
+        low=row.low,
+        high=row.high,
+        max_rate_per_minute=row.max_rate_per_minute,
+        sustain_count=row.sustain_count,
+        sustain_minutes=row.sustain_minutes,
+        clear_minutes=row.clear_minutes,
+        max_gap_minutes=row.max_gap_minutes,
+    )
+
+
+def _state(saved: Any) -> RunState:
+    previous = (
+        Sample(saved.previous_at, saved.previous_value)
+        if saved.previous_at is not None and saved.previous_value is not None
+        else None
+    )
+    run = tuple(Sample(datetime.fromisoformat(r["at"]), r["value"]) for r in saved.run or ())
+    return RunState(
+        saved.is_open, run, saved.run_length, saved.run_started, saved.fine_since, previous
+    )
+
+
+_SAVE_STATES = text(
+    """
+    INSERT INTO rule_states (sensor_id, rule_id, is_open, run, run_length, run_started,
+                             fine_since, previous_at, previous_value)
+    SELECT * FROM unnest(CAST(:sensor_ids AS int[]), CAST(:rule_ids AS int[]),
+                         CAST(:is_open AS boolean[]), CAST(:runs AS jsonb[]),
+                         CAST(:lengths AS int[]), CAST(:started AS timestamptz[]),
+                         CAST(:fine AS timestamptz[]), CAST(:prev_at AS timestamptz[]),
+                         CAST(:prev_value AS float8[]))
+    ON CONFLICT (sensor_id, rule_id) DO UPDATE SET
+        is_open = excluded.is_open, run = excluded.run, run_length = excluded.run_length,
+        run_started = excluded.run_started, fine_since = excluded.fine_since,
+        previous_at = excluded.previous_at, previous_value = excluded.previous_value
+    """
+)
+
+
+def _save_states(session: Session, outcome: dict[Key, RunState], *, truth_needed: bool) -> None:
+    """Store where each evaluation stands; its open/closed flag follows the alerts table."""
+    if not outcome:
+        return
+    open_now: set[Key] | None = None
+    if truth_needed:
+        rows = session.execute(
+            select(Alert.sensor_id, Alert.rule_id).where(
+                Alert.cleared_at.is_(None), Alert.sensor_id.in_({s for s, _ in outcome})
+            )
+        )
+        open_now = {(sensor_id, rule_id) for sensor_id, rule_id in rows}
+    items = sorted(outcome.items())
+    columns: dict[str, list[Any]] = {
+        "sensor_ids": [sensor_id for (sensor_id, _), _ in items],
+        "rule_ids": [rule_id for (_, rule_id), _ in items],
+        "is_open": [st.is_open if open_now is None else key in open_now for key, st in items],
+        "runs": [
+            json.dumps([{"at": x.at.isoformat(), "value": x.value} for x in st.run])
+            for _, st in items
+        ],
+        "lengths": [st.run_length for _, st in items],
+        "started": [st.run_started for _, st in items],
+        "fine": [st.fine_since for _, st in items],
+        "prev_at": [st.previous.at if st.previous else None for _, st in items],
+        "prev_value": [st.previous.value if st.previous else None for _, st in items],
+    }
+    session.execute(_SAVE_STATES, columns)
+
+
+_WINDOWS = text(
+    """
+    SELECT v.sensor_id, v.metric, v.rule_id, r.at, r.value
+    FROM unnest(CAST(:sensors AS int[]), CAST(:metrics AS text[]), CAST(:rules AS int[]),
+                CAST(:starts AS timestamptz[]), CAST(:befores AS int[]))
+         AS v(sensor_id, metric, rule_id, start, before)
+    CROSS JOIN LATERAL (
+        SELECT at, value FROM readings
+        WHERE sensor_id = v.sensor_id AND metric = v.metric
+          AND at >= LEAST(v.start, coalesce((
+              SELECT at FROM readings
+              WHERE sensor_id = v.sensor_id AND metric = v.metric AND at < v.start
+              ORDER BY at DESC OFFSET v.before LIMIT 1), v.start))
+    ) r
+    ORDER BY v.sensor_id, v.metric, v.rule_id, r.at
+    """
+)
+
+
+def _windows(
+    session: Session, late: list[tuple[int, Rule, datetime]]
+) -> dict[tuple[int, str, int], list[Sample]]:
+    """For every (sensor, rule): readings from its start on, plus enough earlier ones to judge
+    a run or a rate; one round trip for the whole batch."""
+    params = {
+        "sensors": [sensor_id for sensor_id, _, _ in late],
+        "metrics": [rule.metric for _, rule, _ in late],
+        "rules": [rule.id for _, rule, _ in late],
+        "starts": [start for _, _, start in late],
+        "befores": [max(rule.spec.sustain_count, 1) for _, rule, _ in late],
+    }
+    windows: dict[tuple[int, str, int], list[Sample]] = defaultdict(list)
+    for row in session.execute(_WINDOWS, params):
+        windows[(row.sensor_id, row.metric, row.rule_id)].append(Sample(row.at, row.value))
+    return windows
+
+
+def _alerts_since(
+    session: Session, late: list[tuple[int, Rule, datetime]]
+) -> dict[Key, list[Alert]]:
+    """Alerts that could be open inside the windows (open now, or cleared after they start)."""
+    earliest = min(start for _, _, start in late) - timedelta(days=1)
+    found: dict[Key, list[Alert]] = defaultdict(list)
+    for alert in session.scalars(
+        select(Alert).where(
+            Alert.sensor_id.in_({sensor_id for sensor_id, _, _ in late}),
+            or_(Alert.cleared_at.is_(None), Alert.cleared_at >= earliest),
+        )
+    ):
+        found[(alert.sensor_id, alert.rule_id)].append(alert)
+    return found
