@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -87,12 +88,18 @@ def per_second(count: int, seconds: float) -> float:
 
 
 def serve(settings: Settings) -> tuple[uvicorn.Server, str]:
-    port = 8765
+    # A port of our own: a fixed one may be taken by a server someone else runs here.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
     while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the HTTP server did not start")
         time.sleep(0.05)
     return server, f"http://127.0.0.1:{port}"
 
