@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from shapely.geometry import Point, box
 from sqlalchemy import delete, select
 
-from gridgov.fences.crossing import Dwell, Side, active_at, step
+from gridgov.fences.crossing import Dwell, Side, active_at, step, walk
 from gridgov.fences.index import FenceIndex
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
-from gridgov.fences.service import process_positions, remove_fence, save_fence
+from gridgov.fences.service import follow, process_positions, remove_fence, save_fence
 from gridgov.incidents.models import Incident
 from gridgov.notifications.models import Notification
 from gridgov.users.models import User
@@ -67,6 +68,59 @@ def test_active_hours_wrap_midnight():
     assert active_at(time(1), time(22), time(6))
     assert not active_at(time(7), time(22), time(6))
     assert active_at(time(7), None, None)
+
+
+def stepped(times, covers, sides, last_seen, active, dwell):
+    """The reference: every fix steps every fence covering it or already sided, one by one."""
+    sides, moved, crossings, seen = dict(sides), {}, [], last_seen
+    for n, (at, cover) in enumerate(zip(times, covers, strict=True)):
+        for fence_id in sorted(cover | set(sides)):
+            if fence_id not in active:
+                continue
+            before = sides.get(fence_id)
+            if before is None and seen is not None:
+                before = Side(inside=False, last_at=seen)  # seen outside
+            after, event = step(before, fence_id in cover, at, dwell)
+            if after != before:
+                sides[fence_id] = moved[fence_id] = after
+            if event:
+                crossings.append((n, fence_id, event))
+        if seen is None or at > seen:
+            seen = at
+    return moved, crossings
+
+
+def test_walking_a_batch_agrees_with_stepping_fix_by_fix():
+    rng = random.Random(7)
+    for _ in range(3000):
+        dwell = Dwell(rng.choice([0, 10, 30]), rng.choice([1, 2, 3]))
+        times = sorted(
+            T + timedelta(seconds=rng.randint(0, 120)) for _ in range(rng.randint(1, 15))
+        )
+        covers = [{f for f in (1, 2, 3) if rng.random() < 0.4} for _ in times]
+        sides = {
+            f: Side(
+                rng.random() < 0.5,
+                *rng.choice([(None, None, 0), (True, T, 1), (False, T, 2)]),
+                last_at=T + timedelta(seconds=rng.randint(0, 60)),
+            )
+            for f in (1, 2, 4)
+            if rng.random() < 0.5
+        }
+        last_seen = rng.choice([None, T + timedelta(seconds=rng.randint(0, 60))])
+        active = {1, 2, 3} if rng.random() < 0.8 else {1, 3}
+        expected = stepped(times, covers, sides, last_seen, active, dwell)
+        assert follow(times, covers, sides, last_seen=last_seen, fences=active, dwell=dwell) == (
+            expected
+        )
+        side = sides.get(1)
+        positions = [(1 in cover, at) for at, cover in zip(times, covers, strict=True)]
+        by_step, events = side, []
+        for n, (inside, at) in enumerate(positions):
+            by_step, event = step(by_step, inside, at, dwell)
+            if event:
+                events.append((n, event))
+        assert walk(side, positions, dwell) == (by_step, events)
 
 
 @pytest.fixture
@@ -155,6 +209,21 @@ def test_the_index_follows_fence_changes_without_a_rebuild(session, demo_generat
     remove_fence(session, code="T-F3")
     index.sync(session)
     assert not index.covering(110.005, 22.005)
+
+
+def test_a_whole_batch_finds_the_same_fences_as_point_by_point(session, demo_generation):
+    save_fence(session, code="T-F6", name="甲", rule="watch", geom=FENCE)
+    save_fence(session, code="T-F7", name="乙", rule="watch", geom=box(109.1, 21.55, 109.11, 21.56))
+    index = FenceIndex()
+    index.sync(session)
+    rng = random.Random(3)
+    lons = [rng.uniform(109.09, 109.115) for _ in range(500)] + [EDGE, 109.1, 109.105]
+    lats = [rng.uniform(21.54, 21.565) for _ in range(500)] + [21.55, 21.55, 21.555]
+    many = index.covering_many(lons, lats)
+    assert [set(found) for found in many] == [
+        index.covering(lon, lat) for lon, lat in zip(lons, lats, strict=True)
+    ]
+    assert len(many[-1]) == 2  # a corner shared by both fences is in both
 
 
 def test_a_change_that_commits_late_is_still_applied(session, demo_generation):

@@ -7,6 +7,7 @@ edge produces no events. The first position ever seen sets the side without an e
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
@@ -53,6 +54,43 @@ def step(side: Side | None, inside: bool, at: datetime, dwell: Dwell) -> tuple[S
     if stayed or pending.candidate_count >= dwell.positions:
         return Side(inside=inside, last_at=at), "enter" if inside else "exit"
     return pending, None
+
+
+def walk(
+    side: Side | None, positions: Iterable[tuple[bool, datetime]], dwell: Dwell
+) -> tuple[Side | None, list[tuple[int, str]]]:
+    """``step`` over (inside, time) positions in time order: the side after the last one, and
+    the confirmed crossings as (position number, "enter"/"exit").
+
+    The same as stepping position by position, but a position that leaves the tracker where
+    it stood, with nothing pending (the usual case), only moves the time on.
+
+    >>> t0 = datetime(2026, 1, 1)
+    >>> moves = [(False, t0), (True, t0 + timedelta(seconds=1)), (True, t0 + timedelta(seconds=2))]
+    >>> side, crossings = walk(None, moves, Dwell(positions=2))
+    >>> side.inside, crossings
+    (True, [(2, 'enter')])
+    """
+    crossings: list[tuple[int, str]] = []
+    # While positions stay on the side, ``step`` would make Side(inside, last_at=at) each
+    # time (a pending crossing dropped): keep only the time, and make that side when needed.
+    last = side.last_at if side is not None else None
+    for n, (inside, at) in enumerate(positions):
+        if side is not None and last is not None:
+            if at <= last:
+                continue  # an old or repeated position: nothing moves
+            if inside == side.inside:
+                last = at
+                continue
+        if side is not None and last != side.last_at:
+            side = Side(side.inside, last_at=last)
+        side, event = step(side, inside, at, dwell)
+        last = side.last_at
+        if event:
+            crossings.append((n, event))
+    if side is not None and last != side.last_at:
+        side = Side(side.inside, last_at=last)
+    return side, crossings
 
 
 def breaches(rule: str, event: str) -> bool:

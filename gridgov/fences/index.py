@@ -7,9 +7,13 @@ applies the changes it has not seen (``sync``), so all workers agree without a r
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import time
 
+import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
 from rtree.index import Index
@@ -33,6 +37,7 @@ class IndexedFence:
     geom: BaseGeometry
 
 
+NOWHERE: frozenset[int] = frozenset()
 LOOK_BACK = 1000  # fence changes re-read behind the newest one applied
 
 
@@ -48,6 +53,9 @@ class FenceIndex:
 
     def __len__(self) -> int:
         return len(self._fences)
+
+    def __contains__(self, fence_id: object) -> bool:
+        return fence_id in self._fences
 
     def get(self, fence_id: int) -> IndexedFence | None:
         return self._fences.get(fence_id)
@@ -94,6 +102,36 @@ class FenceIndex:
             fences = [self._fences[fid] for fid in candidates]
         # For a point, "intersects" is "covers": the boundary counts as inside.
         return {f.id for f in fences if shapely.intersects_xy(f.geom, lon, lat)}
+
+    def covering_many(self, lons: Sequence[float], lats: Sequence[float]) -> list[AbstractSet[int]]:
+        """For each point, the ids of the active fences that cover it: one bulk query of the
+        boxes, then one vectorised exact test of the candidates (no object per point).
+
+        >>> index = FenceIndex()
+        >>> index.covering_many([1.0], [2.0])
+        [frozenset()]
+        """
+        # Most points lie outside every fence: they share one empty set.
+        found: list[AbstractSet[int]] = [NOWHERE] * len(lons)
+        if not len(lons):
+            return found
+        xy = np.column_stack([np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)])
+        with self._lock:
+            if not self._fences:
+                return found
+            fence_ids, counts = self._tree.intersection_v(xy, xy)
+            if not len(fence_ids):
+                return found
+            geoms = np.array([self._fences[i].geom for i in fence_ids.tolist()], dtype=object)
+        at = np.repeat(np.arange(len(xy)), counts.astype(np.int64))
+        # For a point, "intersects" is "covers": the boundary counts as inside.
+        exact = shapely.intersects_xy(geoms, xy[at, 0], xy[at, 1])
+        hits: dict[int, set[int]] = defaultdict(set)
+        for p, fence_id in zip(at[exact].tolist(), fence_ids[exact].tolist(), strict=True):
+            hits[p].add(fence_id)
+        for p, ids in hits.items():
+            found[p] = ids
+        return found
 
     def _put(self, fence: Fence) -> None:
         geom = to_shape(fence.geom)

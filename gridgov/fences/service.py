@@ -8,31 +8,32 @@ even if its neighbour in the batch is garbage).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.lookup import grid_at
-from gridgov.db import upsert_statement
-from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step
+from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step, walk
 from gridgov.fences.index import FenceIndex, IndexedFence
-from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker, TrackerSide
+from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.incidents.reporting import report_incident
 from gridgov.notifications.service import Message, grid_heads, notify_many
 from gridgov.tables import TimeCache, parse_number
 
 MAX_FUTURE = timedelta(minutes=5)
+CRS_NAMES = frozenset(c.value for c in InputCRS)
 
 
 def save_fence(
@@ -87,8 +88,9 @@ class PositionsResult:
     events: list[FenceEvent] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(NamedTuple):
+    """One good position (WGS84): a named tuple, because a batch makes thousands of them."""
+
     tracker_id: int
     at: datetime
     lon: float
@@ -104,25 +106,40 @@ def validate_positions(
     trackers = dict(
         session.execute(select(Tracker.code, Tracker.id).where(Tracker.code.in_(codes))).all()
     )
-    fixes, problems = [], []
+    fixes: list[Fix] = []
+    problems: list[PositionProblem] = []
     times = TimeCache()
+    latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
-        found = []
         tracker_id = trackers.get(str(row.get("tracker", "")))
+        lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
+        at = times(row.get("time"))
+        # The happy path first (WGS84, the default); any doubt goes through every check.
+        if (
+            tracker_id is not None
+            and lon is not None
+            and -180 <= lon <= 180
+            and lat is not None
+            and -90 <= lat <= 90
+            and at is not None
+            and at <= latest
+            and row.get("crs") is None
+        ):
+            fixes.append(Fix(tracker_id, at, lon, lat))
+            continue
+        found = []
         if tracker_id is None:
             found.append(PositionProblem(n, "tracker", f"unknown tracker {row.get('tracker')!r}"))
-        lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
         if lon is None or not -180 <= lon <= 180:
             found.append(PositionProblem(n, "lon", f"{row.get('lon')!r} is not a longitude"))
         if lat is None or not -90 <= lat <= 90:
             found.append(PositionProblem(n, "lat", f"{row.get('lat')!r} is not a latitude"))
         crs = str(row.get("crs") or "wgs84").lower()
-        if crs not in {c.value for c in InputCRS}:
+        if crs not in CRS_NAMES:
             found.append(PositionProblem(n, "crs", f"unknown crs {crs!r}"))
-        at = times(row.get("time"))
         if at is None:
             found.append(PositionProblem(n, "time", f"{row.get('time')!r} is not an ISO 8601 time"))
-        elif at > now + MAX_FUTURE:
+        elif at > latest:
             found.append(PositionProblem(n, "time", f"{at.isoformat()} is in the future"))
         if found:
             problems += found
@@ -153,50 +170,98 @@ def process_positions(
     if not fixes:
         return result
     index.sync(session)
-    by_tracker: dict[int, list[Fix]] = defaultdict(list)
-    for fix in fixes:
-        by_tracker[fix.tracker_id].append(fix)
+    covers = index.covering_many([f.lon for f in fixes], [f.lat for f in fixes])
+    by_tracker: dict[int, list[tuple[Fix, AbstractSet[int]]]] = defaultdict(list)
+    for fix, cover in zip(fixes, covers, strict=True):
+        by_tracker[fix.tracker_id].append((fix, cover))
     trackers = {
         t.id: t
         for t in session.scalars(
             select(Tracker).where(Tracker.id.in_(by_tracker)).with_for_update()
         )
     }
-    sides = {
-        (s.tracker_id, s.fence_id): Side(
-            s.inside, s.candidate_inside, s.candidate_since, s.candidate_count, s.last_at
+    sides: dict[int, dict[int, Side]] = defaultdict(dict)  # tracker -> fence -> side
+    for row in session.execute(_SIDES, {"ids": list(by_tracker)}):
+        sides[row.tracker_id][row.fence_id] = Side(
+            row.inside, row.candidate_inside, row.candidate_since, row.candidate_count, row.last_at
         )
-        for s in session.scalars(select(TrackerSide).where(TrackerSide.tracker_id.in_(by_tracker)))
-    }
-    changed: set[tuple[int, int]] = set()
-    known: dict[int, set[int]] = defaultdict(set)  # tracker -> fences it has a side of
+    changed: dict[tuple[int, int], Side] = {}
     crossings: list[tuple[Tracker, IndexedFence, str, Fix]] = []
-    for tracker_id, fence_id in sides:
-        known[tracker_id].add(fence_id)
     for tracker_id, track in by_tracker.items():
         tracker = trackers[tracker_id]
-        for fix in sorted(track, key=lambda f: f.at):
-            covering = index.covering(fix.lon, fix.lat)
-            for fence_id in covering | known[tracker_id]:
-                fence = index.get(fence_id)
-                if fence is None:
-                    continue
-                key = (tracker_id, fence_id)
-                before = sides.get(key)
-                if before is None and tracker.last_seen_at is not None:
-                    before = Side(inside=False, last_at=tracker.last_seen_at)  # seen outside
-                after, event = step(before, fence_id in covering, fix.at, dwell)
-                if after != before:
-                    sides[key] = after
-                    changed.add(key)
-                    known[tracker_id].add(fence_id)
-                if event:
-                    crossings.append((tracker, fence, event, fix))
-            if tracker.last_seen_at is None or fix.at > tracker.last_seen_at:
-                tracker.last_seen_at = fix.at
-    _save_sides(session, sides, changed)
+        track.sort(key=lambda item: item[0].at)
+        moved, found = follow(
+            [fix.at for fix, _ in track],
+            [cover for _, cover in track],
+            sides[tracker_id],
+            last_seen=tracker.last_seen_at,
+            fences=index,
+            dwell=dwell,
+        )
+        changed.update({(tracker_id, fence_id): side for fence_id, side in moved.items()})
+        for n, fence_id, kind in found:
+            fence = index.get(fence_id)
+            assert fence is not None
+            crossings.append((tracker, fence, kind, track[n][0]))
+        latest = track[-1][0].at
+        if tracker.last_seen_at is None or latest > tracker.last_seen_at:
+            tracker.last_seen_at = latest
+    _save_sides(session, changed)
     result.events = _record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
     return result
+
+
+def follow(
+    times: Sequence[datetime],
+    covers: Sequence[AbstractSet[int]],
+    sides: Mapping[int, Side],
+    *,
+    last_seen: datetime | None,
+    fences: Container[int],
+    dwell: Dwell,
+) -> tuple[dict[int, Side], list[tuple[int, int, str]]]:
+    """One tracker's fixes (in time order, with the fences covering each) through the fences
+    it has a side of or enters: the sides that changed, and the crossings as (fix number,
+    fence id, kind) in the order of the fixes."""
+    seen_before = []  # when the tracker was last seen, before each fix
+    seen = last_seen
+    for at in times:
+        seen_before.append(seen)
+        if seen is None or at > seen:
+            seen = at
+    moved: dict[int, Side] = {}
+    crossings: list[tuple[int, int, str]] = []
+    for fence_id in sorted(set(sides).union(*covers)):
+        if fence_id not in fences:
+            continue  # switched off since
+        before = sides.get(fence_id)
+        start = 0
+        if before is None:
+            # No side yet: the first fix inside starts one; a tracker seen before was outside.
+            for start in range(len(times)):
+                if fence_id not in covers[start]:
+                    continue
+                seen_at = seen_before[start]
+                assumed = Side(inside=False, last_at=seen_at) if seen_at is not None else None
+                side, event = step(assumed, True, times[start], dwell)
+                if side != assumed:
+                    before = moved[fence_id] = side
+                    if event:
+                        crossings.append((start, fence_id, event))
+                    start += 1
+                    break
+            else:
+                continue
+        after, found = walk(
+            before,
+            ((fence_id in covers[n], times[n]) for n in range(start, len(times))),
+            dwell,
+        )
+        if after is not None and after != sides.get(fence_id):
+            moved[fence_id] = after
+        crossings += [(start + n, fence_id, kind) for n, kind in found]
+    crossings.sort(key=lambda c: (c[0], c[1]))
+    return moved, crossings
 
 
 def _record_crossings(
@@ -208,32 +273,30 @@ def _record_crossings(
 ) -> list[FenceEvent]:
     """Write confirmed crossings together; a breach notifies the tracker's owner and the grid
     head, and a breach of a no-entry/no-exit fence opens an incident."""
+    if not crossings:
+        return []
+    grid_codes = _grid_codes(session, [fix for _, _, _, fix in crossings], grid_index)
     events = []
-    for tracker, fence, kind, fix in crossings:
-        grid_code = _grid_code(session, fix, grid_index)
+    messages = []
+    for (tracker, fence, kind, fix), grid_code in zip(crossings, grid_codes, strict=True):
         local = fix.at.astimezone(zone).time()
         breach = breaches(fence.rule, kind) and active_at(local, fence.active_from, fence.active_to)
-        events.append(
-            FenceEvent(
-                tracker_id=tracker.id,
-                fence_id=fence.id,
-                kind=kind,
-                at=fix.at,
-                lon=fix.lon,
-                lat=fix.lat,
-                grid_code=grid_code,
-                breach=breach,
-            )
+        event = FenceEvent(
+            tracker_id=tracker.id,
+            fence_id=fence.id,
+            kind=kind,
+            at=fix.at,
+            lon=fix.lon,
+            lat=fix.lat,
+            grid_code=grid_code,
+            breach=breach,
+            incident_id=None,
         )
-    session.add_all(events)
-    session.flush()
-    messages = []
-    for event, (tracker, fence, kind, fix) in zip(events, crossings, strict=True):
         verb = "进入" if kind == "enter" else "离开"
         title = f"{tracker.name or tracker.code} {verb} {fence.name}"
         watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
-        if event.breach and event.grid_code is not None:
-            incident = report_incident(
+        if breach and grid_code is not None:
+            event.incident_id = report_incident(
                 session,
                 reporter_id=None,
                 lon=fix.lon,
@@ -242,10 +305,14 @@ def _record_crossings(
                 source="fence",
                 now=fix.at,
                 description=f"越界告警：{title}",
-            ).incident
-            event.incident_id = incident.id
-            watchers += grid_heads(session, event.grid_code)
-        messages.append(
+            ).incident.id
+            watchers += grid_heads(session, grid_code)
+        events.append(event)
+        messages.append((event, title, watchers))
+    _insert_events(session, events)
+    notify_many(
+        session,
+        [
             Message(
                 kind="fence_breach" if event.breach else "fence_crossing",
                 title=title,
@@ -254,44 +321,113 @@ def _record_crossings(
                     "event": event.id,
                     "tracker": tracker.code,
                     "fence": fence.code,
-                    "kind": kind,
+                    "kind": event.kind,
                     "breach": event.breach,
                     "grid": event.grid_code,
                     "incident": event.incident_id,
-                    "at": fix.at.isoformat(),
+                    "at": event.at.isoformat(),
                 },
             )
-        )
-    notify_many(session, messages, now=now)
+            for (event, title, watchers), (tracker, fence, _, _) in zip(
+                messages, crossings, strict=True
+            )
+        ],
+        now=now,
+    )
     return events
 
 
-def _grid_code(session: Session, fix: Fix, grid_index: GridIndex | None) -> str | None:
+_EVENT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('fence_events', 'id')) FROM generate_series(1, :n)"
+)
+_INSERT_EVENTS = text(
+    """
+    INSERT INTO fence_events (id, tracker_id, fence_id, kind, at, lon, lat, grid_code, breach,
+                              incident_id)
+    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:trackers AS int[]),
+                         CAST(:fences AS int[]), CAST(:kinds AS text[]),
+                         CAST(:ats AS timestamptz[]), CAST(:lons AS float8[]),
+                         CAST(:lats AS float8[]), CAST(:grids AS text[]),
+                         CAST(:breaches AS boolean[]), CAST(:incidents AS bigint[]))
+    """
+)
+
+
+def _insert_events(session: Session, events: list[FenceEvent]) -> None:
+    """One statement for all events (the ORM would send a statement too long to cache), and
+    the objects then join the session as the rows they are."""
+    ids = list(session.scalars(_EVENT_IDS, {"n": len(events)}))
+    for event, event_id in zip(events, ids, strict=True):
+        event.id = event_id
+    session.execute(
+        _INSERT_EVENTS,
+        {
+            "ids": ids,
+            "trackers": [e.tracker_id for e in events],
+            "fences": [e.fence_id for e in events],
+            "kinds": [e.kind for e in events],
+            "ats": [e.at for e in events],
+            "lons": [e.lon for e in events],
+            "lats": [e.lat for e in events],
+            "grids": [e.grid_code for e in events],
+            "breaches": [e.breach for e in events],
+            "incidents": [e.incident_id for e in events],
+        },
+    )
+    for event in events:
+        make_transient_to_detached(event)
+        session.add(event)
+
+
+def _grid_codes(
+    session: Session, fixes: list[Fix], grid_index: GridIndex | None
+) -> list[str | None]:
     if grid_index is not None:
-        found = grid_index.code_of(grid_index.locate_many([fix.lon], [fix.lat]))[0]
-        return str(found) if found is not None else None
+        found = grid_index.code_of(
+            grid_index.locate_many([f.lon for f in fixes], [f.lat for f in fixes])
+        )
+        return [str(code) if code is not None else None for code in found]
     generation = active_generation(session)
     if generation is None:
-        return None
-    grid = grid_at(session, lon=fix.lon, lat=fix.lat, generation_id=generation.id)
-    return grid.code if grid else None
+        return [None] * len(fixes)
+    grids = [grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes]
+    return [grid.code if grid else None for grid in grids]
 
 
-def _save_sides(
-    session: Session, sides: dict[tuple[int, int], Side], changed: set[tuple[int, int]]
-) -> None:
+_SIDES = text(
+    "SELECT tracker_id, fence_id, inside, candidate_inside, candidate_since, candidate_count, "
+    "last_at FROM tracker_sides WHERE tracker_id = ANY(CAST(:ids AS int[]))"
+)
+_SAVE_SIDES = text(
+    """
+    INSERT INTO tracker_sides (tracker_id, fence_id, inside, candidate_inside, candidate_since,
+                               candidate_count, last_at)
+    SELECT * FROM unnest(CAST(:trackers AS int[]), CAST(:fences AS int[]),
+                         CAST(:inside AS boolean[]), CAST(:candidate AS boolean[]),
+                         CAST(:since AS timestamptz[]), CAST(:counts AS int[]),
+                         CAST(:last_at AS timestamptz[]))
+    ON CONFLICT (tracker_id, fence_id) DO UPDATE SET
+        inside = excluded.inside, candidate_inside = excluded.candidate_inside,
+        candidate_since = excluded.candidate_since, candidate_count = excluded.candidate_count,
+        last_at = excluded.last_at
+    """
+)
+
+
+def _save_sides(session: Session, changed: dict[tuple[int, int], Side]) -> None:
     if not changed:
         return
-    values = [
+    keys = sorted(changed)
+    sides = [changed[key] for key in keys]
+    session.execute(
+        _SAVE_SIDES,
         {
-            "tracker_id": t,
-            "fence_id": f,
-            "inside": s.inside,
-            "candidate_inside": s.candidate_inside,
-            "candidate_since": s.candidate_since,
-            "candidate_count": s.candidate_count,
-            "last_at": s.last_at,
-        }
-        for (t, f), s in ((key, sides[key]) for key in sorted(changed))
-    ]
-    session.execute(upsert_statement(TrackerSide, values, keys=["tracker_id", "fence_id"]))
+            "trackers": [t for t, _ in keys],
+            "fences": [f for _, f in keys],
+            "inside": [s.inside for s in sides],
+            "candidate": [s.candidate_inside for s in sides],
+            "since": [s.candidate_since for s in sides],
+            "counts": [s.candidate_count for s in sides],
+            "last_at": [s.last_at for s in sides],
+        },
+    )
