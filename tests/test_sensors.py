@@ -169,6 +169,57 @@ def test_recorded_series_opens_and_clears_exactly_the_true_alerts(session, senso
     assert steps == ["report", "dispatch", "alert_opened", "alert_cleared"]
 
 
+def test_batches_in_order_decide_what_one_replay_of_the_whole_series_decides(session, sensor):
+    # Values around the thresholds, silences that break runs, batches of any size (each one
+    # shuffled): going on from the saved states must open and clear exactly the alerts that
+    # one replay of the whole series finds, for a threshold rule and a two-sided one.
+    rng = random.Random(11)
+    minute, oxygen, ph = 0, [], []
+    for _ in range(400):
+        minute += rng.choice([10, 10, 10, 20, 70])
+        oxygen.append((minute, round(rng.uniform(3.0, 5.5), 2)))
+        ph.append((minute, round(rng.uniform(5.5, 9.5), 2)))
+    readings = rows(*oxygen) + rows(*ph, metric="ph")
+    readings.sort(key=lambda r: r["time"])
+    start = 0
+    while start < len(readings):
+        size = rng.choice([1, 2, 5, 20, 60])
+        batch = readings[start : start + size]
+        rng.shuffle(batch)
+        ingest(session, rows=batch, now=T + timedelta(days=30))
+        start += size
+    expected = []
+    for name, series in (("溶解氧偏低", oxygen), ("pH异常", ph)):
+        rule = session.scalar(select(SensorRule).where(SensorRule.name == name))
+        spec = RuleSpec(
+            rule.condition,
+            low=rule.low,
+            high=rule.high,
+            sustain_count=rule.sustain_count,
+            sustain_minutes=rule.sustain_minutes,
+            clear_minutes=rule.clear_minutes,
+            max_gap_minutes=rule.max_gap_minutes,
+        )
+        moves = replay(spec, [Sample(at(m), v) for m, v in series], open_at_start=False)
+        opened = [x for x in moves if x.kind == "open"]
+        cleared = [x for x in moves if x.kind == "clear"] + [None]
+        expected += [
+            (rule.id, kinds([o])[0][1], None if c is None else kinds([c])[0][1])
+            for o, c in zip(opened, cleared[: len(opened)], strict=True)
+        ]
+    found = session.scalars(select(Alert).where(Alert.sensor_id == sensor.id)).all()
+    minutes = [
+        (
+            a.rule_id,
+            int((a.opened_at - T).total_seconds() // 60),
+            None if a.cleared_at is None else int((a.cleared_at - T).total_seconds() // 60),
+        )
+        for a in found
+    ]
+    assert len(expected) > 4
+    assert sorted(minutes, key=str) == sorted(expected, key=str)
+
+
 def test_a_bad_row_refuses_the_whole_batch(session, sensor):
     bad = [
         *rows((0, 5.0)),
