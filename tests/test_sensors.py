@@ -4,6 +4,7 @@ rows out of order, checked alert by alert and incident by incident."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
+from gridgov.db import session_scope
 from gridgov.incidents.models import Incident, IncidentEvent
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
@@ -311,3 +313,54 @@ def test_codes_and_metrics_must_be_strings(session, sensor):
     with pytest.raises(BatchRefused) as refused:
         ingest(session, rows=rows, now=NOW)
     assert [(p.row, p.field) for p in refused.value.problems] == [(0, "sensor"), (1, "metric")]
+
+
+def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed):
+    # Worker 1 has judged two low readings but not committed; worker 2's third low reading
+    # must wait for it and then go on from its state (a run of three opens the alert), not
+    # from the state it would have read before (a run of one).
+    with session_scope(committed) as session:
+        sensor_id, code = session.execute(
+            select(Sensor.id, Sensor.code)
+            .where(Sensor.kind == "water_quality", Sensor.code.like("SN%"))
+            .order_by(Sensor.id)
+            .limit(1)
+        ).one()
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+
+    def oxygen(*pairs):
+        return [
+            {
+                "sensor": code,
+                "metric": "dissolved_oxygen",
+                "time": (base + timedelta(minutes=m)).isoformat(),
+                "value": v,
+            }
+            for m, v in pairs
+        ]
+
+    try:
+        with session_scope(committed) as session:
+            ingest(session, rows=oxygen((0, 6.0)))  # the partition and a saved state exist
+        first = committed()
+        ingest(first, rows=oxygen((10, 3.5), (20, 3.4)))
+        outcome = {}
+
+        def second_worker():
+            with session_scope(committed) as session:
+                outcome["opened"] = ingest(session, rows=oxygen((30, 3.3))).alerts_opened
+
+        worker = threading.Thread(target=second_worker)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive()  # waiting for the sensor, held by the first worker
+        first.commit()
+        first.close()
+        worker.join(timeout=30)
+        assert not worker.is_alive() and len(outcome["opened"]) == 1
+        with session_scope(committed) as session:
+            alert = session.get(Alert, outcome["opened"][0])
+            assert alert.opened_at == base + timedelta(minutes=30) and alert.cleared_at is None
+    finally:
+        with session_scope(committed) as session:
+            session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
