@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     delivery_interval: float = 2.0
     # The city's own time zone: stock expires by the local calendar.
     timezone: str = "Asia/Shanghai"
+    # The map's base layer: a tile URL template ({z}/{x}/{y}), e.g. the city's own tile server
+    # or Tianditu with a key. None: no tiles; the map draws the city's boundaries and streets.
+    tile_url: str | None = None
+    tile_attribution: str = ""
 
     def today(self) -> date:
         """Today's date in the city."""

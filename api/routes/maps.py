@@ -1,0 +1,130 @@
+"""The command-centre map's layers over HTTP (GeoJSON, by bounding box where it matters)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from api.deps import LangDep, SessionDep
+from api.security import UserDep, require
+from gridgov.boundaries.generations import active_generation
+from gridgov.errors import FieldError
+from gridgov.i18n import t
+from gridgov.incidents.queries import IncidentFilter
+from gridgov.maps import layers
+from gridgov.users.roles import Action
+
+router = APIRouter(prefix="/api/v1/map", tags=["map"])
+
+BBoxParam = Annotated[
+    str | None,
+    Query(
+        description="min lon,min lat,max lon,max lat (WGS84)",
+        pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$",
+    ),
+]
+
+
+def parse_bbox(bbox: str | None) -> layers.BBox | None:
+    """The box as four floats, west < east and south < north."""
+    if not bbox:
+        return None
+    west, south, east, north = (float(v) for v in bbox.split(","))
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise FieldError("bbox", "map.bbox")
+    return west, south, east, north
+
+
+def _filters(
+    status: list[str] | None,
+    category: list[str] | None,
+    area: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    bbox: str | None,
+) -> IncidentFilter:
+    return IncidentFilter(
+        statuses=tuple(status or ()),
+        categories=tuple(category or ()),
+        area_code=area or None,
+        since=since,
+        until=until,
+        bbox=parse_bbox(bbox),
+    )
+
+
+def _generation_id(session: SessionDep, lang: str) -> int:
+    generation = active_generation(session)
+    if generation is None:
+        raise HTTPException(404, detail={"message": t("error.no_active_generation", lang)})
+    return generation.id
+
+
+StatusParam = Annotated[list[str] | None, Query()]
+CategoryParam = Annotated[list[str] | None, Query(description="sub-class or major-class codes")]
+
+
+@router.get("/incidents", summary="Incidents as light points for the map (up to 20,000)")
+def map_incidents(
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    bbox: BBoxParam = None,
+    status: StatusParam = None,
+    category: CategoryParam = None,
+    area: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    """The incidents the caller may read, newest first; ``numberMatched`` counts them all."""
+    filters = _filters(status, category, area, since, until, bbox)
+    return layers.incident_points(session, actor=user.actor(), filters=filters, lang=lang)
+
+
+@router.get("/heat", summary="Incident positions for a heat map ([lat, lon] pairs)")
+def map_heat(
+    session: SessionDep,
+    user: UserDep,
+    status: StatusParam = None,
+    category: CategoryParam = None,
+    area: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[list[float]]:
+    filters = _filters(status, category, area, since, until, None)
+    return layers.heat_points(session, actor=user.actor(), filters=filters)
+
+
+@router.get("/grids", summary="Grids with their counts of open incidents")
+def map_grids(
+    session: SessionDep, user: UserDep, lang: LangDep, bbox: BBoxParam = None
+) -> dict[str, Any]:
+    return layers.grid_shading(
+        session,
+        actor=user.actor(),
+        generation_id=_generation_id(session, lang),
+        bbox=parse_bbox(bbox),
+    )
+
+
+@router.get("/areas", summary="The outlines of one level of areas")
+def map_areas(
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    level: Literal["city", "district", "street", "community"] = "district",
+) -> dict[str, Any]:
+    return layers.area_outlines(session, generation_id=_generation_id(session, lang), level=level)
+
+
+@router.get("/streets", summary="The road network (the map's background without tiles)")
+def map_streets(session: SessionDep, user: UserDep) -> dict[str, Any]:
+    return layers.streets(session)
+
+
+@router.get("/stockpiles", summary="Every stockpile with its contact")
+def map_stockpiles(session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+    require(user, Action.SEARCH_SUPPLIES, lang)
+    return layers.stockpile_points(session)
