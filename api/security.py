@@ -42,13 +42,14 @@ def current_user(
     return _user(request, session, token, lang)
 
 
-def current_user_for_stream(
+def current_user_or_query_token(
     request: Request,
     session: SessionDep,
     lang: LangDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """As current_user, also reading ``?access_token=`` (EventSource cannot send headers)."""
+    """As current_user, also reading ``?access_token=``: EventSource and <img> cannot send
+    headers. Only for the live feed and photos (a token in a URL may reach logs)."""
     return _user(request, session, token or request.query_params.get("access_token"), lang)
 
 

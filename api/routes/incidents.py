@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import (
     APIRouter,
+    Depends,
     File,
     Form,
     Header,
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import IndexDep, LangDep, SessionDep
-from api.security import UserDep, require
+from api.security import UserDep, current_user_or_query_token, require
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS
 from gridgov.i18n import t
@@ -32,7 +33,14 @@ from gridgov.incidents.errors import Forbidden
 from gridgov.incidents.events import target_of
 from gridgov.incidents.lifecycle import moves_from
 from gridgov.incidents.models import Incident
-from gridgov.incidents.photos import MAX_PHOTOS, StoredPhoto, check_photos, photo_path, store_photo
+from gridgov.incidents.photos import (
+    MAX_PHOTOS,
+    StoredPhoto,
+    check_photos,
+    photo_path,
+    store_photo,
+    thumbnail_path,
+)
 from gridgov.incidents.queries import (
     MAX_PAGE,
     IncidentFilter,
@@ -44,9 +52,12 @@ from gridgov.incidents.queries import (
 )
 from gridgov.incidents.reporting import MAX_DESCRIPTION, report_incident
 from gridgov.responsibilities.models import Category
+from gridgov.users.models import User
 from gridgov.users.roles import Action, allowed
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
+# Photos never change (their name is their hash): a browser may keep them, a proxy may not.
+PRIVATE_CACHE = {"Cache-Control": "private, max-age=86400"}
 
 
 # -- shaping --------------------------------------------------------------------------
@@ -270,21 +281,44 @@ def read_incident(
     incident_id: int, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = get_incident(session, incident_id=incident_id, actor=user.actor())
-    return incident_detail(session, incident, lang)
+    out = incident_detail(session, incident, lang)
+    out["my_moves"] = moves_for(session, incident, user)
+    return out
+
+
+def moves_for(session: Session, incident: Incident, user: User) -> list[str]:
+    """The next moves the caller's role may take on this incident (what a page offers)."""
+    target = target_of(session, incident)
+    actions = {a.value for a in Action}
+    return [
+        move.value
+        for move in moves_from(incident.status)
+        if move.value in actions and allowed(user.actor(), Action(move.value), target)
+    ]
 
 
 @router.get("/incidents/{incident_id}/photos/{sha256}", summary="A photo of an incident")
 def read_photo(
-    request: Request, incident_id: int, sha256: str, session: SessionDep, user: UserDep
+    request: Request,
+    incident_id: int,
+    sha256: str,
+    session: SessionDep,
+    user: Annotated[User, Depends(current_user_or_query_token)],
+    size: Literal["full", "thumb"] = "full",
 ) -> FileResponse:
+    """The photo, or a small JPEG of it; ``?access_token=`` also signs in (for <img>)."""
     get_incident(session, incident_id=incident_id, actor=user.actor())
     photo = next(
         (p for p in photos_of(session, incident_id=incident_id) if p.sha256 == sha256), None
     )
     if photo is None:
         raise HTTPException(status_code=404, detail={"message": "photo not found"})
-    path = photo_path(request.app.state.settings.media_dir, photo.sha256, photo.content_type)
-    return FileResponse(path, media_type=photo.content_type)
+    media_dir = request.app.state.settings.media_dir
+    if size == "thumb":
+        thumb = thumbnail_path(media_dir, photo.sha256, photo.content_type)
+        return FileResponse(thumb, media_type="image/jpeg", headers=PRIVATE_CACHE)
+    path = photo_path(media_dir, photo.sha256, photo.content_type)
+    return FileResponse(path, media_type=photo.content_type, headers=PRIVATE_CACHE)
 
 
 # -- act -------------------------------------------------------------------------------

@@ -69,6 +69,15 @@ def _inspect(data: bytes, *, field: str, max_bytes: int) -> tuple[str, int, int]
     return kind, width, height
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write then rename: a reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
 def store_photo(data: bytes, *, media_dir: Path, max_bytes: int = MAX_PHOTO_BYTES) -> StoredPhoto:
     """Write a checked photo under ``media_dir/ab/cd/<sha256>.<ext>`` (once per content)."""
     kind, width, height = _inspect(data, field="photo", max_bytes=max_bytes)
@@ -76,15 +85,25 @@ def store_photo(data: bytes, *, media_dir: Path, max_bytes: int = MAX_PHOTO_BYTE
     digest = hashlib.sha256(data).hexdigest()
     path = photo_path(media_dir, digest, content_type)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename: a reader never sees half a photo.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        _write_atomically(path, data)
     return StoredPhoto(digest, content_type, len(data), width, height)
 
 
 def photo_path(media_dir: Path, sha256: str, content_type: str) -> Path:
     """Where a photo with this hash lives."""
     return media_dir / sha256[:2] / sha256[2:4] / f"{sha256}.{EXTENSIONS[content_type]}"
+
+
+THUMBNAIL_PX = 160
+
+
+def thumbnail_path(media_dir: Path, sha256: str, content_type: str) -> Path:
+    """A JPEG at most THUMBNAIL_PX on its longer side, made from the photo on first use."""
+    path = media_dir / "thumbs" / sha256[:2] / f"{sha256}-{THUMBNAIL_PX}.jpg"
+    if not path.exists():
+        with Image.open(photo_path(media_dir, sha256, content_type)) as image:
+            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=80)
+        _write_atomically(path, out.getvalue())
+    return path
