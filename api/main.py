@@ -7,23 +7,26 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
 
 from api import errors
 from api.deps import SessionDep
 from api.feed import IncidentFeed, events_for
+from api.pages import routes as pages
+from api.pages.assets import STATIC_DIR, STATIC_URL
 from api.routes import (
     auth,
     boundaries,
     evaluation,
     incidents,
+    maps,
     monitoring,
     notifications,
     supplies,
 )
-from api.security import current_user_for_stream
+from api.security import current_user_or_query_token
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
@@ -75,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="网格化治理：全市一张图 / 网格通 — grid governance on PostGIS",
         lifespan=lifespan,
+        docs_url=None,  # served by api.pages from gridgov's own copy of Swagger UI
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
@@ -83,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"
     )
     async def stream(
-        request: Request, user: Annotated[User, Depends(current_user_for_stream)]
+        request: Request, user: Annotated[User, Depends(current_user_or_query_token)]
     ) -> EventSourceResponse:
         """Every change to an incident the caller may read, within a moment of its commit."""
         return EventSourceResponse(events_for(request.app.state.feed, user.actor()), ping=15)
@@ -103,8 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generation = active_generation(session)
         return {"status": "ok", "active_generation": generation.id if generation else None}
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.include_router(maps.router)
+    app.include_router(pages.router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app

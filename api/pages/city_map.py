@@ -1,0 +1,105 @@
+"""The command-centre map (全市一张图), built with folium.
+
+folium lays out the Leaflet map, its layer groups, the marker cluster, the heat layer and the
+layer control; ``static/app/map.js`` fills the layers from the API (by bounding box) and keeps
+them live from the server-sent-event stream. Every script and style sheet is served by
+gridgov itself: folium's CDN defaults are replaced with the vendored copies.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import folium
+from folium.plugins import HeatMap, MarkerCluster
+
+from api.pages.assets import LEAFLET_CSS, LEAFLET_JS, vendor
+from gridgov.config import Settings
+from gridgov.i18n import t
+
+# The overlays map.js fills, in the layer control's order, and whether each starts shown.
+OVERLAYS: tuple[tuple[str, bool], ...] = (
+    ("streets", True),
+    ("areas", True),
+    ("grids", True),
+    ("stockpiles", False),
+    ("sensors", True),
+    ("fences", True),
+)
+
+
+def build_map(
+    *, settings: Settings, lang: str, bounds: tuple[float, float, float, float] | None
+) -> tuple[folium.Map, dict[str, Any]]:
+    """The folium map and the names map.js needs to reach its layers."""
+    west, south, east, north = bounds or (73.5, 18.0, 135.0, 53.6)  # China when no city
+    city_map = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=11,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+        maxZoom=19,  # Leaflet options pass through; clustering needs a top zoom without tiles
+    )
+    city_map.default_js = [LEAFLET_JS]
+    city_map.default_css = [LEAFLET_CSS]
+    if settings.tile_url:
+        folium.TileLayer(
+            tiles=settings.tile_url,
+            attr=settings.tile_attribution or "&nbsp;",
+            name=t("web.layer.tiles", lang),
+        ).add_to(city_map)
+
+    layers: dict[str, str] = {}
+    for key, show in OVERLAYS:
+        group = folium.FeatureGroup(name=t(f"web.layer.{key}", lang), show=show)
+        group.add_to(city_map)
+        layers[key] = group.get_name()
+
+    cluster = MarkerCluster(
+        name=t("web.layer.incidents", lang),
+        options={"chunkedLoading": True, "showCoverageOnHover": False, "maxClusterRadius": 50},
+    )
+    cluster.default_js = [vendor("leaflet.markercluster/leaflet.markercluster.js")]
+    cluster.default_css = [
+        vendor("leaflet.markercluster/MarkerCluster.css"),
+        vendor("leaflet.markercluster/MarkerCluster.Default.css"),
+    ]
+    cluster.add_to(city_map)
+
+    heat = HeatMap([], name=t("web.layer.heat", lang), show=False, radius=18, blur=15)
+    heat.default_js = [vendor("leaflet.heat/leaflet-heat.js")]
+    heat.add_to(city_map)
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(city_map)
+    city_map.fit_bounds([[south, west], [north, east]])
+    names = {
+        "map": city_map.get_name(),
+        "cluster": cluster.get_name(),
+        "heat": heat.get_name(),
+        "layers": layers,
+    }
+    return city_map, names
+
+
+def render_map_page(
+    *,
+    settings: Settings,
+    lang: str,
+    bounds: tuple[float, float, float, float] | None,
+    chrome: str,
+    head: str,
+) -> str:
+    """The whole page: folium's map with gridgov's header, filter bar and live panel."""
+    city_map, names = build_map(settings=settings, lang=lang, bounds=bounds)
+    root = city_map.get_root()
+    root.header.add_child(folium.Element(head))  # type: ignore[attr-defined]
+    root.html.add_child(folium.Element(chrome))  # type: ignore[attr-defined]
+    # folium writes the map's own script when it renders, after this one: start once the
+    # whole page (and so every layer) exists.
+    start = f"GridgovMap.start({json.dumps(names)});"
+    root.script.add_child(  # type: ignore[attr-defined]
+        folium.Element(f'document.addEventListener("DOMContentLoaded", () => {{ {start} }});')
+    )
+    return str(root.render())

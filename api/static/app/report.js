@@ -1,0 +1,267 @@
+/* The grid head's report page (网格通): where, what, a few words, photos, send.
+ * A report is written to the outbox first and sent from there, so a dead network only
+ * delays it; the page says what is waiting. */
+"use strict";
+
+(function () {
+  const G = window.Gridgov;
+  const T = G.T;
+  const CATEGORIES = "gridgov.categories." + G.config.lang;
+  const RETRY_MS = 10000;
+  if (!G.requireLogin()) return;
+
+  const $ = (id) => document.getElementById(id);
+  let position = null; // {lon, lat, accuracy_m, manual}
+  let category = null; // {code, name}
+  let categories = [];
+  let photos = [];
+
+  // -- where -------------------------------------------------------------------------------
+
+  const map = L.map("report-map", { zoomControl: true, attributionControl: false }).setView([0, 0], 2);
+  G.addBackground(map, { level: "community" });
+  const pin = L.marker([0, 0], { draggable: true, autoPan: true });
+  const accuracy = L.circle([0, 0], { radius: 0, weight: 1, fillOpacity: 0.1 });
+  let watching = null;
+
+  function place(lat, lon, accuracyM, manual) {
+    position = { lat: lat, lon: lon, accuracy_m: accuracyM, manual: manual };
+    pin.setLatLng([lat, lon]).addTo(map);
+    if (accuracyM) accuracy.setLatLng([lat, lon]).setRadius(accuracyM).addTo(map);
+    else accuracy.remove();
+    $("position-info").textContent = manual
+      ? T("web.report.moved")
+      : T("web.report.accuracy", { metres: Math.round(accuracyM || 0) });
+    describeGrid(lat, lon);
+  }
+
+  async function describeGrid(lat, lon) {
+    try {
+      const found = await G.api("/api/v1/locate?" + G.query({ lon: lon, lat: lat }));
+      $("position-info").textContent += " · " + found.grid.name;
+    } catch (e) {
+      /* offline or outside every grid: the server decides when the report arrives */
+    }
+  }
+
+  function locate() {
+    if (!navigator.geolocation) {
+      $("position-info").textContent = T("web.report.no_geolocation");
+      return;
+    }
+    if (watching !== null) navigator.geolocation.clearWatch(watching);
+    let first = true;
+    watching = navigator.geolocation.watchPosition(
+      (fix) => {
+        if (position && position.manual) return; // the user's own pin wins
+        place(fix.coords.latitude, fix.coords.longitude, fix.coords.accuracy, false);
+        if (first) map.setView([fix.coords.latitude, fix.coords.longitude], 17);
+        first = false;
+      },
+      (error) => {
+        $("position-info").textContent = T("web.report.geolocation_failed", { reason: error.message });
+      },
+      { enableHighAccuracy: true, maximumAge: 10000, timeout: 20000 }
+    );
+  }
+
+  pin.on("dragend", () => {
+    const at = pin.getLatLng();
+    place(at.lat, at.lng, null, true);
+  });
+  map.on("click", (e) => place(e.latlng.lat, e.latlng.lng, null, true));
+  $("locate-again").addEventListener("click", () => {
+    position = null;
+    locate();
+  });
+  locate();
+
+  // -- what --------------------------------------------------------------------------------
+
+  async function loadCategories() {
+    try {
+      categories = (await G.api("/api/v1/categories")).filter((c) => c.parent_code);
+      localStorage.setItem(CATEGORIES, JSON.stringify(categories));
+    } catch (e) {
+      categories = JSON.parse(localStorage.getItem(CATEGORIES) || "[]"); // offline: last list
+    }
+    showCategories();
+  }
+
+  function showCategories() {
+    const words = $("category-search").value.trim().toLowerCase();
+    const list = $("category-list");
+    list.innerHTML = "";
+    const found = categories.filter(
+      (c) => !words || c.name.toLowerCase().includes(words) || c.name_zh.includes(words) || c.code.startsWith(words)
+    );
+    for (const c of found.slice(0, 40)) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset.code = c.code;
+      button.textContent = c.name;
+      button.addEventListener("click", () => choose(c));
+      item.appendChild(button);
+      list.appendChild(item);
+    }
+  }
+
+  function choose(c) {
+    category = { code: c.code, name: c.name };
+    $("category-chosen").textContent = T("web.report.chosen", { name: c.name });
+    $("category-chosen").hidden = false;
+    $("category-search").value = "";
+    $("category-list").innerHTML = "";
+  }
+
+  $("category-search").addEventListener("input", showCategories);
+  $("category-search").addEventListener("focus", showCategories);
+  loadCategories();
+
+  // -- photos ------------------------------------------------------------------------------
+
+  $("photos").addEventListener("change", () => {
+    photos = Array.from($("photos").files).slice(0, 5);
+    const previews = $("photo-previews");
+    previews.innerHTML = "";
+    for (const photo of photos) {
+      const img = document.createElement("img");
+      img.className = "thumb";
+      img.alt = photo.name;
+      img.src = URL.createObjectURL(photo);
+      previews.appendChild(img);
+    }
+  });
+
+  // -- send --------------------------------------------------------------------------------
+
+  function refuse(message) {
+    $("report-error").textContent = message;
+    $("report-error").hidden = false;
+  }
+
+  $("report-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("report-error").hidden = true;
+    if (!position) return refuse(T("web.report.need_position"));
+    if (!category) return refuse(T("web.report.need_category"));
+    const report = {
+      key: G.uuid(),
+      created_at: new Date().toISOString(),
+      lon: position.lon,
+      lat: position.lat,
+      accuracy_m: position.manual ? null : position.accuracy_m,
+      category: category.code,
+      category_name: category.name,
+      description: $("description").value.trim(),
+      photos: photos.map((p) => ({ name: p.name, type: p.type, blob: p })),
+    };
+    await Outbox.put(report);
+    $("report-form").reset();
+    $("photo-previews").innerHTML = "";
+    $("category-chosen").hidden = true;
+    category = null;
+    photos = [];
+    await showOutbox();
+    Outbox.flush(send).then(showOutbox);
+  });
+
+  /** Send one report; "sent", "refused" (kept, with the reason) or "offline" (kept). */
+  async function send(report) {
+    const form = new FormData();
+    form.append("lon", report.lon);
+    form.append("lat", report.lat);
+    form.append("category", report.category);
+    form.append("description", report.description);
+    if (report.accuracy_m) form.append("accuracy_m", Math.min(report.accuracy_m, 100000));
+    for (const photo of report.photos) form.append("photos", photo.blob, photo.name || "photo.jpg");
+    let incident;
+    try {
+      incident = await G.api("/api/v1/incidents", {
+        method: "POST",
+        body: form,
+        headers: { "Idempotency-Key": report.key },
+      });
+    } catch (e) {
+      if (e instanceof G.ApiError && e.status >= 400 && e.status < 500 && ![401, 408, 429].includes(e.status)) {
+        report.refused = e.message;
+        await Outbox.put(report);
+        return "refused";
+      }
+      return "offline"; // no network, or the server is down: try again later
+    }
+    await Outbox.remove(report.key);
+    showResult(incident);
+    loadMine();
+    return "sent";
+  }
+
+  async function showOutbox() {
+    const waiting = await Outbox.all();
+    const box = $("outbox");
+    box.hidden = waiting.length === 0;
+    const pending = waiting.filter((r) => !r.refused).length;
+    $("outbox-summary").textContent = pending
+      ? T(navigator.onLine ? "web.report.waiting_sending" : "web.report.waiting_offline", { count: pending })
+      : "";
+    const list = $("outbox-list");
+    list.innerHTML = "";
+    for (const r of waiting) {
+      const item = document.createElement("li");
+      item.dataset.key = r.key;
+      item.textContent = G.formatTime(r.created_at) + " " + r.category_name + (r.refused ? " — " + r.refused : "");
+      if (r.refused) {
+        item.className = "refused";
+        const drop = document.createElement("button");
+        drop.type = "button";
+        drop.className = "link";
+        drop.textContent = T("web.report.discard");
+        drop.addEventListener("click", async () => {
+          await Outbox.remove(r.key);
+          showOutbox();
+        });
+        item.appendChild(drop);
+      }
+      list.appendChild(item);
+    }
+  }
+
+  function showResult(i) {
+    const result = $("result");
+    result.innerHTML =
+      "<h2>" + T("web.report.sent", { id: i.id }) + "</h2><dl>" +
+      "<dt>" + T("web.incident.category") + "</dt><dd>" + G.esc(i.category.name) + "</dd>" +
+      "<dt>" + T("web.incident.grid") + "</dt><dd id=\"result-grid\">" + G.esc(i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "") + "</dd>" +
+      "<dt>" + T("web.incident.department") + "</dt><dd id=\"result-department\">" + G.esc(i.department.name || "—") + "</dd>" +
+      "<dt>" + T("web.incident.deadline") + "</dt><dd id=\"result-deadline\">" + G.formatTime(i.deadline_at) + "</dd></dl>" +
+      '<a href="/incidents/' + i.id + '">' + T("web.map.open_incident") + "</a>";
+    result.hidden = false;
+  }
+
+  async function loadMine() {
+    const me = G.user();
+    try {
+      const page = await G.api("/api/v1/incidents?limit=100");
+      const list = $("my-reports");
+      list.innerHTML = "";
+      for (const i of page.items.filter((x) => !me || x.reporter_id === me.id).slice(0, 30)) {
+        const item = document.createElement("li");
+        item.innerHTML =
+          '<a href="/incidents/' + i.id + '"><span class="dot status-' + i.status + '"></span>' +
+          "#" + i.id + " " + G.esc(i.category.name) + "</a> <span class=\"status\">" + G.esc(i.status_label) + "</span>" +
+          "<time>" + G.formatTime(i.reported_at) + "</time>";
+        list.appendChild(item);
+      }
+    } catch (e) {
+      /* offline: the list stays as it was */
+    }
+  }
+
+  const retry = () => Outbox.flush(send).then(showOutbox);
+  window.addEventListener("online", retry);
+  window.addEventListener("offline", showOutbox);
+  setInterval(retry, RETRY_MS);
+  showOutbox().then(retry);
+  loadMine();
+})();
