@@ -102,4 +102,5 @@ def render_map_page(
     root.script.add_child(  # type: ignore[attr-defined]
         folium.Element(f'document.addEventListener("DOMContentLoaded", () => {{ {start} }});')
     )
-    return str(root.render())
+    html_lang = "zh-CN" if lang == "zh" else lang  # folium's template has no lang attribute
+    return str(root.render()).replace("<html>", f'<html lang="{html_lang}">', 1)

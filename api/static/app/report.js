@@ -15,6 +15,7 @@
   let category = null; // {code, name}
   let categories = [];
   let photos = [];
+  const gridNames = {}; // grid code -> name, from the lookups made while placing the pin
 
   // -- where -------------------------------------------------------------------------------
 
@@ -38,6 +39,7 @@
   async function describeGrid(lat, lon) {
     try {
       const found = await G.api("/api/v1/locate?" + G.query({ lon: lon, lat: lat }));
+      gridNames[found.grid.code] = found.grid.name;
       $("position-info").textContent += " · " + found.grid.name;
     } catch (e) {
       /* offline or outside every grid: the server decides when the report arrives */
@@ -232,7 +234,7 @@
     result.innerHTML =
       "<h2>" + T("web.report.sent", { id: i.id }) + "</h2><dl>" +
       "<dt>" + T("web.incident.category") + "</dt><dd>" + G.esc(i.category.name) + "</dd>" +
-      "<dt>" + T("web.incident.grid") + "</dt><dd id=\"result-grid\">" + G.esc(i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "") + "</dd>" +
+      "<dt>" + T("web.incident.grid") + "</dt><dd id=\"result-grid\">" + G.esc(gridNames[i.grid] ? gridNames[i.grid] + " (" + i.grid + ")" : i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "") + "</dd>" +
       "<dt>" + T("web.incident.department") + "</dt><dd id=\"result-department\">" + G.esc(i.department.name || "—") + "</dd>" +
       "<dt>" + T("web.incident.deadline") + "</dt><dd id=\"result-deadline\">" + G.formatTime(i.deadline_at) + "</dd></dl>" +
       '<a href="/incidents/' + i.id + '">' + T("web.map.open_incident") + "</a>";

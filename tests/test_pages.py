@@ -1,0 +1,234 @@
+"""The pages and the map's layer endpoints over HTTP (no browser: see test_browser.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from PIL import Image
+
+from api.pages.assets import STATIC_DIR
+from gridgov.config import PROJECT_ROOT
+from gridgov.i18n import catalogue
+from tests.conftest import auth, token_for
+from tests.photos import image_bytes
+
+HERE = {"lon": 109.1, "lat": 21.55}  # 青柳社区第7网格 990105009003007
+PAGES = ["/map", "/report", "/supplies", "/login", "/incidents/1", "/docs"]
+TEMPLATES = PROJECT_ROOT / "api" / "templates"
+
+
+def report(client, session, **fields):
+    data = {**HERE, "category": "0102", **fields}
+    response = client.post("/api/v1/incidents", data=data, headers=auth(session, "gridhead"))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def page_config(html: str) -> dict:
+    """The JSON every page hands its scripts (window.GRIDGOV)."""
+    found = re.search(r"window\.GRIDGOV = (\{.*?\});\s*</script>", html, re.S)
+    assert found, "page has no client config"
+    return json.loads(found.group(1))
+
+
+# -- language --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/map", "/report", "/supplies", "/login", "/incidents/1"])
+def test_pages_are_chinese_by_default_whatever_the_browser_says(client, path):
+    response = client.get(path, headers={"Accept-Language": "en-US,en"})
+    assert response.status_code == 200
+    assert '<html lang="zh-CN">' in response.text
+    config = page_config(response.text)
+    assert config["lang"] == "zh"
+    assert config["messages"]["web.nav.map"] == "全市一张图"
+
+
+def test_english_is_chosen_once_and_remembered(client):
+    first = client.get("/report?lang=en")
+    assert page_config(first.text)["lang"] == "en"
+    assert "gridgov_lang=en" in first.headers["set-cookie"]
+    again = client.get("/supplies")  # the cookie carries the choice
+    assert page_config(again.text)["messages"]["web.nav.map"] == catalogue("en")["web.nav.map"]
+    assert client.get("/supplies?lang=zh").cookies.get("gridgov_lang") == "zh"
+
+
+def test_an_unknown_language_falls_back_to_chinese(client):
+    assert page_config(client.get("/report?lang=fr").text)["lang"] == "zh"
+
+
+def test_the_map_page_is_titled_and_labelled_in_the_chosen_language(client):
+    zh = client.get("/map").text
+    en = client.get("/map?lang=en").text
+    assert catalogue("zh")["web.layer.incidents"] in zh
+    assert catalogue("en")["web.layer.incidents"] in en
+    assert catalogue("zh")["web.layer.incidents"] not in en
+
+
+# -- nothing from outside --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_load_nothing_from_outside(client, path):
+    html = client.get(path).text
+    outside = re.findall(r"""(?:src|href)\s*=\s*["'](?:https?:)?//[^"']+""", html)
+    assert outside == []
+    for url in re.findall(r"""(?:src|href)\s*=\s*["'](/static/[^"'?]+)""", html):
+        assert client.get(url).status_code == 200, url
+
+
+def test_vendored_libraries_carry_their_licences():
+    vendor = STATIC_DIR / "vendor"
+    for folder in ["leaflet", "leaflet.markercluster", "leaflet.heat", "swagger-ui"]:
+        licences = [p for p in (vendor / folder).iterdir() if "LICEN" in p.name.upper()]
+        assert licences, folder
+
+
+def test_scripts_reach_no_outside_host():
+    for script in (STATIC_DIR / "app").glob("*.js"):
+        assert not re.search(r"https?://", script.read_text()), script.name
+
+
+# -- one catalogue per language --------------------------------------------------------------
+
+
+def used_keys() -> set[str]:
+    """Every message key the scripts and templates name literally."""
+    keys: set[str] = set()
+    key = r"""["']((?:web|status|move|level|action)\.[a-z0-9_.]*[a-z0-9_])["']"""
+    for script in (STATIC_DIR / "app").glob("*.js"):
+        keys |= set(re.findall(key, script.read_text()))
+    for template in TEMPLATES.glob("*.html"):
+        keys |= set(re.findall(r"t\('([a-z0-9_.]+)'\)", template.read_text()))
+    city_map = (PROJECT_ROOT / "api" / "pages" / "city_map.py").read_text()
+    keys |= set(re.findall(r'"(web\.[a-z0-9_.]+)"', city_map))
+    return keys
+
+
+def test_every_visible_text_is_in_both_catalogues():
+    keys = used_keys()
+    assert len(keys) > 80  # the scan found the pages' texts
+    for lang in ["zh", "en"]:
+        missing = sorted(k for k in keys if k not in catalogue(lang))
+        assert missing == [], lang
+
+
+def test_the_two_catalogues_have_the_same_web_keys():
+    zh = {k for k in catalogue("zh") if k.startswith("web.")}
+    en = {k for k in catalogue("en") if k.startswith("web.")}
+    assert zh == en
+
+
+# -- the map's layers ------------------------------------------------------------------------
+
+
+def test_map_incidents_are_light_points_with_what_a_marker_needs(client, session):
+    made = report(client, session, description="井盖缺失")
+    body = client.get("/api/v1/map/incidents", headers=auth(session, "operator")).json()
+    assert body["type"] == "FeatureCollection"
+    feature = next(f for f in body["features"] if f["id"] == made["id"])
+    assert feature["geometry"] == {"type": "Point", "coordinates": [HERE["lon"], HERE["lat"]]}
+    assert feature["properties"]["status"] == "dispatched"
+    assert feature["properties"]["category_name"] == "暴露垃圾"
+    assert feature["properties"]["grid"] == "990105009003007"
+    assert body["numberMatched"] >= 1 and body["numberReturned"] == len(body["features"])
+
+
+def test_map_incidents_by_bbox_and_status(client, session):
+    made = report(client, session)
+    operator = auth(session, "operator")
+    inside = "109.09,21.54,109.11,21.56"
+    outside = "109.2,21.6,109.3,21.7"
+
+    def ids(**params):
+        response = client.get("/api/v1/map/incidents", params=params, headers=operator)
+        return {f["id"] for f in response.json()["features"]}
+
+    assert made["id"] in ids(bbox=inside)
+    assert made["id"] not in ids(bbox=outside)
+    assert made["id"] in ids(bbox=inside, status="dispatched")
+    assert made["id"] not in ids(bbox=inside, status="resolved")
+
+
+def test_map_incidents_are_scoped_to_what_the_caller_may_read(client, session):
+    made = report(client, session)
+    elsewhere = client.get("/api/v1/map/incidents", headers=auth(session, "handler_cg"))
+    assert elsewhere.status_code == 200
+    handler_ids = {f["id"] for f in elsewhere.json()["features"]}
+    own = client.get("/api/v1/map/incidents", headers=auth(session, "gridhead")).json()
+    assert made["id"] in {f["id"] for f in own["features"]}
+    assert made["id"] not in handler_ids
+
+
+def test_a_bad_bbox_names_the_field(client, session):
+    operator = auth(session, "operator")
+    backwards = client.get("/api/v1/map/incidents?bbox=110,21,109,22", headers=operator)
+    assert backwards.status_code == 422
+    assert backwards.json()["detail"][0]["field"] == "bbox"
+    garbage = client.get("/api/v1/map/grids?bbox=a,b,c,d", headers=operator)
+    assert garbage.status_code == 422
+    assert "bbox" in json.dumps(garbage.json())
+
+
+def test_grid_shading_counts_open_incidents(client, session):
+    report(client, session)
+    report(client, session)
+    body = client.get(
+        "/api/v1/map/grids?bbox=109.09,21.54,109.11,21.56", headers=auth(session, "operator")
+    ).json()
+    grid = next(f for f in body["features"] if f["properties"]["code"] == "990105009003007")
+    assert grid["properties"]["open"] >= 2
+    assert grid["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+
+
+def test_heat_points_are_lat_lon_pairs(client, session):
+    report(client, session)
+    points = client.get("/api/v1/map/heat", headers=auth(session, "operator")).json()
+    assert [HERE["lat"], HERE["lon"]] in points
+
+
+def test_areas_streets_and_stockpiles_layers(client, session):
+    operator = auth(session, "operator")
+    districts = client.get("/api/v1/map/areas?level=district", headers=operator).json()
+    assert len(districts["features"]) == 4
+    streets = client.get("/api/v1/map/streets", headers=operator).json()
+    assert streets["features"] and streets["features"][0]["geometry"]["type"].endswith("LineString")
+    stock = client.get("/api/v1/map/stockpiles", headers=auth(session, "emergency")).json()
+    assert stock["features"] and "contact" in json.dumps(stock["features"][0]["properties"])
+    assert client.get("/api/v1/map/areas?level=planet", headers=operator).status_code == 422
+
+
+def test_map_layers_need_a_sign_in(client):
+    assert client.get("/api/v1/map/incidents").status_code == 401
+
+
+# -- what the pages ask of the incidents API -------------------------------------------------
+
+
+def test_photo_thumbnails_with_a_query_token(client, session):
+    files = [("photos", ("a.jpg", image_bytes("JPEG", size=(1600, 1200)), "image/jpeg"))]
+    response = client.post(
+        "/api/v1/incidents",
+        data={**HERE, "category": "0102"},
+        files=files,
+        headers=auth(session, "gridhead"),
+    )
+    url = response.json()["photos"][0]["url"]
+    token = token_for(session, "operator")
+    thumb = client.get(url, params={"size": "thumb", "access_token": token})
+    assert thumb.status_code == 200
+    assert thumb.headers["content-type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
+    assert client.get(url).status_code == 401
+    assert client.get(url, params={"access_token": "nonsense"}).status_code == 401
+
+
+def test_the_incident_says_which_moves_the_caller_may_take(client, session):
+    made = report(client, session)
+    handler = client.get(f"/api/v1/incidents/{made['id']}", headers=auth(session, "handler_jw"))
+    assert {"accept", "reject"} <= set(handler.json()["my_moves"])
+    reporter = client.get(f"/api/v1/incidents/{made['id']}", headers=auth(session, "gridhead"))
+    assert "accept" not in reporter.json()["my_moves"]
