@@ -137,7 +137,7 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
                     "TRUNCATE incident_photos, whistles, incident_events, incidents,"
                     " street_ratings, supply_events, reservation_lines, reservations, alerts,"
                     " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
-                    " readings"
+                    " readings, rule_states"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.

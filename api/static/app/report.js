@@ -57,7 +57,7 @@
       (fix) => {
         if (position && position.manual) return; // the user's own pin wins
         place(fix.coords.latitude, fix.coords.longitude, fix.coords.accuracy, false);
-        if (first) map.setView([fix.coords.latitude, fix.coords.longitude], 17);
+        if (first) map.setView([fix.coords.latitude, fix.coords.longitude], 16);
         first = false;
       },
       (error) => {

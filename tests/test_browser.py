@@ -1,0 +1,449 @@
+"""The pages in a real browser: Debian's Chromium, driven by Playwright, against the real
+service on 127.0.0.1 with every other host blocked.
+
+Each test saves a screenshot under docs/screenshots/ (the README shows them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from gridgov.config import PROJECT_ROOT
+from gridgov.i18n import t
+from gridgov.incidents.models import Incident
+from tests.photos import image_bytes
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+HERE = {"latitude": 21.55, "longitude": 109.1}  # 青柳社区第7网格 990105009003007
+PASSWORD = "gridgov-demo"
+# Chromium as root needs --no-sandbox; the rest stop it calling home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-sync",
+]
+
+
+# The features drawn in a Leaflet layer group (the map draws on a canvas: no DOM to count).
+COUNT_FEATURES = (
+    "(function count(group) { let n = 0;"
+    " group.eachLayer(l => { n += l.eachLayer ? count(l) : 1; }); return n; })"
+)
+
+
+# Whether the map shows a sensor as alarmed.
+SENSOR_IN_ALERT = """code => {
+  let alarmed = false;
+  gridgovMap.layers.sensors.eachLayer(g => g.eachLayer && g.eachLayer(l => {
+    if (l.feature.properties.code === code && l.feature.properties.alert) alarmed = true;
+  }));
+  return alarmed;
+}"""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed: scripts/test installs it")
+    pytest.skip("chromium is not installed (scripts/test installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Contexts:
+    """New browser contexts that may talk to the service and nothing else."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.browser = browser
+        self.base = base
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.opened: list[Any] = []
+
+    def new(self, **options: Any) -> Any:
+        context = self.browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
+        context.route("**/*", self._only_the_service)
+        self.opened.append(context)
+        return context
+
+    def page(self, context: Any) -> Any:
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        return page
+
+    def sign_in(self, context: Any, username: str) -> None:
+        """Put a token on the 'device', as the login page would."""
+        answer = httpx.post(
+            f"{self.base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+        ).json()
+        token, user = json.dumps(answer["access_token"]), json.dumps(json.dumps(answer["user"]))
+        context.add_init_script(
+            f"localStorage.setItem('gridgov.token', {token});"
+            f"localStorage.setItem('gridgov.user', {user});"
+        )
+
+    def _only_the_service(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(self.base + "/"):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+
+@pytest.fixture
+def contexts(browser: Any, live_server: str) -> Iterator[Contexts]:
+    made = Contexts(browser, live_server)
+    yield made
+    for context in made.opened:
+        context.close()
+    assert made.outside == [], "requests left 127.0.0.1"
+    assert made.errors == [], "script errors on the page"
+
+
+def token(base: str, username: str) -> str:
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+    )
+    return str(answer.json()["access_token"])
+
+
+def post_report(base: str, bearer: str, **fields: Any) -> dict[str, Any]:
+    data = {"lon": HERE["longitude"], "lat": HERE["latitude"], "category": "0102", **fields}
+    answer = httpx.post(
+        f"{base}/api/v1/incidents", data=data, headers={"Authorization": f"Bearer {bearer}"}
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def seed_incidents(base: str, factory: sessionmaker[Session], count: int) -> None:
+    """Reports spread over the city, so the map has something to show."""
+    with factory() as session:
+        session.execute(text("SELECT setseed(0.42)"))
+        points = session.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM grids"
+                " WHERE generation_id = (SELECT id FROM boundary_generations WHERE is_active)"
+                " ORDER BY random() LIMIT :n) g"
+            ),
+            {"n": count},
+        ).all()
+    bearer = token(base, "operator")
+    categories = ["0102", "0101", "0103", "0201", "0202", "0301"]
+    for n, (lon, lat) in enumerate(points):
+        post_report(base, bearer, lon=lon, lat=lat, category=categories[n % len(categories)])
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def incidents_described(factory: sessionmaker[Session], description: str) -> int:
+    with factory() as session:
+        query = select(func.count()).where(Incident.description == description)
+        return int(session.scalar(query) or 0)
+
+
+# -- the command-centre map ------------------------------------------------------------------
+
+
+def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    base = contexts.base
+    seed_incidents(base, committed, 60)
+    context = contexts.new(viewport={"width": 1600, "height": 900})
+    page = contexts.page(context)
+
+    page.goto(f"{base}/login?next=/map")
+    page.fill("#username", "operator")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{base}/map")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+
+    # The demo city: its grids and districts drawn, the seeded incidents clustered.
+    page.wait_for_selector("#live-state.on", timeout=15_000)
+    page.wait_for_function("() => window.gridgovMap && gridgovMap.markers.size >= 60")
+    page.wait_for_function(f"() => {COUNT_FEATURES}(gridgovMap.layers.grids) == 2206")
+    assert page.evaluate(f"() => {COUNT_FEATURES}(gridgovMap.layers.areas)") >= 4 + 32
+    assert page.evaluate(f"() => {COUNT_FEATURES}(gridgovMap.layers.streets)") > 0
+    assert page.locator(".leaflet-control-layers").inner_text().count("\n") >= 6
+    assert t("web.layer.grids", "zh") in page.locator(".leaflet-control-layers").inner_text()
+
+    made = post_report(base, token(base, "gridhead"), description="浏览器测试：实时上图")
+    started = time.monotonic()
+    page.wait_for_selector(f'#live-list li[data-incident-id="{made["id"]}"]', timeout=2_000)
+    page.wait_for_function(
+        "id => { const m = gridgovMap.markers.get(id);"
+        " return !!m && gridgovMap.cluster.hasLayer(m); }",
+        arg=made["id"],
+        timeout=max(1, int(2_000 - (time.monotonic() - started) * 1000)),
+    )
+
+    # A gas monitor's alarm: the alert's incident and the sensor's colour arrive live too.
+    reading = {"sensor": "SN0006", "metric": "methane", "time": now_iso(), "value": 27.5}
+    answer = httpx.post(
+        f"{base}/api/v1/readings",
+        json=[reading],
+        headers={"Authorization": f"Bearer {token(base, 'operator')}"},
+    )
+    assert answer.status_code == 200, answer.text
+    page.wait_for_function(SENSOR_IN_ALERT, arg="SN0006", timeout=2_000)
+    page.wait_for_selector("#live-list li:has-text('燃气管道破裂')", timeout=2_000)
+
+    # The popup has what an operator needs, and a way to the incident page.
+    page.evaluate(
+        "id => { const m = gridgovMap.markers.get(id);"
+        " gridgovMap.cluster.zoomToShowLayer(m, () => m.openPopup()); }",
+        made["id"],
+    )
+    popup = page.wait_for_selector(f".leaflet-popup-content a[href$='/incidents/{made['id']}']")
+    text_shown = page.locator(".leaflet-popup-content").inner_text()
+    assert "暴露垃圾" in text_shown and "青柳社区居民委员会" in text_shown
+    assert popup is not None
+    page.keyboard.press("Escape")
+    page.evaluate("() => gridgovMap.map.closePopup()")
+    page.evaluate("() => gridgovMap.map.setZoom(12)")
+    page.wait_for_timeout(800)
+    screenshot(page, "map")
+
+
+def test_the_map_switches_to_english(contexts: Contexts) -> None:
+    context = contexts.new(viewport={"width": 1280, "height": 800})
+    contexts.sign_in(context, "operator")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/map?lang=en")
+    page.wait_for_selector("#live-state.on", timeout=15_000)
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert t("web.map.filters", "en") in page.locator("#map-filters").inner_text()
+    assert "全市" not in page.locator("#map-filters").inner_text()
+
+
+# -- the grid head's phone -------------------------------------------------------------------
+
+
+def phone(contexts: Contexts) -> Any:
+    return contexts.new(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={**HERE, "accuracy": 12},
+        permissions=["geolocation"],
+    )
+
+
+def fill_report(page: Any, description: str) -> None:
+    page.wait_for_selector("#position-info:has-text('青柳社区第7网格')")
+    page.fill("#category-search", "垃圾")
+    page.click('#category-list button[data-code="0102"]')
+    page.fill("#description", description)
+
+
+def test_a_report_from_a_phone_is_located_routed_and_listed(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    context = phone(contexts)
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    assert "±12" in page.locator("#position-info").inner_text(timeout=10_000)
+
+    fill_report(page, "手机上报：小区门口垃圾堆积")
+    photo = {
+        "name": "photo.jpg",
+        "mimeType": "image/jpeg",
+        "buffer": image_bytes("JPEG", (640, 480)),
+    }
+    page.set_input_files("#photos", files=[photo])
+    page.click("#submit-report")
+
+    page.wait_for_selector("#result-grid", timeout=10_000)
+    assert "青柳社区第7网格" in page.inner_text("#result-grid")
+    assert page.inner_text("#result-department") == "青柳社区居民委员会"
+    assert page.inner_text("#result-deadline").strip() not in {"", "—"}
+    page.wait_for_selector("#my-reports li:has-text('暴露垃圾')")
+    assert page.locator("#outbox").is_hidden()
+    assert incidents_described(committed, "手机上报：小区门口垃圾堆积") == 1
+    with committed() as session:
+        made = session.scalar(
+            select(Incident).where(Incident.description == "手机上报：小区门口垃圾堆积")
+        )
+        assert made is not None and made.department_code == "990105009003-JW"
+    screenshot(page, "report", full_page=True)
+
+
+def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "断网时上报：路灯不亮"
+    context = phone(contexts)
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    page.wait_for_selector("#category-list", state="attached")
+    page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
+    fill_report(page, description)
+
+    context.set_offline(True)
+    page.click("#submit-report")
+    waiting = t("web.report.waiting_offline", "zh", count=1)
+    page.wait_for_selector(f"#outbox-summary:has-text('{waiting}')")
+    assert page.locator("#outbox-list li").count() == 1
+    assert incidents_described(committed, description) == 0
+
+    # The network returns, but the first answer is lost on the way back: the server has
+    # the report, the phone does not know it and keeps it.
+    lost: list[str] = []
+
+    def lose_the_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.fallback()
+            return
+        route.fetch()  # the server gets it and answers...
+        lost.append(route.request.headers.get("idempotency-key", ""))
+        route.abort()  # ...and the answer never arrives
+
+    page.route("**/api/v1/incidents", lose_the_answer)
+    context.set_offline(False)
+    page.wait_for_function("() => true")
+    deadline = time.monotonic() + 15
+    while not lost and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert lost, "the page did not try again when the network came back"
+    assert incidents_described(committed, description) == 1
+    assert page.locator("#outbox-list li").count() == 1
+
+    # The next attempt gets through: the server recognises the key, nothing is doubled.
+    page.unroute("**/api/v1/incidents", lose_the_answer)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    assert page.locator("#outbox").is_hidden()
+    assert incidents_described(committed, description) == 1
+    assert lost[0] and len(set(lost)) == 1
+
+
+# -- the supplies map ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stock_restored(committed: sessionmaker[Session]) -> Iterator[None]:
+    """The demo city's stock as it was (a reservation from the page holds some of it; the
+    reservations themselves go with the ``committed`` fixture)."""
+    with committed() as session:
+        before = session.execute(text("SELECT id, reserved FROM stock_lots")).all()
+    yield
+    with committed.begin() as session:
+        for lot_id, reserved in before:
+            session.execute(
+                text("UPDATE stock_lots SET reserved = :r WHERE id = :id"),
+                {"r": reserved, "id": lot_id},
+            )
+
+
+def test_the_supplies_page_shows_a_plan_and_reserves_it(
+    contexts: Contexts, stock_restored: None
+) -> None:
+    context = contexts.new(
+        viewport={"width": 1400, "height": 860},
+        geolocation={"latitude": 21.55, "longitude": 109.1, "accuracy": 20},
+        permissions=["geolocation"],
+    )
+    contexts.sign_in(context, "emergency")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/supplies")
+
+    page.wait_for_selector("#need-rows .need")
+    page.select_option("#need-rows .need:nth-child(1) .need-item", "blanket")
+    page.fill("#need-rows .need:nth-child(1) .need-quantity", "300")
+    page.click("#add-need")
+    page.select_option("#need-rows .need:nth-child(2) .need-item", "first_aid_kit")
+    page.fill("#need-rows .need:nth-child(2) .need-quantity", "40")
+    page.click("#use-my-position")
+    page.wait_for_selector("#point-info:has-text('21.55000')")
+    page.click("#search-supplies")
+
+    page.wait_for_selector("#plan .picks li", timeout=10_000)
+    first = page.locator("#plan .picks li").first.inner_text()
+    assert "毛毯" in first or "急救包" in first
+    assert page.locator("#plan .picks li .contact a[href^='tel:']").count() >= 1
+    assert page.locator(".pick-icon").count() == page.locator("#plan .picks li").count()
+    assert any(unit in first for unit in ["米", "公里"])
+
+    page.click("#reserve")
+    page.wait_for_selector("#reserve-result.ok")
+    assert page.locator("#reserve").is_disabled()
+    screenshot(page, "supplies")
+
+
+def test_the_incident_page_offers_the_moves_of_the_role(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    made = post_report(contexts.base, token(contexts.base, "gridhead"), description="待受理事件")
+    context = contexts.new(viewport={"width": 1280, "height": 900})
+    contexts.sign_in(context, "handler_jw")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/incidents/{made['id']}")
+    page.wait_for_selector("#timeline li")
+    assert "待受理事件" in page.inner_text("#incident")
+    assert page.locator("#action-buttons button").count() >= 2
+
+    page.click("button[data-move='reject']")  # a rejection needs a reason
+    page.click("#action-submit")
+    assert page.inner_text("#action-error") == t("web.incident.note_required", "zh")
+    page.click("#action-cancel")
+
+    page.click("button[data-move='accept']")
+    page.fill("#action-note", "马上派人处理")
+    page.click("#action-submit")
+    page.wait_for_selector("#timeline li:has-text('马上派人处理')")
+    with committed() as session:
+        incident = session.get(Incident, made["id"])
+        assert incident is not None and incident.status == "accepted"
+
+
+def test_the_api_docs_work_offline(contexts: Contexts) -> None:
+    page = contexts.page(contexts.new())
+    page.goto(f"{contexts.base}/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert page.locator(".opblock").count() > 20
+
+
+def test_screenshots_are_where_the_readme_says() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for name in ["map", "report", "supplies"]:
+        assert f"docs/screenshots/{name}.png" in readme
+        assert Path(SCREENSHOTS / f"{name}.png").exists()
