@@ -148,8 +148,10 @@
     $("report-error").hidden = true;
     if (!position) return refuse(T("web.report.need_position"));
     if (!category) return refuse(T("web.report.need_category"));
+    const me = G.user();
     const report = {
       key: G.uuid(),
+      username: me ? me.username : null, // only this user's session sends it
       created_at: new Date().toISOString(),
       lon: position.lon,
       lat: position.lat,
@@ -169,8 +171,11 @@
     Outbox.flush(send).then(showOutbox);
   });
 
-  /** Send one report; "sent", "refused" (kept, with the reason) or "offline" (kept). */
+  /** Send one report; "sent", "refused" (kept, with the reason), "offline" (kept) or "held"
+   * (written by another account on this phone: kept until that account signs in again). */
   async function send(report) {
+    const me = G.user();
+    if (report.username && me && report.username !== me.username) return "held"; // another user's
     const form = new FormData();
     form.append("lon", report.lon);
     form.append("lat", report.lat);
