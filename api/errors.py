@@ -32,6 +32,13 @@ _KNOWN = {
     "float_parsing",
     "int_parsing",
     "string_too_long",
+    "literal_error",
+    "string_pattern_mismatch",
+    "datetime_parsing",
+    "datetime_from_date_parsing",
+    "date_parsing",
+    "date_from_datetime_parsing",
+    "bool_parsing",
 }
 
 

@@ -26,7 +26,7 @@ from api.routes import (
     notifications,
     supplies,
 )
-from api.security import current_user_or_query_token
+from api.security import current_user_or_query_token, hide_query_tokens_in_access_logs
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
@@ -44,6 +44,7 @@ from gridgov.users.models import User
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database is prepared (and migrated) when it starts."""
     settings = settings or get_settings()
+    hide_query_tokens_in_access_logs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

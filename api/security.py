@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -42,6 +44,27 @@ def current_user(
     return _user(request, session, token, lang)
 
 
+QUERY_TOKEN = re.compile(r"(access_token=)[^&\s\"]+")
+
+
+class HideQueryTokens(logging.Filter):
+    """Access logs keep the path but not a token given as ``?access_token=``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                QUERY_TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def hide_query_tokens_in_access_logs() -> None:
+    """Install HideQueryTokens on uvicorn's access log (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HideQueryTokens) for f in access.filters):
+        access.addFilter(HideQueryTokens())
+
+
 def current_user_or_query_token(
     request: Request,
     session: SessionDep,
@@ -49,7 +72,7 @@ def current_user_or_query_token(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
     """As current_user, also reading ``?access_token=``: EventSource and <img> cannot send
-    headers. Only for the live feed and photos (a token in a URL may reach logs)."""
+    headers. Only for the live feed and photos; the access log hides it (HideQueryTokens)."""
     return _user(request, session, token or request.query_params.get("access_token"), lang)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,8 +73,6 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield chromium
@@ -280,7 +279,7 @@ def test_a_report_from_a_phone_is_located_routed_and_listed(
     contexts.sign_in(context, "gridhead")
     page = contexts.page(context)
     page.goto(f"{contexts.base}/report")
-    assert "±12" in page.locator("#position-info").inner_text(timeout=10_000)
+    expect(page.locator("#position-info")).to_contain_text("±12", timeout=10_000)
 
     fill_report(page, "手机上报：小区门口垃圾堆积")
     photo = {
@@ -354,6 +353,33 @@ def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
     assert page.locator("#outbox").is_hidden()
     assert incidents_described(committed, description) == 1
     assert lost[0] and len(set(lost)) == 1
+
+
+def test_a_double_tap_on_send_makes_one_report(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "连点两次：只应有一条"
+    context = phone(contexts)
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    fill_report(page, description)
+    page.dblclick("#submit-report")
+    page.wait_for_selector("#result-grid", timeout=10_000)
+    page.wait_for_timeout(500)  # a second send, if there were one, would have landed by now
+    assert incidents_described(committed, description) == 1
+
+
+def test_sign_in_never_sends_the_user_to_another_site(contexts: Contexts) -> None:
+    page = contexts.page(contexts.new())
+    page.goto(f"{contexts.base}/login?next=/%5Cevil.example/x")
+    page.fill("#username", "operator")
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_load_state()
+    page.wait_for_timeout(300)
+    assert page.url.startswith(contexts.base + "/")
+    assert contexts.outside == []
 
 
 # -- the supplies map ------------------------------------------------------------------------

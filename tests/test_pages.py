@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 
 import pytest
 from PIL import Image
 
 from api.pages.assets import STATIC_DIR
+from api.security import HideQueryTokens
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import catalogue
 from tests.conftest import auth, token_for
@@ -232,3 +234,82 @@ def test_the_incident_says_which_moves_the_caller_may_take(client, session):
     assert {"accept", "reject"} <= set(handler.json()["my_moves"])
     reporter = client.get(f"/api/v1/incidents/{made['id']}", headers=auth(session, "gridhead"))
     assert "accept" not in reporter.json()["my_moves"]
+
+
+def test_access_logs_hide_query_tokens():
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s - "%s %s"',
+        ("1.2.3.4", "GET", "/a?access_token=abc.def&size=thumb"),
+        None,
+    )
+    assert HideQueryTokens().filter(record)
+    assert record.getMessage() == '1.2.3.4 - "GET /a?access_token=***&size=thumb"'
+    assert any(isinstance(f, HideQueryTokens) for f in logging.getLogger("uvicorn.access").filters)
+
+
+def test_a_photo_that_unpacks_to_too_many_pixels_is_refused(client, session):
+    buffer = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(buffer, "PNG")  # a few KB on the wire, 81 Mpx unpacked
+    files = [("photos", ("bomb.png", buffer.getvalue(), "image/png"))]
+    response = client.post(
+        "/api/v1/incidents",
+        data={**HERE, "category": "0102"},
+        files=files,
+        headers=auth(session, "gridhead"),
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "photos[0]"
+    assert "9000×9000" in response.json()["detail"][0]["reason"]
+
+
+def test_thumbnails_are_upright(client, session):
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: rotate 90° clockwise to view
+    Image.new("RGB", (400, 200), "red").save(buffer, "JPEG", exif=exif)
+    files = [("photos", ("turned.jpg", buffer.getvalue(), "image/jpeg"))]
+    made = client.post(
+        "/api/v1/incidents",
+        data={**HERE, "category": "0102"},
+        files=files,
+        headers=auth(session, "gridhead"),
+    ).json()
+    thumb = client.get(made["photos"][0]["url"] + "?size=thumb", headers=auth(session, "gridhead"))
+    assert Image.open(io.BytesIO(thumb.content)).size == (80, 160)
+
+
+@pytest.mark.parametrize("bbox", ["1.2.3,1,2,3", "1,2,3", "a,b,c,d", "nan,1,2,3", "109,21,109,22"])
+def test_any_malformed_bbox_is_a_field_error(client, session, bbox):
+    response = client.get(
+        "/api/v1/map/incidents", params={"bbox": bbox}, headers=auth(session, "operator")
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "bbox"
+    assert response.json()["detail"][0]["reason"] == catalogue("zh")["map.bbox"]
+
+
+def test_a_bad_level_is_explained_in_chinese(client, session):
+    response = client.get("/api/v1/map/areas?level=planet", headers=auth(session, "operator"))
+    detail = response.json()["detail"][0]
+    assert detail["field"] == "level" and detail["reason"].startswith("取值必须是以下之一")
+
+
+def test_only_the_reporter_is_offered_a_rating(client, session):
+    made = report(client, session)
+    handler = auth(session, "handler_jw")
+    url = f"/api/v1/incidents/{made['id']}"
+    assert client.post(f"{url}/accept", json={"note": "收到"}, headers=handler).status_code == 200
+    resolved = client.post(f"{url}/resolve", data={"note": "已清理"}, headers=handler)
+    assert resolved.status_code == 200
+    operator = client.get(
+        f"/api/v1/incidents/{made['id']}", headers=auth(session, "operator")
+    ).json()
+    reporter = client.get(
+        f"/api/v1/incidents/{made['id']}", headers=auth(session, "gridhead")
+    ).json()
+    assert "close" in operator["my_moves"] and "rate" not in operator["my_moves"]
+    assert {"close", "rate"} <= set(reporter["my_moves"])

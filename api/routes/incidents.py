@@ -290,11 +290,14 @@ def moves_for(session: Session, incident: Incident, user: User) -> list[str]:
     """The next moves the caller's role may take on this incident (what a page offers)."""
     target = target_of(session, incident)
     actions = {a.value for a in Action}
-    return [
+    moves = [
         move.value
         for move in moves_from(incident.status)
         if move.value in actions and allowed(user.actor(), Action(move.value), target)
     ]
+    if "close" in moves and allowed(user.actor(), Action.RATE, target):
+        moves.append("rate")  # closing may carry a rating: only the reporter gives one
+    return moves
 
 
 @router.get("/incidents/{incident_id}/photos/{sha256}", summary="A photo of an incident")

@@ -9,12 +9,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gridgov.incidents.errors import IncidentError
 
 MAX_PHOTOS = 5
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
+# A phone camera takes 12-50 megapixels; a small file that unpacks to more is a bomb that
+# would eat the server's memory when a thumbnail is made.
+MAX_PIXELS = 60_000_000
 FORMATS = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
@@ -66,6 +69,8 @@ def _inspect(data: bytes, *, field: str, max_bytes: int) -> tuple[str, int, int]
         raise PhotoError(field, "photo.not_image") from exc
     if kind not in FORMATS:
         raise PhotoError(field, "photo.format", format=kind or "?")
+    if width * height > MAX_PIXELS:
+        raise PhotoError(field, "photo.too_many_pixels", width=width, height=height)
     return kind, width, height
 
 
@@ -102,8 +107,25 @@ def thumbnail_path(media_dir: Path, sha256: str, content_type: str) -> Path:
     path = media_dir / "thumbs" / sha256[:2] / f"{sha256}-{THUMBNAIL_PX}.jpg"
     if not path.exists():
         with Image.open(photo_path(media_dir, sha256, content_type)) as image:
-            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=80)
+            thumbnail_of(image).save(out, "JPEG", quality=80)
         _write_atomically(path, out.getvalue())
     return path
+
+
+def thumbnail_of(image: Image.Image) -> Image.Image:
+    """A small upright RGB copy: the camera's orientation applied, transparency on white.
+
+    >>> thumbnail_of(Image.new("RGBA", (800, 400))).getpixel((0, 0)), THUMBNAIL_PX
+    ((255, 255, 255), 160)
+    """
+    image.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))  # JPEG: decode at a small scale
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode == "P":
+        upright = upright.convert("RGBA")
+    upright.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX), Image.Resampling.LANCZOS)
+    if upright.mode in ("RGBA", "LA"):
+        white = Image.new("RGB", upright.size, "white")
+        white.paste(upright, mask=upright.getchannel("A"))
+        return white
+    return upright.convert("RGB")

@@ -68,6 +68,8 @@ window.Gridgov = (function () {
    * TypeError when the network is down (fetch's own), so callers can tell them apart. */
   async function api(path, options) {
     const opts = Object.assign({ method: "GET" }, options || {});
+    const background = opts.background; // a 401 is the caller's to show, not a jump to sign in
+    delete opts.background;
     const headers = Object.assign({ "Accept-Language": config.lang }, opts.headers || {});
     if (token()) headers.Authorization = "Bearer " + token();
     if (opts.json !== undefined) {
@@ -76,7 +78,12 @@ window.Gridgov = (function () {
       delete opts.json;
     }
     opts.headers = headers;
-    const response = await fetch(path, opts);
+    let response;
+    try {
+      response = await fetch(path, opts);
+    } catch (e) {
+      throw new TypeError(T("web.error.offline")); // still a TypeError: callers tell "offline" by it
+    }
     const text = await response.text();
     let body = null;
     try {
@@ -84,7 +91,7 @@ window.Gridgov = (function () {
     } catch (e) {
       body = text;
     }
-    if (response.status === 401) {
+    if (response.status === 401 && !background) {
       signOut();
       requireLogin();
     }

@@ -32,11 +32,29 @@
     return photo.url + "?size=" + size + "&access_token=" + encodeURIComponent(G.token());
   }
 
+  /** The full photo in a new tab, fetched with the Authorization header: no token in a URL
+   * that the browser's history would keep. */
+  async function openPhoto(event) {
+    event.preventDefault();
+    const tab = window.open("", "_blank");
+    try {
+      const answer = await fetch(event.currentTarget.dataset.url, { headers: { Authorization: "Bearer " + G.token() } });
+      if (!answer.ok) throw new Error(T("web.error.http", { status: answer.status }));
+      const url = URL.createObjectURL(await answer.blob());
+      if (tab) tab.location = url;
+      else location.href = url;
+    } catch (e) {
+      if (tab) tab.close();
+      $("action-error").textContent = e instanceof TypeError ? T("web.error.offline") : e.message;
+      $("action-error").hidden = false;
+    }
+  }
+
   function render(i) {
     current = i;
     document.title = "#" + i.id + " " + i.category.name + " · " + T("web.brand");
     const photos = i.photos
-      .map((p) => '<a href="' + photoUrl(p, "full") + '" target="_blank"><img class="thumb" alt="" src="' + photoUrl(p, "thumb") + '"></a>')
+      .map((p) => '<a href="#" class="full-photo" data-url="' + G.esc(p.url) + '"><img class="thumb" alt="" src="' + photoUrl(p, "thumb") + '"></a>')
       .join("");
     const box = $("incident");
     box.setAttribute("aria-busy", "false");
@@ -63,6 +81,7 @@
     G.addBackground(map, { level: "community" });
     L.marker([i.position.lat, i.position.lon]).addTo(map);
     if (i.position.accuracy_m) L.circle([i.position.lat, i.position.lon], { radius: i.position.accuracy_m, weight: 1 }).addTo(map);
+    for (const link of box.querySelectorAll("a.full-photo")) link.addEventListener("click", openPhoto);
     renderTimeline(i.history);
     renderActions(i.my_moves || []);
   }
@@ -108,7 +127,7 @@
     $("action-note").required = !!spec.required;
     $("action-submit").textContent = T("move." + move);
     let extra = "";
-    if (spec.rating) {
+    if (spec.rating && current && (current.my_moves || []).includes("rate")) {
       extra += "<label>" + T("web.incident.rating") + ' <select id="action-rating"><option value="">—</option>' +
         [5, 4, 3, 2, 1].map((n) => '<option value="' + n + '">' + "★".repeat(n) + "</option>").join("") + "</select></label>";
     }
@@ -142,7 +161,7 @@
     } else {
       const body = {};
       body[spec.field || "note"] = note;
-      if (spec.rating && $("action-rating").value) body.rating = parseInt($("action-rating").value, 10);
+      if ($("action-rating") && $("action-rating").value) body.rating = parseInt($("action-rating").value, 10);
       if (spec.department) body.department_code = $("action-department").value.trim();
       if (spec.departments) {
         body.department_codes = $("action-departments").value.split(/[,，\s]+/).filter(Boolean);

@@ -7,6 +7,17 @@
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
 
+  /** ``next`` as a path on this site, or null: "/\\evil" or "/\t/evil" must not leave it. */
+  function sameSite(next) {
+    if (!next) return null;
+    try {
+      const url = new URL(next, location.origin);
+      return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
@@ -20,9 +31,7 @@
       const data = await answer.json();
       if (!answer.ok) throw new Error((data.detail && data.detail.message) || data.message);
       G.signIn(data.access_token, data.user);
-      const next = new URLSearchParams(location.search).get("next");
-      const safe = next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-      location.href = safe || LANDING[data.user.role] || "/map";
+      location.href = sameSite(new URLSearchParams(location.search).get("next")) || LANDING[data.user.role] || "/map";
     } catch (e) {
       error.textContent = e instanceof TypeError ? G.T("web.error.offline") : e.message;
       error.hidden = false;

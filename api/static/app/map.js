@@ -16,6 +16,11 @@ window.GridgovMap = (function () {
   let categoryNames = {};
   let departmentNames = {};
   let gridTimer = null;
+  let sensorTimer = null;
+  let applied = null; // the filters the markers on the map were loaded with
+  let reloadSeq = 0; // answers to older reloads are dropped
+  let reloading = false;
+  const changedMeanwhile = new Set(); // incidents changed while a reload was on its way
 
   function start(names) {
     if (!G.requireLogin()) return;
@@ -132,8 +137,14 @@ window.GridgovMap = (function () {
     return "<dt>" + G.esc(label) + "</dt><dd>" + G.esc(value) + "</dd>";
   }
 
+  /** The visible box with a margin, kept inside the world the API accepts. */
   function paddedBox() {
-    return map.getBounds().pad(0.5);
+    const box = map.getBounds().pad(0.5);
+    const clamp = (v, limit) => Math.max(-limit, Math.min(limit, v));
+    return L.latLngBounds(
+      [clamp(box.getSouth(), 90), clamp(box.getWest(), 180)],
+      [clamp(box.getNorth(), 90), clamp(box.getEast(), 180)]
+    );
   }
 
   async function reload(force) {
@@ -142,8 +153,14 @@ window.GridgovMap = (function () {
     if (!force && key === loadedKey && loadedBox && loadedBox.contains(map.getBounds())) return;
     const box = paddedBox();
     const bbox = [box.getWest(), box.getSouth(), box.getEast(), box.getNorth()].map((v) => v.toFixed(5)).join(",");
+    const seq = ++reloadSeq;
+    reloading = true;
+    changedMeanwhile.clear();
     try {
       const fc = await G.api("/api/v1/map/incidents?" + G.query(Object.assign({ bbox: bbox }, f)));
+      if (seq !== reloadSeq) return; // a newer reload is on its way
+      reloading = false;
+      applied = f;
       cluster.clearLayers();
       markers.clear();
       const fresh = fc.features.map((feature) => {
@@ -159,13 +176,18 @@ window.GridgovMap = (function () {
         total: fc.numberMatched,
       });
       if (map.hasLayer(heat)) loadHeat();
+      // The answer was read before these changes reached us: read them again.
+      for (const id of changedMeanwhile) refreshIncident({ id: id }, { quiet: true });
+      changedMeanwhile.clear();
     } catch (e) {
+      if (seq !== reloadSeq) return;
+      reloading = false;
       document.getElementById("map-count").textContent = e.message;
     }
   }
 
   async function loadHeat() {
-    const f = filters();
+    const f = Object.assign({}, applied || filters());
     delete f.status; // the heat map shows every incident of the period, closed ones too
     try {
       heat.setLatLngs(await G.api("/api/v1/map/heat?" + G.query(f)));
@@ -175,7 +197,9 @@ window.GridgovMap = (function () {
   }
 
   /** An incident changed: read it again and put its marker right. */
-  async function refreshIncident(change) {
+  async function refreshIncident(change, options) {
+    const quiet = options && options.quiet;
+    if (reloading) changedMeanwhile.add(change.id);
     let i;
     try {
       i = await G.api("/api/v1/incidents/" + change.id);
@@ -201,13 +225,14 @@ window.GridgovMap = (function () {
       cluster.removeLayer(old);
       markers.delete(i.id);
     }
-    if (matches(props, filters())) {
+    if (matches(props, applied || filters())) {
       const marker = makeMarker({ id: i.id, properties: props, geometry: { coordinates: [i.position.lon, i.position.lat] } });
       markers.set(i.id, marker);
       cluster.addLayer(marker);
     }
+    if (quiet) return;
     noteLive(change, i);
-    if (i.source === "sensor") loadSensors();
+    if (i.source === "sensor") scheduleSensors();
     if (map.hasLayer(heat) && change.action === "report") heat.addLatLng([i.position.lat, i.position.lon]);
     scheduleGrids();
   }
@@ -236,14 +261,23 @@ window.GridgovMap = (function () {
   function listen() {
     const state = document.getElementById("live-state");
     const source = new EventSource("/api/v1/incidents/stream?access_token=" + encodeURIComponent(G.token()));
+    let connections = 0;
     source.addEventListener("ready", () => {
       state.textContent = T("web.map.live_on");
       state.className = "live-state on";
+      if (connections++ > 0) {
+        // Back after a break: what changed meanwhile never came down the stream.
+        reload(true);
+        loadGrids();
+        loadSensors();
+      }
     });
     source.addEventListener("incident", (e) => refreshIncident(JSON.parse(e.data)));
     source.onerror = () => {
-      state.textContent = T("web.map.live_off"); // EventSource reconnects by itself
+      state.textContent = T("web.map.live_off"); // EventSource reconnects by itself...
       state.className = "live-state off";
+      // ...unless the sign-in has run out: then the API call sends the screen to sign in.
+      G.api("/api/v1/auth/me").catch(() => {});
     };
   }
 
@@ -259,7 +293,7 @@ window.GridgovMap = (function () {
         .then((fc) =>
           L.geoJSON(fc, {
             style: Object.assign({ fill: false }, outline[level]),
-            onEachFeature: (f, l) => l.bindTooltip(f.properties.name, { sticky: true }),
+            onEachFeature: (f, l) => l.bindTooltip(G.esc(f.properties.name), { sticky: true }),
           }).addTo(layers.areas)
         )
         .catch(() => {});
@@ -292,6 +326,11 @@ window.GridgovMap = (function () {
     } catch (e) {
       console.warn("grids", e);
     }
+  }
+
+  function scheduleSensors() {
+    clearTimeout(sensorTimer);
+    sensorTimer = setTimeout(loadSensors, 300);
   }
 
   function scheduleGrids() {

@@ -27,6 +27,7 @@ window.Outbox = (function () {
       const result = action(tx.objectStore(STORE));
       tx.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
       tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error); // e.g. the phone's storage is full
     });
   }
 
@@ -40,8 +41,8 @@ window.Outbox = (function () {
   let flushing = null;
   let again = false;
 
-  /** Send what waits, oldest first. ``send(report)`` answers "sent", "refused" or "offline";
-   * the first "offline" ends the round. One round at a time: a call during a round makes
+  /** Send what waits, oldest first. ``send(report)`` answers "offline" (which ends the
+   * round: the network is down) or anything else (go on with the next one). One round at a time: a call during a round makes
    * the round go once more, so a report written meanwhile is not left waiting. */
   function flush(send) {
     if (flushing) {

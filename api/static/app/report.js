@@ -15,6 +15,7 @@
   let category = null; // {code, name}
   let categories = [];
   let photos = [];
+  let signedOut = false; // the server said the sign-in has run out: reports wait for a new one
   const gridNames = {}; // grid code -> name, from the lookups made while placing the pin
 
   // -- where -------------------------------------------------------------------------------
@@ -25,26 +26,45 @@
   const accuracy = L.circle([0, 0], { radius: 0, weight: 1, fillOpacity: 0.1 });
   let watching = null;
 
+  let where = { text: "", grid: "", at: null }; // what the position line says
+  const LOOKUP_METRES = 25; // ask for the grid again only after moving this far
+
   function place(lat, lon, accuracyM, manual) {
     position = { lat: lat, lon: lon, accuracy_m: accuracyM, manual: manual };
     pin.setLatLng([lat, lon]).addTo(map);
     if (accuracyM) accuracy.setLatLng([lat, lon]).setRadius(accuracyM).addTo(map);
     else accuracy.remove();
-    $("position-info").textContent = manual
-      ? T("web.report.moved")
-      : T("web.report.accuracy", { metres: Math.round(accuracyM || 0) });
-    describeGrid(lat, lon);
+    where.text = manual ? T("web.report.moved") : T("web.report.accuracy", { metres: Math.round(accuracyM || 0) });
+    showWhere();
+    const here = L.latLng(lat, lon);
+    if (!where.at || where.at.distanceTo(here) > LOOKUP_METRES) {
+      where.at = here;
+      describeGrid(lat, lon);
+    }
+  }
+
+  function showWhere() {
+    $("position-info").textContent = where.text + (where.grid ? " · " + where.grid : "");
   }
 
   async function describeGrid(lat, lon) {
     try {
-      const found = await G.api("/api/v1/locate?" + G.query({ lon: lon, lat: lat }));
+      const found = await G.api("/api/v1/locate?" + G.query({ lon: lon, lat: lat }), { background: true });
       gridNames[found.grid.code] = found.grid.name;
-      $("position-info").textContent += " · " + found.grid.name;
+      where.grid = found.grid.name;
     } catch (e) {
-      /* offline or outside every grid: the server decides when the report arrives */
+      where.grid = ""; // offline or outside every grid: the server decides when the report arrives
+      where.at = null;
     }
+    showWhere();
   }
+
+  // Until the phone knows where it is (or when it cannot say), show the whole city.
+  G.api("/api/v1/map/areas?level=city", { background: true })
+    .then((fc) => {
+      if (!position) map.fitBounds(L.geoJSON(fc).getBounds());
+    })
+    .catch(() => {});
 
   function locate() {
     if (!navigator.geolocation) {
@@ -143,8 +163,11 @@
     $("report-error").hidden = false;
   }
 
+  let writing = false; // a second tap while the first is being written adds nothing
+
   $("report-form").addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (writing) return;
     $("report-error").hidden = true;
     if (!position) return refuse(T("web.report.need_position"));
     if (!category) return refuse(T("web.report.need_category"));
@@ -161,7 +184,16 @@
       description: $("description").value.trim(),
       photos: photos.map((p) => ({ name: p.name, type: p.type, blob: p })),
     };
-    await Outbox.put(report);
+    writing = true;
+    $("submit-report").disabled = true;
+    try {
+      await Outbox.put(report);
+    } catch (e) {
+      return refuse(T("web.report.not_kept", { reason: e && e.message ? e.message : String(e) }));
+    } finally {
+      writing = false;
+      $("submit-report").disabled = false;
+    }
     $("report-form").reset();
     $("photo-previews").innerHTML = "";
     $("category-chosen").hidden = true;
@@ -189,15 +221,22 @@
         method: "POST",
         body: form,
         headers: { "Idempotency-Key": report.key },
+        background: true,
       });
     } catch (e) {
-      if (e instanceof G.ApiError && e.status >= 400 && e.status < 500 && ![401, 408, 429].includes(e.status)) {
+      if (!(e instanceof G.ApiError)) return "offline"; // no network: the others would fail too
+      if (e.status === 401) {
+        signedOut = true;
+        return "offline"; // every report needs a sign-in: wait for it
+      }
+      if (e.status >= 400 && e.status < 500 && ![408, 429].includes(e.status)) {
         report.refused = e.message;
         await Outbox.put(report);
         return "refused";
       }
-      return "offline"; // no network, or the server is down: try again later
+      return "retry"; // the server is busy or failing: this one later, the others now
     }
+    signedOut = false;
     await Outbox.remove(report.key);
     showResult(incident);
     loadMine();
@@ -209,9 +248,14 @@
     const box = $("outbox");
     box.hidden = waiting.length === 0;
     const pending = waiting.filter((r) => !r.refused).length;
-    $("outbox-summary").textContent = pending
-      ? T(navigator.onLine ? "web.report.waiting_sending" : "web.report.waiting_offline", { count: pending })
-      : "";
+    const state = signedOut ? "web.report.waiting_signin" : navigator.onLine ? "web.report.waiting_sending" : "web.report.waiting_offline";
+    $("outbox-summary").textContent = pending ? T(state, { count: pending }) : "";
+    if (pending && signedOut) {
+      const again = document.createElement("a");
+      again.href = "/login?next=/report";
+      again.textContent = " " + T("web.login.submit");
+      $("outbox-summary").appendChild(again);
+    }
     const list = $("outbox-list");
     list.innerHTML = "";
     for (const r of waiting) {

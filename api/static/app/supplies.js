@@ -21,12 +21,14 @@
 
   function setPoint(lat, lon, label) {
     point = { lat: lat, lon: lon };
-    if (!pointMarker) pointMarker = L.marker([lat, lon], { draggable: true }).addTo(map);
+    if (!pointMarker) {
+      pointMarker = L.marker([lat, lon], { draggable: true }).addTo(map);
+      pointMarker.on("dragend", () => {
+        const at = pointMarker.getLatLng();
+        setPoint(at.lat, at.lng, T("web.supplies.point_chosen"));
+      });
+    }
     pointMarker.setLatLng([lat, lon]);
-    pointMarker.on("dragend", () => {
-      const at = pointMarker.getLatLng();
-      setPoint(at.lat, at.lng, T("web.supplies.point_chosen"));
-    });
     $("point-info").textContent = label + " (" + lat.toFixed(5) + ", " + lon.toFixed(5) + ")";
   }
 
