@@ -290,7 +290,7 @@ def moves_for(session: Session, incident: Incident, user: User) -> list[str]:
     """The next moves the caller's role may take on this incident (what a page offers)."""
     target = target_of(session, incident)
     actions = {a.value for a in Action}
-    moves = [
+    moves: list[str] = [
         move.value
         for move in moves_from(incident.status)
         if move.value in actions and allowed(user.actor(), Action(move.value), target)
