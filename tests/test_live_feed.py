@@ -28,6 +28,8 @@ def _read(base: str, token: str, into: queue.Queue, stop: threading.Event) -> No
             "GET", f"{base}/api/v1/incidents/stream", params={"access_token": token}
         ) as response,
     ):
+        # httpx asks for gzip; the stream must come plain, or events would wait in a buffer.
+        assert "content-encoding" not in response.headers
         into.put(("status", response.status_code))
         event = None
         for line in response.iter_lines():

@@ -139,6 +139,17 @@ def test_map_incidents_are_light_points_with_what_a_marker_needs(client, session
     assert body["numberMatched"] >= 1 and body["numberReturned"] == len(body["features"])
 
 
+def test_map_layers_are_compressed_for_browsers_that_ask(client, session):
+    for n in range(8):  # over the 1,000 bytes below which compressing is not worth it
+        report(client, session, description=f"第{n}处")
+    operator = auth(session, "operator")
+    packed = client.get("/api/v1/map/incidents", headers={**operator, "Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    plain = client.get("/api/v1/map/incidents", headers={**operator, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert packed.json() == plain.json()
+
+
 def test_map_incidents_by_bbox_and_status(client, session):
     made = report(client, session)
     operator = auth(session, "operator")

@@ -20,6 +20,8 @@ window.GridgovMap = (function () {
   let applied = null; // the filters the markers on the map were loaded with
   let reloadSeq = 0; // answers to older reloads are dropped
   let reloading = false;
+  let pendingBox = null; // the box and filters of the reload on its way
+  let pendingKey = "";
   const changedMeanwhile = new Set(); // incidents changed while a reload was on its way
 
   function start(names) {
@@ -96,6 +98,7 @@ window.GridgovMap = (function () {
     const [lon, lat] = feature.geometry.coordinates;
     const marker = L.marker([lat, lon], { icon: icon(p), title: "#" + p.id + " " + (p.category_name || "") });
     marker.incident = p;
+    marker.sameAs = JSON.stringify(feature); // what it shows; a reload keeps it if unchanged
     marker.bindPopup(() => popupShell(p), { minWidth: 240, maxWidth: 320 });
     marker.on("popupopen", (e) => fillPopup(e.popup, p.id));
     return marker;
@@ -150,25 +153,22 @@ window.GridgovMap = (function () {
   async function reload(force) {
     const f = filters();
     const key = JSON.stringify(f);
-    if (!force && key === loadedKey && loadedBox && loadedBox.contains(map.getBounds())) return;
+    const view = map.getBounds();
+    if (!force && key === loadedKey && loadedBox && loadedBox.contains(view)) return;
+    if (!force && reloading && key === pendingKey && pendingBox.contains(view)) return;
     const box = paddedBox();
     const bbox = [box.getWest(), box.getSouth(), box.getEast(), box.getNorth()].map((v) => v.toFixed(5)).join(",");
     const seq = ++reloadSeq;
     reloading = true;
+    pendingBox = box;
+    pendingKey = key;
     changedMeanwhile.clear();
     try {
       const fc = await G.api("/api/v1/map/incidents?" + G.query(Object.assign({ bbox: bbox }, f)));
       if (seq !== reloadSeq) return; // a newer reload is on its way
       reloading = false;
       applied = f;
-      cluster.clearLayers();
-      markers.clear();
-      const fresh = fc.features.map((feature) => {
-        const marker = makeMarker(feature);
-        markers.set(feature.id, marker);
-        return marker;
-      });
-      cluster.addLayers(fresh);
+      replaceMarkers(fc.features);
       loadedBox = box;
       loadedKey = key;
       document.getElementById("map-count").textContent = T("web.map.count", {
@@ -184,6 +184,34 @@ window.GridgovMap = (function () {
       reloading = false;
       document.getElementById("map-count").textContent = e.message;
     }
+  }
+
+  /** Put these features on the map, keeping the markers that have not changed: re-clustering
+   *  thousands of markers is what makes a wall map stutter. */
+  function replaceMarkers(features) {
+    const wanted = new Map(features.map((feature) => [feature.id, feature]));
+    const stale = [];
+    for (const [id, marker] of markers) {
+      const feature = wanted.get(id);
+      if (feature && marker.sameAs === JSON.stringify(feature)) wanted.delete(id);
+      else stale.push(marker);
+    }
+    if (stale.length > markers.size / 2) {
+      cluster.clearLayers();
+      markers.clear();
+      wanted.clear();
+      for (const feature of features) wanted.set(feature.id, feature);
+    } else {
+      cluster.removeLayers(stale);
+      for (const marker of stale) markers.delete(marker.incident.id);
+    }
+    const fresh = [];
+    for (const feature of wanted.values()) {
+      const marker = makeMarker(feature);
+      markers.set(feature.id, marker);
+      fresh.push(marker);
+    }
+    cluster.addLayers(fresh);
   }
 
   async function loadHeat() {
