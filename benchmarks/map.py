@@ -24,11 +24,9 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,10 +36,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import numpy as np
 import psycopg
-import uvicorn
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from api.in_thread import served_in_thread
 from api.main import create_app
 from gridgov.boundaries.levels import Level
 from gridgov.config import PROJECT_ROOT, Settings
@@ -262,34 +260,6 @@ def seed_incidents(session: Session, conninfo: str, count: int, seed: int) -> Se
 
 
 # -- the service ---------------------------------------------------------------------------
-
-
-def serve(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """The app under uvicorn in a thread, on a free port of 127.0.0.1."""
-    # IPPROTO_TCP said out loud: asyncio turns Nagle's algorithm off only on sockets whose
-    # proto is TCP, and a plain socket() says 0. With Nagle on, every answer on a kept-alive
-    # connection waited ~40 ms for the client's delayed ACK (measured: /health 48 ms, 5 ms
-    # with this).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,  # the page's event stream never ends by itself
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the HTTP server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def sign_in(base: str, username: str) -> dict[str, Any]:
@@ -754,8 +724,6 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="gridgov-bench-"))
     cluster = EmbeddedCluster(root=root, fast_unsafe=True)
     url = cluster.start()
-    server = None
-    thread = None
     try:
         engine = make_engine(url)
         upgrade(engine)
@@ -777,28 +745,24 @@ def main() -> int:
             delivery_interval=0,
             data_dir=root / "var",
         )
-        server, thread, base = serve(settings)
-        login = sign_in(base, "operator")
-        check_rows(base, login["access_token"], seeded.sample_ids)
-        api = api_figures(base, login["access_token"], seeded, args.runs)
-        page = None
-        if not args.no_browser:
-            expected = min(args.incidents, MAX_POINTS)
-            page = browse(base, login, expected, t("web.layer.heat", "zh"))
-        print_figures(args, seeded, api, page)
-        if args.json is not None:
-            args.json.write_text(
-                json.dumps(
-                    {"seeded": asdict(seeded), "api": [asdict(a) for a in api]}
-                    | ({"page": asdict(page)} if page is not None else {})
+        with served_in_thread(create_app(settings)) as base:
+            login = sign_in(base, "operator")
+            check_rows(base, login["access_token"], seeded.sample_ids)
+            api = api_figures(base, login["access_token"], seeded, args.runs)
+            page = None
+            if not args.no_browser:
+                expected = min(args.incidents, MAX_POINTS)
+                page = browse(base, login, expected, t("web.layer.heat", "zh"))
+            print_figures(args, seeded, api, page)
+            if args.json is not None:
+                args.json.write_text(
+                    json.dumps(
+                        {"seeded": asdict(seeded), "api": [asdict(a) for a in api]}
+                        | ({"page": asdict(page)} if page is not None else {})
+                    )
                 )
-            )
-        return 1 if page is not None and page.errors else 0
+            return 1 if page is not None and page.errors else 0
     finally:
-        if server is not None:
-            server.should_exit = True
-        if thread is not None:
-            thread.join(timeout=10)
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(cluster.socket_dir, ignore_errors=True)

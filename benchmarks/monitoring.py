@@ -11,9 +11,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,10 +20,10 @@ from typing import Any
 import httpx
 import numpy as np
 import psycopg
-import uvicorn
 from shapely.geometry import box
 from sqlalchemy import select
 
+from api.in_thread import served_in_thread
 from api.main import create_app
 from gridgov.boundaries.index import GridIndexCache
 from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
@@ -87,23 +85,6 @@ def per_second(count: int, seconds: float) -> float:
     return count / seconds if seconds else float("inf")
 
 
-def serve(settings: Settings) -> tuple[uvicorn.Server, str]:
-    # A port of our own: a fixed one may be taken by a server someone else runs here.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the HTTP server did not start")
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--readings", type=int, default=200_000)
@@ -140,20 +121,19 @@ def main() -> None:
             delivery_interval=0,
             data_dir=root / "var",
         )
-        server, base = serve(settings)
-        with session_scope(factory) as session:
-            admin = session.scalar(select(User).where(User.username == "admin"))
-            token = issue_token(admin, secret=DEFAULT_SECRET).token
-        batches = reading_batches(sensors, args.readings, args.batch, offset_days=100)
-        bodies = ["\n".join(json.dumps(r) for r in batch) for batch in batches]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
-        with httpx.Client(timeout=120) as client:
-            started = time.perf_counter()
-            for body in bodies:
-                response = client.post(f"{base}/api/v1/readings", content=body, headers=headers)
-                response.raise_for_status()
-            http = per_second(args.readings, time.perf_counter() - started)
-        server.should_exit = True
+        with served_in_thread(create_app(settings)) as base:
+            with session_scope(factory) as session:
+                admin = session.scalar(select(User).where(User.username == "admin"))
+                token = issue_token(admin, secret=DEFAULT_SECRET).token
+            batches = reading_batches(sensors, args.readings, args.batch, offset_days=100)
+            bodies = ["\n".join(json.dumps(r) for r in batch) for batch in batches]
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+            with httpx.Client(timeout=120) as client:
+                started = time.perf_counter()
+                for body in bodies:
+                    response = client.post(f"{base}/api/v1/readings", content=body, headers=headers)
+                    response.raise_for_status()
+                http = per_second(args.readings, time.perf_counter() - started)
 
         # 3. The ceiling: a plain COPY of the same number of rows into the same table.
         ids = {s.code: s.id for s in sensors}

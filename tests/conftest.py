@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import get_session
+from api.in_thread import served_in_thread
 from api.main import create_app
 from gridgov.boundaries.models import Generation
 from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
@@ -146,12 +143,6 @@ def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[
             conn.execute(text(r"DELETE FROM items WHERE code LIKE 'test\_%'"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(
     database_url: str, committed: sessionmaker[Session], tmp_path: Path
@@ -164,25 +155,5 @@ def live_server(
         delivery_interval=0,
         data_dir=tmp_path / "var",
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with served_in_thread(create_app(settings), start_within=30) as base:
+        yield base
