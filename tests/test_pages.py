@@ -14,6 +14,7 @@ from api.pages.assets import STATIC_DIR
 from api.security import HideQueryTokens
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import catalogue
+from gridgov.incidents.events import ACTIONS
 from tests.conftest import auth, token_for
 from tests.photos import image_bytes
 
@@ -116,6 +117,15 @@ def test_every_visible_text_is_in_both_catalogues():
     for lang in ["zh", "en"]:
         missing = sorted(k for k in keys if k not in catalogue(lang))
         assert missing == [], lang
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_incident_event_has_a_label(lang):
+    messages = catalogue(lang)
+    unlabelled = sorted(
+        a for a in ACTIONS if f"move.{a}" not in messages and f"web.event.{a}" not in messages
+    )
+    assert unlabelled == []
 
 
 def test_the_two_catalogues_have_the_same_web_keys():

@@ -39,7 +39,6 @@ def build_map(
         zoom_start=11,
         tiles=None,
         prefer_canvas=True,
-        control_scale=True,
         maxZoom=19,  # Leaflet options pass through; clustering needs a top zoom without tiles
     )
     city_map.default_js = [LEAFLET_JS]

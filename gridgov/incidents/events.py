@@ -9,11 +9,19 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridgov.incidents.lifecycle import Move
 from gridgov.incidents.models import Incident, IncidentEvent, Whistle
 from gridgov.notifications.service import department_users, notify
 from gridgov.users.roles import Target
 
 CHANNEL = "gridgov_incidents"
+
+# What an audit row may say happened: a life-cycle move, or one of these. The pages label
+# each one (move.* or web.event.* in the catalogues).
+OTHER_ACTIONS = frozenset(
+    {"report", "overdue", "check_in_overdue", "alert_opened", "alert_cleared"}
+)
+ACTIONS = frozenset(m.value for m in Move) | OTHER_ACTIONS
 
 
 def record(
@@ -28,6 +36,8 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> IncidentEvent:
     """Append one audit row for ``incident`` as it is now, and publish the change."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown incident action {action!r}")
     event = IncidentEvent(
         incident_id=incident.id,
         at=at,

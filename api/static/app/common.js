@@ -141,6 +141,13 @@ window.Gridgov = (function () {
     return T("status." + status);
   }
 
+  /** What happened to an incident: a move of its life cycle, or another event (alerts, overdue). */
+  function eventLabel(action) {
+    const move = "move." + action;
+    if (config.messages[move] !== undefined) return T(move);
+    return T("web.event." + action);
+  }
+
   // Colours by status, shared by the map, the lists and the incident page.
   const STATUS_COLOURS = {
     reported: "#e67e22",
@@ -201,6 +208,7 @@ window.Gridgov = (function () {
     formatDistance,
     uuid,
     statusLabel,
+    eventLabel,
     STATUS_COLOURS,
     addBackground,
   };

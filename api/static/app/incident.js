@@ -90,10 +90,9 @@
     const list = $("timeline");
     list.innerHTML = "";
     for (const e of history) {
-      const label = T("move." + e.action);
       const item = document.createElement("li");
       item.innerHTML =
-        "<time>" + G.formatTime(e.at) + "</time> <b>" + G.esc(label.startsWith("move.") ? T("web.event." + e.action) : label) + "</b>" +
+        "<time>" + G.formatTime(e.at) + "</time> <b>" + G.esc(G.eventLabel(e.action)) + "</b>" +
         (e.to ? ' → <span class="dot status-' + e.to + '"></span>' + G.esc(T("status." + e.to)) : "") +
         (e.level ? " · " + G.esc(T("level." + e.level)) : "") +
         (e.department ? " · " + G.esc(e.department) : "") +

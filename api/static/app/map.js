@@ -32,6 +32,7 @@ window.GridgovMap = (function () {
     layers = {};
     for (const [key, name] of Object.entries(names.layers)) layers[key] = window[name];
     window.gridgovMap = { map, cluster, markers, layers }; // for operators' own scripts and the tests
+    L.control.scale({ imperial: false }).addTo(map); // metres only (folium's scale adds miles)
     document.getElementById("f-apply").addEventListener("click", () => reload(true));
     map.on("moveend", () => reload(false));
     map.on("overlayadd", (e) => {
@@ -274,7 +275,7 @@ window.GridgovMap = (function () {
       '<span class="dot status-' + i.status + '"></span>' +
       '<time>' + G.formatTime(change.updated_at) + "</time> " +
       '<a href="/incidents/' + i.id + '">#' + i.id + " " + G.esc(i.category.name) + "</a> " +
-      G.esc(T("move." + change.action) === "move." + change.action ? i.status_label : T("move." + change.action)) +
+      G.esc(G.eventLabel(change.action)) +
       " · " + G.esc(i.status_label);
     item.addEventListener("click", (e) => {
       if (e.target.tagName === "A") return;
