@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from shapely.geometry import Point, box
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
+from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell, Side, active_at, step, walk
 from gridgov.fences.index import FenceIndex
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
@@ -135,6 +136,46 @@ def boat(session, demo_generation):
 def positions(fixes, tracker="T-BOAT"):
     return [
         {"tracker": tracker, "time": at.isoformat(), "lon": lon, "lat": 21.55} for at, lon in fixes
+    ]
+
+
+def told(session, events):
+    """Who was told about which of these events: sorted (event number, username, kind)."""
+    number = {e.id: n for n, e in enumerate(events)}
+    rows = session.execute(
+        select(Notification.data, User.username, Notification.kind)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.kind.in_(("fence_breach", "fence_crossing")))
+    ).all()
+    return sorted((number[data["event"]], name, kind) for data, name, kind in rows)
+
+
+def test_a_fence_needs_a_category_an_incident_can_have(session, demo_generation):
+    for category, key in (("06", "incident.major_class"), ("9999", "incident.unknown_category")):
+        with pytest.raises(FieldError) as refused:
+            save_fence(
+                session, code="T-F8", name="甲", rule="no_entry", geom=FENCE, category_code=category
+            )
+        assert (refused.value.field, refused.value.key) == ("category_code", key)
+    assert session.scalar(select(Fence).where(Fence.code == "T-F8")) is None
+
+
+def test_a_breach_whose_incident_fails_sinks_nothing(session, boat):
+    fence = save_fence(session, code="T-F9", name="水源保护区", rule="no_entry", geom=FENCE)
+    # The category list changed under the fence: 0601 is now a major class.
+    session.execute(update(Fence).where(Fence.id == fence.id).values(category_code="06"))
+    incidents = session.scalar(select(func.count(Incident.id)))
+    result = process_positions(
+        session, rows=positions(track()[20:40]), index=FenceIndex(), now=T + timedelta(hours=1)
+    )
+    assert [(e.kind, e.breach, e.incident_id) for e in result.events] == [("enter", True, None)]
+    assert session.scalar(select(func.count(Incident.id))) == incidents
+    assert session.scalar(select(FenceEvent.id).where(FenceEvent.fence_id == fence.id)) == (
+        result.events[0].id
+    )
+    assert told(session, result.events) == [
+        (0, "gridhead", "fence_breach"),
+        (0, "operator", "fence_breach"),
     ]
 
 

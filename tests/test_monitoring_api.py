@@ -116,3 +116,23 @@ def test_fence_changes_reach_the_running_index(client, session):
               "lon": 109.99 if n < 1 else 110.005, "lat": 22.005} for n in range(5)]  # fmt: skip
     events = client.post("/api/v1/positions", json=track, headers=headers).json()["events"]
     assert [(e["kind"], e["breach"]) for e in events] == [("enter", False)]
+
+
+def test_a_fence_category_no_incident_can_have_is_refused(client, session):
+    headers = auth(session, "operator")
+    fence = {
+        "code": "T-CAT",
+        "name": "禁入区",
+        "rule": "no_entry",
+        "geometry": box(109.095, 21.545, 109.105, 21.555).__geo_interface__,
+    }
+    for category, reason in (
+        ("06", "06 是大类，请选择其下的小类"),
+        ("nope", "未知的事件类别 nope"),
+    ):
+        response = client.post(
+            "/api/v1/fences", json={**fence, "category_code": category}, headers=headers
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["message"] == f"字段 category_code：{reason}"
+        assert [d["field"] for d in response.json()["detail"]] == ["category_code"]

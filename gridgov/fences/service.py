@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.lookup import grid_at
+from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step, walk
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.incidents.errors import IncidentError
 from gridgov.incidents.reporting import report_incident
 from gridgov.notifications.service import Message, grid_heads, notify_many
+from gridgov.responsibilities.models import Category
 from gridgov.tables import TimeCache, parse_number
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -51,7 +54,8 @@ def save_fence(
 ) -> Fence:
     """Add or change a fence (by code) and log the change for every worker's index."""
     if rule not in ("no_entry", "no_exit", "watch"):
-        raise ValueError(f"rule must be no_entry, no_exit or watch, not {rule!r}")
+        raise FieldError("rule", "fence.bad_rule")
+    _check_category(session, category_code)
     multi = MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
     fence = session.scalar(select(Fence).where(Fence.code == code)) or Fence(code=code)
     fence.name, fence.rule, fence.owner_id = name, rule, owner_id
@@ -63,6 +67,16 @@ def save_fence(
     session.add(FenceChange(fence_id=fence.id))
     session.flush()
     return fence
+
+
+def _check_category(session: Session, code: str) -> None:
+    """A breach opens an incident of the fence's category: refuse one no incident can have
+    now rather than fail at the first breach."""
+    category = session.get(Category, code)
+    if category is None:
+        raise FieldError("category_code", "incident.unknown_category", code=code)
+    if category.parent_code is None:
+        raise FieldError("category_code", "incident.major_class", code=code)
 
 
 def remove_fence(session: Session, *, code: str) -> None:
@@ -296,16 +310,7 @@ def _record_crossings(
         title = f"{tracker.name or tracker.code} {verb} {fence.name}"
         watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
         if breach and grid_code is not None:
-            event.incident_id = report_incident(
-                session,
-                reporter_id=None,
-                lon=fix.lon,
-                lat=fix.lat,
-                category_code=fence.category_code,
-                source="fence",
-                now=fix.at,
-                description=f"越界告警：{title}",
-            ).incident.id
+            event.incident_id = _open_incident(session, fence, fix, title)
             watchers += grid_heads(session, grid_code)
         events.append(event)
         messages.append((event, title, watchers))
@@ -335,6 +340,26 @@ def _record_crossings(
         now=now,
     )
     return events
+
+
+def _open_incident(session: Session, fence: IndexedFence, fix: Fix, title: str) -> int | None:
+    """The incident for a breach, or None when none can be opened (a category that became a
+    major class since the fence was saved, say): the crossing and its notifications stand,
+    and so does the rest of the batch."""
+    try:
+        with session.begin_nested():
+            return report_incident(
+                session,
+                reporter_id=None,
+                lon=fix.lon,
+                lat=fix.lat,
+                category_code=fence.category_code,
+                source="fence",
+                now=fix.at,
+                description=f"越界告警：{title}",
+            ).incident.id
+    except IncidentError:
+        return None
 
 
 _EVENT_IDS = text(
