@@ -136,3 +136,39 @@ def test_a_fence_category_no_incident_can_have_is_refused(client, session):
         assert response.status_code == 422, response.text
         assert response.json()["message"] == f"字段 category_code：{reason}"
         assert [d["field"] for d in response.json()["detail"]] == ["category_code"]
+
+
+def test_only_the_owner_or_an_admin_changes_a_tracker(client, session):
+    mine = client.post(
+        "/api/v1/trackers",
+        json={"code": "T-OWN", "name": "巡逻车"},
+        headers=auth(session, "operator"),
+    )
+    assert mine.status_code == 201
+    tracker = session.scalar(select(Tracker).where(Tracker.code == "T-OWN"))
+    owner = tracker.owner_id
+    taken = client.post(
+        "/api/v1/trackers",
+        json={"code": "T-OWN", "name": "我的车"},
+        headers=auth(session, "operator_nw"),
+    )
+    assert taken.status_code == 409
+    assert taken.json()["detail"]["message"] == (
+        "定位设备 T-OWN 已属于其他用户，只有其所有者或管理员可以修改"
+    )
+    session.refresh(tracker)
+    assert (tracker.name, tracker.owner_id) == ("巡逻车", owner)
+    renamed = client.post(
+        "/api/v1/trackers", json={"code": "T-OWN", "name": "二号车"}, headers=auth(session, "admin")
+    )
+    assert renamed.status_code == 201
+    session.refresh(tracker)
+    assert (tracker.name, tracker.owner_id) == ("二号车", owner)
+    again = client.post(
+        "/api/v1/trackers",
+        json={"code": "T-OWN", "name": "一号车"},
+        headers=auth(session, "operator"),
+    )
+    assert again.status_code == 201
+    session.refresh(tracker)
+    assert (tracker.name, tracker.owner_id) == ("一号车", owner)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field
 from shapely.geometry import shape
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from api.batches import batch_rows
 from api.deps import IndexDep, LangDep, SessionDep
@@ -22,7 +23,7 @@ from gridgov.fences.service import process_positions, save_fence
 from gridgov.i18n import t
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
-from gridgov.users.roles import Action
+from gridgov.users.roles import Action, Role
 
 router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
 Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
@@ -151,14 +152,26 @@ class TrackerIn(BaseModel):
 def put_tracker(
     body: TrackerIn, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
+    """A new tracker belongs to the caller; an existing one may be changed only by its owner
+    or an admin (409 otherwise), and a change never moves its owner."""
     require(user, Action.FENCES, lang)
-    tracker = session.scalar(select(Tracker).where(Tracker.code == body.code)) or Tracker(
-        code=body.code
-    )
-    tracker.name, tracker.kind, tracker.owner_id = body.name, body.kind, user.id
+    tracker = session.scalar(select(Tracker).where(Tracker.code == body.code).with_for_update())
+    if tracker is None:
+        tracker = Tracker(code=body.code, owner_id=user.id)
+    elif tracker.owner_id != user.id and user.role != Role.ADMIN:
+        raise _taken(body.code, lang)
+    tracker.name, tracker.kind = body.name, body.kind
     session.add(tracker)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # someone registered the same code a moment ago
+        raise _taken(body.code, lang) from None
     return {"id": tracker.id, "code": tracker.code}
+
+
+def _taken(code: str, lang: str) -> HTTPException:
+    return HTTPException(status_code=409, detail={"message": t("tracker.taken", lang, code=code)})
 
 
 @router.get("/sensors", summary="Sensors as GeoJSON, with their open alerts")
