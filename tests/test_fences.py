@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from shapely.geometry import Point, box
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, event, func, select, update
 
 from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell, Side, active_at, step, walk
@@ -202,6 +202,26 @@ def test_positions_through_a_no_entry_fence(session, boat):
     assert any("进入" in title for title in titles) and any("离开" in title for title in titles)
     stored = session.scalars(select(FenceEvent).where(FenceEvent.tracker_id == boat.id)).all()
     assert len(stored) == 2
+
+
+def test_trackers_are_locked_in_id_order(session, boat):
+    other = Tracker(code="T-BOAT2", owner_id=boat.owner_id)
+    session.add(other)
+    session.flush()
+    statements = []
+    connection = session.connection()
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(connection, "before_cursor_execute", keep)
+    try:
+        rows = positions(track()[:2], tracker="T-BOAT2") + positions(track()[:2])
+        process_positions(session, rows=rows, index=FenceIndex(), now=T + timedelta(hours=1))
+    finally:
+        event.remove(connection, "before_cursor_execute", keep)
+    (locking,) = [s for s in statements if s.endswith("FOR UPDATE")]
+    assert locking.startswith("SELECT trackers.id") and "ORDER BY trackers.id FOR UPDATE" in locking
 
 
 def test_breach_outside_active_hours_is_only_a_crossing(session, boat):

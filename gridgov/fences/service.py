@@ -191,7 +191,8 @@ def process_positions(
     trackers = {
         t.id: t
         for t in session.scalars(
-            select(Tracker).where(Tracker.id.in_(by_tracker)).with_for_update()
+            # In id order: two batches locking the same trackers then queue instead of deadlock.
+            select(Tracker).where(Tracker.id.in_(by_tracker)).order_by(Tracker.id).with_for_update()
         )
     }
     sides: dict[int, dict[int, Side]] = defaultdict(dict)  # tracker -> fence -> side
