@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from shapely.geometry import box
 from sqlalchemy import select
 
-from gridgov.fences.models import Tracker
+from gridgov.fences.models import Fence, Tracker
 from gridgov.fences.service import save_fence
 from gridgov.sensors.models import Sensor
 from tests.conftest import auth
@@ -172,3 +172,36 @@ def test_only_the_owner_or_an_admin_changes_a_tracker(client, session):
     assert again.status_code == 201
     session.refresh(tracker)
     assert (tracker.name, tracker.owner_id) == ("一号车", owner)
+
+
+def test_a_removed_fence_stops_producing_crossings(client, session):
+    headers = auth(session, "operator")
+    fence = {
+        "code": "T-DEL",
+        "name": "禁入区",
+        "rule": "no_entry",
+        "geometry": box(109.095, 21.545, 109.105, 21.555).__geo_interface__,
+    }
+    assert client.post("/api/v1/fences", json=fence, headers=headers).status_code == 201
+    client.post("/api/v1/trackers", json={"code": "T-CAR3"}, headers=headers)
+    fix = {"tracker": "T-CAR3", "lat": 21.55}
+    outside = [{**fix, "time": (T + timedelta(seconds=10 * n)).isoformat(), "lon": 109.09}
+               for n in range(2)]  # fmt: skip
+    assert client.post("/api/v1/positions", json=outside, headers=headers).json()["events"] == []
+    index = client.app.state.fence_index
+    fence_id = session.scalar(select(Fence.id).where(Fence.code == "T-DEL"))
+    assert fence_id in index  # the running index has it...
+    refused = client.delete("/api/v1/fences/T-DEL", headers=auth(session, "gridhead"))
+    assert refused.status_code == 403
+    assert client.delete("/api/v1/fences/T-DEL", headers=headers).status_code == 204
+    inside = [{**fix, "time": (T + timedelta(seconds=10 * n)).isoformat(), "lon": 109.1}
+              for n in range(2, 8)]  # fmt: skip
+    answer = client.post("/api/v1/positions", json=inside, headers=headers).json()
+    assert (answer["accepted"], answer["events"]) == (6, [])
+    assert fence_id not in index  # ...and dropped it at the next batch
+    features = client.get("/api/v1/fences", headers=headers).json()["features"]
+    assert "T-DEL" not in {f["id"] for f in features}
+    for code in ("T-DEL", "T-NONE"):  # removed already, never existed
+        gone = client.delete(f"/api/v1/fences/{code}", headers=headers)
+        assert gone.status_code == 404
+        assert gone.json()["detail"]["message"] == f"围栏 {code} 不存在"

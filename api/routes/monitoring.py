@@ -6,7 +6,7 @@ from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field
 from shapely.geometry import shape
@@ -19,7 +19,7 @@ from api.security import UserDep, require
 from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell
 from gridgov.fences.models import Fence, FenceEvent, Tracker
-from gridgov.fences.service import process_positions, save_fence
+from gridgov.fences.service import process_positions, remove_fence, save_fence
 from gridgov.i18n import t
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
@@ -122,6 +122,15 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
         category_code=body.category_code,
     )
     return {"id": fence.id, "code": fence.code, "rule": fence.rule}
+
+
+@router.delete("/fences/{code}", status_code=204, summary="Remove a fence (its history stays)")
+def delete_fence(code: str, session: SessionDep, user: UserDep, lang: LangDep) -> Response:
+    """Every worker's index drops it at its next batch; 404 when no active fence has the code."""
+    require(user, Action.FENCES, lang)
+    if remove_fence(session, code=code) is None:
+        raise HTTPException(404, detail={"message": t("fence.not_found", lang, code=code)})
+    return Response(status_code=204)
 
 
 @router.get("/fences", summary="Active fences as GeoJSON")

@@ -79,13 +79,15 @@ def _check_category(session: Session, code: str) -> None:
         raise FieldError("category_code", "incident.major_class", code=code)
 
 
-def remove_fence(session: Session, *, code: str) -> None:
-    """Switch a fence off (its history stays)."""
-    fence = session.scalar(select(Fence).where(Fence.code == code))
+def remove_fence(session: Session, *, code: str) -> Fence | None:
+    """Switch a fence off (its history stays) and log the change for every worker's index;
+    None when no active fence has this code."""
+    fence = session.scalar(select(Fence).where(Fence.code == code, Fence.is_active))
     if fence is not None:
         fence.is_active = False
         session.add(FenceChange(fence_id=fence.id))
         session.flush()
+    return fence
 
 
 @dataclass(frozen=True)
