@@ -10,6 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
+
+
+class Fix(NamedTuple):
+    """One good position (WGS84): a named tuple, because a batch makes thousands of them."""
+
+    tracker_id: int
+    at: datetime
+    lon: float
+    lat: float
 
 
 @dataclass(frozen=True)

@@ -12,26 +12,22 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
-from gridgov.boundaries.lookup import grid_at
 from gridgov.errors import FieldError
-from gridgov.fences.crossing import Dwell, Side, active_at, breaches, step, walk
+from gridgov.fences.crossing import Dwell, Fix, Side, step, walk
+from gridgov.fences.events import record_crossings
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.geo.crs import InputCRS, to_wgs84
-from gridgov.incidents.errors import IncidentError
-from gridgov.incidents.reporting import report_incident
-from gridgov.notifications.service import Message, grid_heads, notify_many
 from gridgov.responsibilities.models import Category
 from gridgov.tables import TimeCache, parse_number
 
@@ -102,15 +98,6 @@ class PositionsResult:
     accepted: int = 0
     refused: list[PositionProblem] = field(default_factory=list)
     events: list[FenceEvent] = field(default_factory=list)
-
-
-class Fix(NamedTuple):
-    """One good position (WGS84): a named tuple, because a batch makes thousands of them."""
-
-    tracker_id: int
-    at: datetime
-    lon: float
-    lat: float
 
 
 def validate_positions(
@@ -224,7 +211,7 @@ def process_positions(
         if tracker.last_seen_at is None or latest > tracker.last_seen_at:
             tracker.last_seen_at = latest
     _save_sides(session, changed)
-    result.events = _record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
+    result.events = record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
     return result
 
 
@@ -279,147 +266,6 @@ def follow(
         crossings += [(start + n, fence_id, kind) for n, kind in found]
     crossings.sort(key=lambda c: (c[0], c[1]))
     return moved, crossings
-
-
-def _record_crossings(
-    session: Session,
-    crossings: list[tuple[Tracker, IndexedFence, str, Fix]],
-    grid_index: GridIndex | None,
-    zone: ZoneInfo,
-    now: datetime,
-) -> list[FenceEvent]:
-    """Write confirmed crossings together; a breach notifies the tracker's owner and the grid
-    head, and a breach of a no-entry/no-exit fence opens an incident."""
-    if not crossings:
-        return []
-    grid_codes = _grid_codes(session, [fix for _, _, _, fix in crossings], grid_index)
-    events = []
-    messages = []
-    for (tracker, fence, kind, fix), grid_code in zip(crossings, grid_codes, strict=True):
-        local = fix.at.astimezone(zone).time()
-        breach = breaches(fence.rule, kind) and active_at(local, fence.active_from, fence.active_to)
-        event = FenceEvent(
-            tracker_id=tracker.id,
-            fence_id=fence.id,
-            kind=kind,
-            at=fix.at,
-            lon=fix.lon,
-            lat=fix.lat,
-            grid_code=grid_code,
-            breach=breach,
-            incident_id=None,
-        )
-        verb = "进入" if kind == "enter" else "离开"
-        title = f"{tracker.name or tracker.code} {verb} {fence.name}"
-        watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
-        if breach and grid_code is not None:
-            event.incident_id = _open_incident(session, fence, fix, title)
-            watchers += grid_heads(session, grid_code)
-        events.append(event)
-        messages.append((event, title, watchers))
-    _insert_events(session, events)
-    notify_many(
-        session,
-        [
-            Message(
-                kind="fence_breach" if event.breach else "fence_crossing",
-                title=title,
-                user_ids=tuple(watchers),
-                data={
-                    "event": event.id,
-                    "tracker": tracker.code,
-                    "fence": fence.code,
-                    "kind": event.kind,
-                    "breach": event.breach,
-                    "grid": event.grid_code,
-                    "incident": event.incident_id,
-                    "at": event.at.isoformat(),
-                },
-            )
-            for (event, title, watchers), (tracker, fence, _, _) in zip(
-                messages, crossings, strict=True
-            )
-        ],
-        now=now,
-    )
-    return events
-
-
-def _open_incident(session: Session, fence: IndexedFence, fix: Fix, title: str) -> int | None:
-    """The incident for a breach, or None when none can be opened (a category that became a
-    major class since the fence was saved, say): the crossing and its notifications stand,
-    and so does the rest of the batch."""
-    try:
-        with session.begin_nested():
-            return report_incident(
-                session,
-                reporter_id=None,
-                lon=fix.lon,
-                lat=fix.lat,
-                category_code=fence.category_code,
-                source="fence",
-                now=fix.at,
-                description=f"越界告警：{title}",
-            ).incident.id
-    except IncidentError:
-        return None
-
-
-_EVENT_IDS = text(
-    "SELECT nextval(pg_get_serial_sequence('fence_events', 'id')) FROM generate_series(1, :n)"
-)
-_INSERT_EVENTS = text(
-    """
-    INSERT INTO fence_events (id, tracker_id, fence_id, kind, at, lon, lat, grid_code, breach,
-                              incident_id)
-    SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:trackers AS int[]),
-                         CAST(:fences AS int[]), CAST(:kinds AS text[]),
-                         CAST(:ats AS timestamptz[]), CAST(:lons AS float8[]),
-                         CAST(:lats AS float8[]), CAST(:grids AS text[]),
-                         CAST(:breaches AS boolean[]), CAST(:incidents AS bigint[]))
-    """
-)
-
-
-def _insert_events(session: Session, events: list[FenceEvent]) -> None:
-    """One statement for all events (the ORM would send a statement too long to cache), and
-    the objects then join the session as the rows they are."""
-    ids = list(session.scalars(_EVENT_IDS, {"n": len(events)}))
-    for event, event_id in zip(events, ids, strict=True):
-        event.id = event_id
-    session.execute(
-        _INSERT_EVENTS,
-        {
-            "ids": ids,
-            "trackers": [e.tracker_id for e in events],
-            "fences": [e.fence_id for e in events],
-            "kinds": [e.kind for e in events],
-            "ats": [e.at for e in events],
-            "lons": [e.lon for e in events],
-            "lats": [e.lat for e in events],
-            "grids": [e.grid_code for e in events],
-            "breaches": [e.breach for e in events],
-            "incidents": [e.incident_id for e in events],
-        },
-    )
-    for event in events:
-        make_transient_to_detached(event)
-        session.add(event)
-
-
-def _grid_codes(
-    session: Session, fixes: list[Fix], grid_index: GridIndex | None
-) -> list[str | None]:
-    if grid_index is not None:
-        found = grid_index.code_of(
-            grid_index.locate_many([f.lon for f in fixes], [f.lat for f in fixes])
-        )
-        return [str(code) if code is not None else None for code in found]
-    generation = active_generation(session)
-    if generation is None:
-        return [None] * len(fixes)
-    grids = [grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes]
-    return [grid.code if grid else None for grid in grids]
 
 
 _SIDES = text(
