@@ -6,11 +6,14 @@ import random
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from geoalchemy2.shape import to_shape
 from shapely.geometry import Point, box
 from sqlalchemy import delete, event, func, select, update
 
+from gridgov.boundaries.lookup import nearest_grid
 from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell, Side, active_at, step, walk
+from gridgov.fences.events import SNAP_WITHIN_M
 from gridgov.fences.index import FenceIndex
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.fences.service import follow, process_positions, remove_fence, save_fence
@@ -133,9 +136,9 @@ def boat(session, demo_generation):
     return tracker
 
 
-def positions(fixes, tracker="T-BOAT"):
+def positions(fixes, tracker="T-BOAT", lat=21.55):
     return [
-        {"tracker": tracker, "time": at.isoformat(), "lon": lon, "lat": 21.55} for at, lon in fixes
+        {"tracker": tracker, "time": at.isoformat(), "lon": lon, "lat": lat} for at, lon in fixes
     ]
 
 
@@ -222,6 +225,79 @@ def test_trackers_are_locked_in_id_order(session, boat):
         event.remove(connection, "before_cursor_execute", keep)
     (locking,) = [s for s in statements if s.endswith("FOR UPDATE")]
     assert locking.startswith("SELECT trackers.id") and "ORDER BY trackers.id FOR UPDATE" in locking
+
+
+# Off the demo city's south coast, at lat 21.38: 2.8 km from the nearest grid. At lat 21.0:
+# 44 km out, beyond the territorial sea.
+SEA = box(109.09, 21.37, 109.11, 21.39)
+FAR = box(109.09, 20.99, 109.11, 21.01)
+
+
+def sailing_in():
+    """Two fixes west of the fence, then four inside it (the fourth is the crossing)."""
+    return [(T + timedelta(seconds=10 * n), 109.08 if n < 2 else 109.1) for n in range(6)]
+
+
+def test_a_breach_at_sea_goes_to_the_nearest_grid(session, boat, demo_generation):
+    fence_owner = session.scalar(select(User).where(User.username == "operator_nw"))
+    save_fence(
+        session, code="T-SEA", name="禁渔区", rule="no_entry", geom=SEA, owner_id=fence_owner.id
+    )
+    nearest = nearest_grid(session, lon=109.1, lat=21.38, generation_id=demo_generation.id)
+    assert 1000 < nearest.distance_m < SNAP_WITHIN_M
+    session.add(
+        User(
+            username="T-COAST",
+            password_hash="!",
+            display_name="海边网格长",
+            role="grid_head",
+            grid_code=nearest.grid.code,
+        )
+    )
+    session.flush()
+    result = process_positions(
+        session,
+        rows=positions(sailing_in(), lat=21.38),
+        index=FenceIndex(),
+        now=T + timedelta(hours=1),
+    )
+    assert [(e.kind, e.breach, e.at, e.grid_code) for e in result.events] == [
+        ("enter", True, T + timedelta(seconds=40), nearest.grid.code)
+    ]
+    incident = session.get(Incident, result.events[0].incident_id)
+    assert (incident.grid_code, incident.snapped, incident.source) == (
+        nearest.grid.code,
+        True,
+        "fence",
+    )
+    assert to_shape(incident.position).equals_exact(Point(109.1, 21.38), 1e-9)
+    assert told(session, result.events) == [
+        (0, "T-COAST", "fence_breach"),
+        (0, "operator", "fence_breach"),
+        (0, "operator_nw", "fence_breach"),
+    ]
+
+
+def test_a_breach_beyond_the_territorial_sea_still_reaches_the_owners(session, boat):
+    fence_owner = session.scalar(select(User).where(User.username == "operator_nw"))
+    save_fence(
+        session, code="T-FAR", name="远海禁渔区", rule="no_entry", geom=FAR, owner_id=fence_owner.id
+    )
+    incidents = session.scalar(select(func.count(Incident.id)))
+    result = process_positions(
+        session,
+        rows=positions(sailing_in(), lat=21.0),
+        index=FenceIndex(),
+        now=T + timedelta(hours=1),
+    )
+    assert [(e.kind, e.breach, e.grid_code, e.incident_id) for e in result.events] == [
+        ("enter", True, None, None)
+    ]
+    assert session.scalar(select(func.count(Incident.id))) == incidents
+    assert told(session, result.events) == [
+        (0, "operator", "fence_breach"),
+        (0, "operator_nw", "fence_breach"),
+    ]
 
 
 def test_breach_outside_active_hours_is_only_a_crossing(session, boat):

@@ -11,13 +11,20 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
-from gridgov.boundaries.lookup import grid_at
+from gridgov.boundaries.lookup import grid_at, nearest_grid
 from gridgov.fences.crossing import Fix, active_at, breaches
 from gridgov.fences.index import IndexedFence
 from gridgov.fences.models import FenceEvent, Tracker
 from gridgov.incidents.errors import IncidentError
 from gridgov.incidents.reporting import report_incident
 from gridgov.notifications.service import Message, grid_heads, notify_many
+
+# A crossing outside every grid (a fishing boat at sea, the issue's own example) belongs to
+# the nearest grid up to 12 nautical miles away, the breadth of China's territorial sea:
+# water that close is the coastal grid's to watch, so its grid head is told and a breach
+# opens an incident there (marked snapped, at the boat's true position). Farther out no grid
+# owns the water: the event has no grid and only the tracker's and the fence's owners hear.
+SNAP_WITHIN_M = 22_224.0
 
 
 def record_crossings(
@@ -26,15 +33,16 @@ def record_crossings(
     grid_index: GridIndex | None,
     zone: ZoneInfo,
     now: datetime,
+    snap_within_m: float = SNAP_WITHIN_M,
 ) -> list[FenceEvent]:
-    """Write confirmed crossings together; a breach notifies the tracker's owner and the grid
-    head, and a breach of a no-entry/no-exit fence opens an incident."""
+    """Write confirmed crossings together; every crossing notifies the tracker's and the
+    fence's owners, a breach also the grid head, and opens an incident."""
     if not crossings:
         return []
-    grid_codes = _grid_codes(session, [fix for _, _, _, fix in crossings], grid_index)
+    grids = _grids(session, [fix for _, _, _, fix in crossings], grid_index, snap_within_m)
     events = []
     messages = []
-    for (tracker, fence, kind, fix), grid_code in zip(crossings, grid_codes, strict=True):
+    for (tracker, fence, kind, fix), (grid_code, snapped) in zip(crossings, grids, strict=True):
         local = fix.at.astimezone(zone).time()
         breach = breaches(fence.rule, kind) and active_at(local, fence.active_from, fence.active_to)
         event = FenceEvent(
@@ -52,10 +60,12 @@ def record_crossings(
         title = f"{tracker.name or tracker.code} {verb} {fence.name}"
         watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
         if breach and grid_code is not None:
-            event.incident_id = _open_incident(session, fence, fix, title)
+            event.incident_id = _open_incident(
+                session, fence, fix, title, grid_index=grid_index, snap_within_m=snap_within_m
+            )
             watchers += grid_heads(session, grid_code)
         events.append(event)
-        messages.append((event, title, watchers))
+        messages.append((event, title, watchers, snapped))
     _insert_events(session, events)
     notify_many(
         session,
@@ -71,11 +81,12 @@ def record_crossings(
                     "kind": event.kind,
                     "breach": event.breach,
                     "grid": event.grid_code,
+                    "snapped": snapped,
                     "incident": event.incident_id,
                     "at": event.at.isoformat(),
                 },
             )
-            for (event, title, watchers), (tracker, fence, _, _) in zip(
+            for (event, title, watchers, snapped), (tracker, fence, _, _) in zip(
                 messages, crossings, strict=True
             )
         ],
@@ -84,7 +95,15 @@ def record_crossings(
     return events
 
 
-def _open_incident(session: Session, fence: IndexedFence, fix: Fix, title: str) -> int | None:
+def _open_incident(
+    session: Session,
+    fence: IndexedFence,
+    fix: Fix,
+    title: str,
+    *,
+    grid_index: GridIndex | None,
+    snap_within_m: float,
+) -> int | None:
     """The incident for a breach, or None when none can be opened (a category that became a
     major class since the fence was saved, say): the crossing and its notifications stand,
     and so does the rest of the batch."""
@@ -99,6 +118,8 @@ def _open_incident(session: Session, fence: IndexedFence, fix: Fix, title: str) 
                 source="fence",
                 now=fix.at,
                 description=f"越界告警：{title}",
+                index=grid_index,
+                snap_within_m=snap_within_m,
             ).incident.id
     except IncidentError:
         return None
@@ -146,16 +167,32 @@ def _insert_events(session: Session, events: list[FenceEvent]) -> None:
         session.add(event)
 
 
-def _grid_codes(
-    session: Session, fixes: list[Fix], grid_index: GridIndex | None
-) -> list[str | None]:
-    if grid_index is not None:
+def _grids(
+    session: Session, fixes: list[Fix], grid_index: GridIndex | None, snap_within_m: float
+) -> list[tuple[str | None, bool]]:
+    """Each fix's grid code, and whether it lies outside every grid and was given the
+    nearest grid within ``snap_within_m``."""
+    generation = active_generation(session)
+    if generation is None:
+        return [(None, False)] * len(fixes)
+    if grid_index is not None and grid_index.generation_id == generation.id:
         found = grid_index.code_of(
             grid_index.locate_many([f.lon for f in fixes], [f.lat for f in fixes])
         )
-        return [str(code) if code is not None else None for code in found]
-    generation = active_generation(session)
-    if generation is None:
-        return [None] * len(fixes)
-    grids = [grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes]
-    return [grid.code if grid else None for grid in grids]
+        codes = [str(code) if code is not None else None for code in found]
+    else:
+        codes = [
+            grid.code if grid else None
+            for grid in (
+                grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes
+            )
+        ]
+    grids: list[tuple[str | None, bool]] = []
+    for fix, code in zip(fixes, codes, strict=True):
+        if code is None:  # crossings are few: a nearest-grid query each is cheap
+            nearest = nearest_grid(session, lon=fix.lon, lat=fix.lat, generation_id=generation.id)
+            if nearest is not None and nearest.distance_m <= snap_within_m:
+                grids.append((nearest.grid.code, True))
+                continue
+        grids.append((code, False))
+    return grids

@@ -52,8 +52,13 @@ def report_incident(
     index: GridIndex | None = None,
     source: str = "report",
     now: datetime | None = None,
+    snap_within_m: float | None = None,
 ) -> Report:
-    """Locate, route and write a new incident (or return the one this idempotency key made)."""
+    """Locate, route and write a new incident (or return the one this idempotency key made).
+
+    A point outside every grid goes to the nearest grid if the GPS accuracy circle reaches
+    it, or if it lies within ``snap_within_m`` (for sources whose breaches are the city's
+    business a little beyond its grids, like a fence at sea); the position itself is kept."""
     now = now or datetime.now(UTC)
     if idempotency_key is not None and reporter_id is not None:
         earlier = _by_key(session, reporter_id, idempotency_key)
@@ -65,7 +70,8 @@ def report_incident(
     if accuracy_m is not None and accuracy_m < 0:
         raise IncidentError("accuracy_m", "incident.negative")
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
-    place, snapped = _place(session, wgs_lon, wgs_lat, accuracy_m, index)
+    reach_m = max((m for m in (accuracy_m, snap_within_m) if m is not None), default=None)
+    place, snapped = _place(session, wgs_lon, wgs_lat, reach_m, index)
     chain = {Level(a.level): a.code for a in place.areas}
 
     incident = Incident(
@@ -182,7 +188,7 @@ def _leaf_category(session: Session, code: str) -> Category:
 
 
 def _place(
-    session: Session, lon: float, lat: float, accuracy_m: float | None, index: GridIndex | None
+    session: Session, lon: float, lat: float, reach_m: float | None, index: GridIndex | None
 ) -> tuple[GridPlace, bool]:
     generation = active_generation(session)
     if generation is None:
@@ -191,7 +197,7 @@ def _place(
     if place is not None:
         return place, False
     nearest = nearest_grid(session, lon=lon, lat=lat, generation_id=generation.id)
-    if nearest is not None and accuracy_m is not None and nearest.distance_m <= accuracy_m:
+    if nearest is not None and reach_m is not None and nearest.distance_m <= reach_m:
         return place_of(session, grid=nearest.grid), True
     raise OutsideGrids(
         round(nearest.distance_m, 1) if nearest else None, nearest.grid.code if nearest else None
