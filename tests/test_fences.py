@@ -54,10 +54,9 @@ def test_jitter_produces_only_the_true_crossings_pure():
         side, event = step(side, FENCE.covers(Point(lon, 21.55)), at, Dwell(30, 3))
         if event:
             events.append((event, at))
-    assert [e for e, _ in events] == ["enter", "exit"]
-    enter_at, exit_at = events[0][1], events[1][1]
-    assert T + timedelta(seconds=5 * 24) <= enter_at <= T + timedelta(seconds=5 * 26)
-    assert exit_at > enter_at + timedelta(seconds=60)
+    # In at fix 24, confirmed at the third fix inside (26); out for good at fix 43,
+    # confirmed at 45. Fix n is at 5 n seconds.
+    assert events == [("enter", T + timedelta(seconds=130)), ("exit", T + timedelta(seconds=225))]
 
 
 def test_old_positions_cannot_move_a_tracker_back():
@@ -182,8 +181,18 @@ def test_a_breach_whose_incident_fails_sinks_nothing(session, boat):
     ]
 
 
-def test_positions_through_a_no_entry_fence(session, boat):
-    save_fence(session, code="T-F1", name="水源保护区", rule="no_entry", geom=FENCE)
+def test_positions_through_no_entry_no_exit_and_watch_fences(session, boat):
+    codes = {"no_entry": "T-F1", "no_exit": "T-F1X", "watch": "T-F1W"}
+    for rule, code in codes.items():
+        save_fence(session, code=code, name=f"水源保护区{code}", rule=rule, geom=FENCE)
+    # The exit (lon 109.093) lies in a grid of the next district, with its own grid head.
+    west = "990104005003009"
+    session.add(
+        User(username="T-WEST", password_hash="!", display_name="西侧网格长", role="grid_head",
+             grid_code=west)
+    )  # fmt: skip
+    session.flush()
+    incidents = session.scalar(select(func.count(Incident.id)))
     index = FenceIndex()
     fixes = track()
     # Sent in three batches, one of them out of order within itself.
@@ -195,16 +204,47 @@ def test_positions_through_a_no_entry_fence(session, boat):
         )
         assert result.refused == []
         events += result.events
-    assert [(e.kind, e.breach) for e in events] == [("enter", True), ("exit", False)]
-    incident = session.get(Incident, events[0].incident_id)
-    assert incident.source == "fence" and incident.grid_code == events[0].grid_code
-    owner = session.scalar(select(User).where(User.username == "operator"))
+    fence_code = dict(session.execute(select(Fence.id, Fence.code)).all())
+    entered, left = T + timedelta(seconds=130), T + timedelta(seconds=225)
+    home = "990105009003007"
+    assert [
+        (fence_code[e.fence_id], e.kind, e.at, e.grid_code, e.breach, e.incident_id is not None)
+        for e in events
+    ] == [
+        ("T-F1", "enter", entered, home, True, True),
+        ("T-F1X", "enter", entered, home, False, False),
+        ("T-F1W", "enter", entered, home, False, False),
+        ("T-F1", "exit", left, west, False, False),
+        ("T-F1X", "exit", left, west, True, True),
+        ("T-F1W", "exit", left, west, False, False),
+    ]
+    assert session.scalar(select(func.count(Incident.id))) == incidents + 2
+    opened = [session.get(Incident, e.incident_id) for e in (events[0], events[4])]
+    assert [(i.source, i.grid_code, i.category_code) for i in opened] == [
+        ("fence", home, "0601"),
+        ("fence", west, "0601"),
+    ]
+    # Every crossing reaches the tracker's owner; a breach also the grid head where it happened.
+    assert told(session, events) == sorted(
+        [
+            (0, "gridhead", "fence_breach"),
+            (0, "operator", "fence_breach"),
+            (1, "operator", "fence_crossing"),
+            (2, "operator", "fence_crossing"),
+            (3, "operator", "fence_crossing"),
+            (4, "T-WEST", "fence_breach"),
+            (4, "operator", "fence_breach"),
+            (5, "operator", "fence_crossing"),
+        ]
+    )
     titles = session.scalars(
-        select(Notification.title).where(Notification.user_id == owner.id)
+        select(Notification.title)
+        .where(Notification.kind.in_(("fence_breach", "fence_crossing")))
+        .order_by(Notification.id)
     ).all()
-    assert any("进入" in title for title in titles) and any("离开" in title for title in titles)
-    stored = session.scalars(select(FenceEvent).where(FenceEvent.tracker_id == boat.id)).all()
-    assert len(stored) == 2
+    assert titles[0] == "渔船甲 进入 水源保护区T-F1" and titles[-1] == "渔船甲 离开 水源保护区T-F1W"
+    stored = session.scalars(select(FenceEvent.id).where(FenceEvent.tracker_id == boat.id)).all()
+    assert sorted(stored) == sorted(e.id for e in events)
 
 
 def test_trackers_are_locked_in_id_order(session, boat):

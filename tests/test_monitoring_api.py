@@ -10,7 +10,10 @@ from sqlalchemy import select
 
 from gridgov.fences.models import Fence, Tracker
 from gridgov.fences.service import save_fence
+from gridgov.incidents.models import Incident
+from gridgov.notifications.models import Notification
 from gridgov.sensors.models import Sensor
+from gridgov.users.models import User
 from tests.conftest import auth
 
 T = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -44,7 +47,10 @@ def test_json_csv_and_ndjson_batches(client, session):
     )
     assert (as_nd.json()["written"], as_nd.json()["duplicates"]) == (1, 1)
     alerts = client.get("/api/v1/alerts", params={"open": True}, headers=headers).json()
-    assert any(a["sensor"] == "SN0006" and a["incident_id"] for a in alerts)
+    (opened,) = as_csv.json()["alerts_opened"]
+    assert [(a["id"], a["sensor"], a["cleared_at"]) for a in alerts] == [(opened, "SN0006", None)]
+    incident = session.get(Incident, alerts[0]["incident_id"])
+    assert (incident.source, incident.category_code) == ("sensor", "0403")
 
 
 def test_a_bad_batch_is_refused_whole_with_reasons(client, session):
@@ -98,10 +104,25 @@ def test_positions_and_fences_over_http(client, session):
     body = client.post("/api/v1/positions", json=track, headers=headers).json()
     assert body["accepted"] == 6
     assert body["refused"] == [{"row": 6, "field": "lat", "reason": "95 is not a latitude"}]
-    assert [(e["kind"], e["breach"]) for e in body["events"]] == [("enter", True)]
+    assert [(e["kind"], e["breach"], e["at"], e["grid"]) for e in body["events"]] == [
+        ("enter", True, (T + timedelta(seconds=40)).isoformat(), "990105009003007")
+    ]
+    incident = session.get(Incident, body["events"][0]["incident_id"])
+    assert (incident.source, incident.grid_code) == ("fence", "990105009003007")
+    # The caller owns both the tracker and the fence: told once, with the grid head.
+    told = session.execute(
+        select(User.username, Notification.kind)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.kind.in_(("fence_breach", "fence_crossing")))
+        .order_by(User.username)
+    ).all()
+    assert [tuple(row) for row in told] == [
+        ("gridhead", "fence_breach"),
+        ("operator", "fence_breach"),
+    ]
     assert session.scalar(select(Tracker.last_seen_at).where(Tracker.code == "T-CAR")) is not None
     fences = client.get("/api/v1/fences", headers=headers).json()
-    assert "T-HTTP" in {f["id"] for f in fences["features"]}
+    assert [f["id"] for f in fences["features"]] == ["T-HTTP"]
     sensors = client.get("/api/v1/sensors", headers=headers).json()
     assert len(sensors["features"]) >= 300
 
