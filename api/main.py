@@ -38,6 +38,7 @@ from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.jobs import PeriodicJob
 from gridgov.notifications.service import deliver_due
 from gridgov.runtime import prepare_database
+from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
 
@@ -59,11 +60,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         feed.start()
         app.state.feed = feed
-        jobs: list[PeriodicJob] = []
+        sessions = app.state.sessions
+        # Readings' monthly partitions, made before the month begins (checked hourly).
+        jobs = [PeriodicJob("partitions", 3600, lambda: make_partitions_ahead(sessions))]
         if settings.escalation_interval > 0:
             jobs.append(EscalationScheduler(app.state.sessions, settings.escalation_interval))
         if settings.delivery_interval > 0:
-            sessions = app.state.sessions
             jobs.append(
                 PeriodicJob("webhooks", settings.delivery_interval, lambda: deliver_due(sessions))
             )

@@ -35,8 +35,9 @@ from gridgov.fences.crossing import Dwell
 from gridgov.fences.index import FenceIndex
 from gridgov.fences.models import Tracker
 from gridgov.fences.service import process_positions, save_fence
-from gridgov.sensors.ingest import ensure_partitions, ingest
+from gridgov.sensors.ingest import ingest
 from gridgov.sensors.models import Sensor
+from gridgov.sensors.partitions import ensure_partitions
 from gridgov.users.models import User
 from gridgov.users.service import issue_token
 

@@ -14,8 +14,10 @@ from sqlalchemy import func, select, text
 
 from gridgov.db import session_scope
 from gridgov.incidents.models import Incident, IncidentEvent
+from gridgov.sensors.evaluation import Evaluation
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
+from gridgov.sensors.partitions import make_partitions_ahead, month_of, months_from
 from gridgov.sensors.rules import RuleSpec, Sample, breached, replay
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -361,6 +363,98 @@ def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed):
         with session_scope(committed) as session:
             alert = session.get(Alert, outcome["opened"][0])
             assert alert.opened_at == base + timedelta(minutes=30) and alert.cleared_at is None
+    finally:
+        with session_scope(committed) as session:
+            session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
+
+
+# -- partitions ---------------------------------------------------------------------------
+
+
+def test_months_run_on_across_the_new_year():
+    assert months_from((2026, 11), 4) == [(2026, 11), (2026, 12), (2027, 1), (2027, 2)]
+    # 05:00 on 1 January in Beijing is still December in UTC, where the bounds are.
+    assert month_of(datetime.fromisoformat("2027-01-01T05:00:00+08:00")) == (2026, 12)
+
+
+def test_partitions_are_made_ahead_with_the_tables_indexes(committed):
+    made = make_partitions_ahead(committed, now=datetime(2032, 11, 15, tzinfo=UTC))
+    assert made == ["readings_2032_11", "readings_2032_12", "readings_2033_01"]
+    assert make_partitions_ahead(committed, now=datetime(2032, 11, 20, tzinfo=UTC)) == []
+    with session_scope(committed) as session:
+        indexes = session.execute(
+            text(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'readings_2032_12'"
+                " ORDER BY indexdef"
+            )
+        ).scalars()
+        kinds = sorted(
+            "brin" if "USING brin (at)" in d else "unique" if "UNIQUE" in d else d for d in indexes
+        )
+    assert kinds == ["brin", "unique"]
+
+
+def test_a_tick_ahead_does_not_wait_for_a_batch_making_partitions(committed):
+    holder = committed()
+    holder.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov_readings_partitions'))"))
+    try:
+        assert make_partitions_ahead(committed, now=datetime(2034, 5, 1, tzinfo=UTC)) == []
+    finally:
+        holder.rollback()
+        holder.close()
+    assert len(make_partitions_ahead(committed, now=datetime(2034, 5, 1, tzinfo=UTC))) == 3
+
+
+def test_a_batch_reaching_a_new_month_does_not_deadlock_with_one_holding_its_sensor(committed):
+    # Worker 1 has locked its sensor and not yet written; worker 2's reading is the first of
+    # a month nobody has made. Worker 2 makes the partition and waits for the sensor; worker
+    # 1 then writes into readings. Had the partition locked the whole table, worker 1 would
+    # wait for worker 2 and PostgreSQL would kill one of them ("deadlock detected").
+    with session_scope(committed) as session:
+        sensor_id, code = session.execute(
+            select(Sensor.id, Sensor.code)
+            .where(Sensor.kind == "water_quality", Sensor.code.like("SN%"))
+            .order_by(Sensor.id)
+            .limit(1)
+        ).one()
+
+    def oxygen(when):
+        return [
+            {"sensor": code, "metric": "dissolved_oxygen", "time": when.isoformat(), "value": 6}
+        ]
+
+    june, new_month = datetime(2026, 6, 1, tzinfo=UTC), datetime(2035, 1, 1, 0, 1, tzinfo=UTC)
+    try:
+        with session_scope(committed) as session:
+            ingest(session, rows=oxygen(june))  # June's partition exists
+        first = committed()
+        Evaluation(first, {sensor_id: "water_quality"})  # what a batch does first: lock
+        outcome = {}
+
+        def second_worker():
+            try:
+                with session_scope(committed) as session:
+                    outcome["written"] = ingest(
+                        session, rows=oxygen(new_month), now=new_month
+                    ).written
+            except Exception as error:  # the test reports it below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=second_worker)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive(), outcome  # waiting for the sensor
+        ingest(first, rows=oxygen(june + timedelta(minutes=10)), now=june + timedelta(hours=1))
+        first.commit()
+        first.close()
+        worker.join(timeout=30)
+        assert outcome == {"written": 1}
+        with session_scope(committed) as session:
+            where = session.scalar(
+                text("SELECT tableoid::regclass::text FROM readings WHERE at = :at"),
+                {"at": new_month},
+            )
+        assert where == "readings_2035_01"
     finally:
         with session_scope(committed) as session:
             session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridgov.sensors.evaluation import Evaluation
+from gridgov.sensors.partitions import ensure_partitions, month_of
 from gridgov.tables import TimeCache, parse_number
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -138,9 +139,8 @@ def ingest(
     result = IngestResult(received=len(valid))
     if not valid:
         return result
-    # Partition bounds are UTC: a reading at 23:00-05:00 on the 28th belongs to the next month.
-    months = {(u.year, u.month) for u in (at.astimezone(UTC) for at in {r[2] for r in valid})}
-    ensure_partitions(session, months)
+    # The service makes partitions ahead; a back-fill may reach a month it has not made.
+    ensure_partitions(session, {month_of(at) for at in {r[2] for r in valid}})
     evaluation = Evaluation(session, kinds)
     new, judged = _copy_new(session, valid, meanwhile=lambda: evaluation.judge(valid))
     result.written = len(new)
@@ -148,34 +148,6 @@ def ingest(
         judged = evaluation.judge(new)
     evaluation.finish(session, judged, result=result, now=now)
     return result
-
-
-def ensure_partitions(session: Session, months: set[tuple[int, int]]) -> None:
-    """Create the monthly partitions these months need (and are not there yet)."""
-    if not months:
-        return
-    existing = set(
-        session.scalars(
-            text(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = 'readings'::regclass"
-            )
-        )
-    )
-    missing = [(y, m) for y, m in sorted(months) if f"readings_{y:04d}_{m:02d}" not in existing]
-    if not missing:
-        return
-    # One creator at a time: concurrent batches must not race on the same partition.
-    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('gridgov_readings_partitions'))"))
-    for year, month in missing:
-        nxt = (year + month // 12, month % 12 + 1)
-        session.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS readings_{year:04d}_{month:02d} PARTITION OF readings "
-                f"FOR VALUES FROM ('{year:04d}-{month:02d}-01 00:00+00') "
-                f"TO ('{nxt[0]:04d}-{nxt[1]:02d}-01 00:00+00')"
-            )
-        )
 
 
 PIECE = 2000  # rows per piece of COPY text: the server starts on one while the next is made
