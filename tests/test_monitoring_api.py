@@ -226,3 +226,37 @@ def test_a_removed_fence_stops_producing_crossings(client, session):
         gone = client.delete(f"/api/v1/fences/{code}", headers=headers)
         assert gone.status_code == 404
         assert gone.json()["detail"]["message"] == f"围栏 {code} 不存在"
+
+
+def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
+    fence = {
+        "code": "T-MINE",
+        "name": "水源地",
+        "rule": "no_entry",
+        "geometry": box(109.095, 21.545, 109.105, 21.555).__geo_interface__,
+    }
+    assert (
+        client.post("/api/v1/fences", json=fence, headers=auth(session, "operator")).status_code
+        == 201
+    )
+    owner = session.scalar(select(Fence.owner_id).where(Fence.code == "T-MINE"))
+    other = auth(session, "operator_nw")
+    for response in (
+        client.post("/api/v1/fences", json={**fence, "name": "我的"}, headers=other),
+        client.delete("/api/v1/fences/T-MINE", headers=other),
+    ):
+        assert response.status_code == 409
+        assert response.json()["detail"]["message"] == (
+            "围栏 T-MINE 属于其他用户，只有其所有者或管理员可以修改或删除"
+        )
+    changed = client.post(
+        "/api/v1/fences", json={**fence, "name": "一级水源地"}, headers=auth(session, "admin")
+    )
+    assert changed.status_code == 201
+    kept = session.execute(
+        select(Fence.name, Fence.owner_id, Fence.is_active).where(Fence.code == "T-MINE")
+    ).one()
+    assert tuple(kept) == ("一级水源地", owner, True)
+    assert (
+        client.delete("/api/v1/fences/T-MINE", headers=auth(session, "operator")).status_code == 204
+    )

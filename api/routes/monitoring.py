@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api.batches import batch_rows
 from api.deps import IndexDep, LangDep, SessionDep
@@ -23,6 +24,7 @@ from gridgov.fences.service import process_positions, remove_fence, save_fence
 from gridgov.i18n import t
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
+from gridgov.users.models import User
 from gridgov.users.roles import Action, Role
 
 router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
@@ -110,13 +112,14 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
         raise FieldError("geometry", "fence.bad_geometry") from exc
     if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
         raise FieldError("geometry", "fence.bad_geometry")
+    existing = _fence_of_caller(session, body.code, user, lang)
     fence = save_fence(
         session,
         code=body.code,
         name=body.name,
         rule=body.rule,
         geom=geom,
-        owner_id=user.id,
+        owner_id=existing.owner_id if existing is not None else user.id,
         active_from=body.active_from,
         active_to=body.active_to,
         category_code=body.category_code,
@@ -128,9 +131,19 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
 def delete_fence(code: str, session: SessionDep, user: UserDep, lang: LangDep) -> Response:
     """Every worker's index drops it at its next batch; 404 when no active fence has the code."""
     require(user, Action.FENCES, lang)
+    _fence_of_caller(session, code, user, lang)
     if remove_fence(session, code=code) is None:
         raise HTTPException(404, detail={"message": t("fence.not_found", lang, code=code)})
     return Response(status_code=204)
+
+
+def _fence_of_caller(session: Session, code: str, user: User, lang: str) -> Fence | None:
+    """The fence with this code, locked, if the caller may change it: its owner or an admin
+    (409 for anyone else, so that nobody takes over a fence whose breaches another is told of)."""
+    fence = session.scalar(select(Fence).where(Fence.code == code).with_for_update())
+    if fence is not None and fence.owner_id != user.id and user.role != Role.ADMIN:
+        raise HTTPException(409, detail={"message": t("fence.taken", lang, code=code)})
+    return fence
 
 
 @router.get("/fences", summary="Active fences as GeoJSON")
