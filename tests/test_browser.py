@@ -461,6 +461,22 @@ def test_the_incident_page_offers_the_moves_of_the_role(
         assert incident is not None and incident.status == "accepted"
 
 
+def test_a_rejection_says_the_incident_was_handed_on(contexts: Contexts) -> None:
+    made = post_report(contexts.base, token(contexts.base, "gridhead"), description="不归本社区")
+    context = contexts.new(viewport={"width": 1280, "height": 900})
+    contexts.sign_in(context, "handler_jw")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/incidents/{made['id']}")
+    page.click("button[data-move='reject']")
+    page.fill("#action-note", "属于城管职责")
+    page.click("#action-submit")
+    # The department can no longer read it: the page says so and keeps the timeline.
+    expect(page.locator("#action-done")).to_have_text(t("web.incident.handed_on", "zh"))
+    expect(page.locator("#timeline li:has-text('属于城管职责')")).to_have_count(1)
+    assert page.locator("#incident-actions").is_hidden()
+    assert "403" not in page.inner_text("#incident")
+
+
 def test_the_api_docs_work_offline(contexts: Contexts) -> None:
     page = contexts.page(contexts.new())
     page.goto(f"{contexts.base}/docs")

@@ -136,6 +136,7 @@
     $("action-extra").innerHTML = extra;
     $("action-form").hidden = false;
     $("action-error").hidden = true;
+    $("action-done").hidden = true;
     $("action-note").focus();
   }
 
@@ -167,19 +168,35 @@
       }
       options = { method: "POST", json: body };
     }
+    let after;
     try {
-      await G.api(path, options);
-      load();
+      after = await G.api(path, options);
     } catch (e) {
       $("action-error").textContent = e.message;
       $("action-error").hidden = false;
+      return;
     }
+    showDone(T("web.incident.done", { move: T("move." + chosen) }));
+    load(after);
   });
 
-  async function load() {
+  function showDone(text) {
+    $("action-done").textContent = text;
+    $("action-done").hidden = false;
+  }
+
+  /** The incident as the server has it now. After a move (``after`` is what the move
+   * answered), the caller may no longer read it (a rejection or an escalation hands it on):
+   * then the page keeps what the move answered and says so, instead of a bare 403. */
+  async function load(after) {
     try {
       render(await G.api("/api/v1/incidents/" + id));
     } catch (e) {
+      if (after && e.status === 403) {
+        render(Object.assign({}, after, { photos: [], my_moves: [] }));
+        showDone(T("web.incident.handed_on"));
+        return;
+      }
       $("incident").innerHTML = '<p class="error">' + G.esc(e.message) + "</p>";
     }
   }
