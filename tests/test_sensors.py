@@ -14,11 +14,13 @@ from sqlalchemy import func, select, text
 
 from gridgov.db import session_scope
 from gridgov.incidents.models import Incident, IncidentEvent
+from gridgov.notifications.models import Notification
 from gridgov.sensors.evaluation import Evaluation
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
 from gridgov.sensors.partitions import make_partitions_ahead, month_of, months_from
 from gridgov.sensors.rules import RuleSpec, Sample, breached, replay
+from gridgov.users.models import User
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -458,3 +460,33 @@ def test_a_batch_reaching_a_new_month_does_not_deadlock_with_one_holding_its_sen
     finally:
         with session_scope(committed) as session:
             session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
+
+
+# -- alerts outside the city --------------------------------------------------------------
+
+
+def test_an_alert_outside_every_grid_still_tells_the_owner(session, demo_generation):
+    far = Sensor(
+        code="T-FAR",
+        name="远海浮标",
+        kind="water_quality",
+        owner_department="990105-CG",
+        metrics={"dissolved_oxygen": "mg/L"},
+        position=from_shape(Point(100.0, 10.0), srid=4326),  # far outside the demo city
+    )
+    session.add(far)
+    session.flush()
+    result = ingest(session, rows=rows((0, 3.0), (10, 3.1), (20, 3.2), sensor="T-FAR"), now=NOW)
+    [alert_id] = result.alerts_opened
+    alert = session.get(Alert, alert_id)
+    assert (alert.opened_at, alert.cleared_at, alert.incident_id) == (at(20), None, None)
+    handler = session.scalar(select(User.id).where(User.username == "handler_dcg"))
+    told = session.scalars(
+        select(Notification).where(Notification.kind == "alert", Notification.user_id == handler)
+    ).all()
+    assert [(n.title, n.data) for n in told] == [
+        (
+            "告警：远海浮标 溶解氧偏低",
+            {"alert": alert_id, "sensor": "T-FAR", "incident": None, "state": "open"},
+        )
+    ]

@@ -87,7 +87,9 @@ def open_alert(
             ).incident
     except IncidentError:
         # The sensor lies outside today's boundaries (or the category cannot be routed):
-        # keep the alert and the readings; an operator sees it in /api/v1/alerts.
+        # keep the alert and the readings; an operator sees it in /api/v1/alerts, and the
+        # sensor's owners are still told.
+        _notify_opened(session, sensor, rule, alert, incident_id=None, now=now)
         return alert
     alert.incident_id = incident.id
     record(
@@ -105,15 +107,27 @@ def open_alert(
             "readings": readings,
         },
     )
+    _notify_opened(session, sensor, rule, alert, incident_id=incident.id, now=now)
+    return alert
+
+
+def _notify_opened(
+    session: Session,
+    sensor: Sensor,
+    rule: SensorRule,
+    alert: Alert,
+    *,
+    incident_id: int | None,
+    now: datetime,
+) -> None:
     notify(
         session,
         kind="alert",
         title=f"告警：{sensor.name or sensor.code} {rule.name}",
-        data={"alert": alert.id, "sensor": sensor.code, "incident": incident.id, "state": "open"},
+        data={"alert": alert.id, "sensor": sensor.code, "incident": incident_id, "state": "open"},
         user_ids=department_users(session, sensor.owner_department),
         now=now,
     )
-    return alert
 
 
 def clear_alert(session: Session, alert: Alert, transition: Transition, *, now: datetime) -> None:
