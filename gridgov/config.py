@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # or Tianditu with a key. None: no tiles; the map draws the city's boundaries and streets.
     tile_url: str | None = None
     tile_attribution: str = ""
+    # What {s} in the tile URL runs over, one character each (Tianditu: t{s} with 01234567).
+    tile_subdomains: str = "abc"
 
     def today(self) -> date:
         """Today's date in the city."""

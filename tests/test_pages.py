@@ -334,3 +334,15 @@ def test_only_the_reporter_is_offered_a_rating(client, session):
     ).json()
     assert "close" in operator["my_moves"] and "rate" not in operator["my_moves"]
     assert {"close", "rate"} <= set(reporter["my_moves"])
+
+
+def test_a_tile_server_with_subdomains_reaches_every_map(client):
+    tianditu = "http://t{s}.tiles.example/vec_w/{z}/{x}/{y}?tk=KEY"
+    client.app.state.settings = client.app.state.settings.model_copy(
+        update={"tile_url": tianditu, "tile_subdomains": "01234567", "tile_attribution": "天地图"}
+    )
+    city_map = client.get("/map").text
+    assert tianditu in city_map and '"subdomains": "01234567"' in city_map
+    report = client.get("/report").text
+    config = json.loads(re.search(r"window\.GRIDGOV = (\{.*?\});</script>", report).group(1))
+    assert config["tiles"] == {"url": tianditu, "attribution": "天地图", "subdomains": "01234567"}

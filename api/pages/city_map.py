@@ -47,6 +47,7 @@ def build_map(
         folium.TileLayer(
             tiles=settings.tile_url,
             attr=settings.tile_attribution or "&nbsp;",
+            subdomains=settings.tile_subdomains,
             name=t("web.layer.tiles", lang),
         ).add_to(city_map)
 

@@ -65,7 +65,11 @@ def _tiles(request: Request) -> dict[str, str] | None:
     settings = request.app.state.settings
     if not settings.tile_url:
         return None
-    return {"url": settings.tile_url, "attribution": settings.tile_attribution}
+    return {
+        "url": settings.tile_url,
+        "attribution": settings.tile_attribution,
+        "subdomains": settings.tile_subdomains,
+    }
 
 
 def _page(request: Request, template: str, title_key: str, **config: Any) -> Response:

@@ -176,7 +176,9 @@ window.Gridgov = (function () {
   function addBackground(map, options) {
     const opts = options || {};
     const tiles = config.tiles;
-    if (tiles && tiles.url) L.tileLayer(tiles.url, { attribution: tiles.attribution }).addTo(map);
+    if (tiles && tiles.url) {
+      L.tileLayer(tiles.url, { attribution: tiles.attribution, subdomains: tiles.subdomains }).addTo(map);
+    }
     api("/api/v1/map/streets")
       .then((fc) =>
         L.geoJSON(fc, { style: { color: "#b9c0c8", weight: 1, opacity: 0.9 }, interactive: false }).addTo(map)
