@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 from gridgov.db import session_scope
 from gridgov.incidents.models import Incident, IncidentEvent
 from gridgov.notifications.models import Notification
+from gridgov.sensors.catalogue import CatalogueError, import_rules, import_sensors
 from gridgov.sensors.evaluation import Evaluation
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
@@ -489,4 +490,149 @@ def test_an_alert_outside_every_grid_still_tells_the_owner(session, demo_generat
             "告警：远海浮标 溶解氧偏低",
             {"alert": alert_id, "sensor": "T-FAR", "incident": None, "state": "open"},
         )
+    ]
+
+
+# -- the catalogue CSVs -------------------------------------------------------------------
+
+RULE_HEADER = (
+    "name,sensor_kind,sensor,metric,condition,low,high,max_rate_per_minute,sustain_count,"
+    "sustain_minutes,clear_minutes,max_gap_minutes,category_code\n"
+)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_rule_for_one_sensor_is_imported_with_its_gap(session, sensor, tmp_path):
+    path = write(
+        tmp_path,
+        "rules.csv",
+        RULE_HEADER
+        + "T-WQ 溶解氧,,T-WQ,dissolved_oxygen,below,5,,,2,,10,90,0602\n"
+        + "按类型,water_quality,,ph,above,,9,,1,0,0,,0602\n",
+    )
+    assert import_rules(session, path=path) == 2
+    one = session.scalar(select(SensorRule).where(SensorRule.name == "T-WQ 溶解氧"))
+    assert (one.sensor_id, one.sensor_kind, one.low, one.max_gap_minutes, one.clear_minutes) == (
+        sensor.id,
+        None,
+        5.0,
+        90.0,
+        10.0,
+    )
+    by_kind = session.scalar(select(SensorRule).where(SensorRule.name == "按类型"))
+    assert (by_kind.sensor_id, by_kind.sensor_kind, by_kind.max_gap_minutes) == (
+        None,
+        "water_quality",
+        60.0,
+    )
+    # The per-sensor rule is evaluated for that sensor: two readings below 5 open it.
+    result = ingest(session, rows=rows((0, 4.8), (10, 4.7)), now=NOW)
+    opened = session.get(Alert, result.alerts_opened[0])
+    assert (opened.rule_id, opened.opened_at) == (one.id, at(10))
+
+
+def test_bad_rule_rows_name_the_real_field(session, sensor, tmp_path):
+    path = write(
+        tmp_path,
+        "rules.csv",
+        RULE_HEADER
+        + "neither,,,ph,above,,9,,1,0,0,,0602\n"
+        + "both,water_quality,T-WQ,ph,above,,9,,1,0,0,,0602\n"
+        + "nobody,,T-NONE,ph,above,,9,,1,0,0,,0602\n"
+        + "bad high,water_quality,,ph,above,,nine,,1,0,0,,0602\n"
+        + "bad gap,water_quality,,ph,above,,9,,1,0,0,an hour,0602\n"
+        + "bad count,water_quality,,ph,above,,9,,1.5,-1,0,,0602\n",
+    )
+    with pytest.raises(CatalogueError) as refused:
+        import_rules(session, path=path)
+    assert [str(p) for p in refused.value.problems] == [
+        "line 2: sensor_kind: give sensor_kind or sensor",
+        "line 3: sensor: give sensor_kind or sensor, not both",
+        "line 4: sensor: no sensor 'T-NONE'",
+        "line 5: high: 'nine' is not a number",
+        "line 6: max_gap_minutes: 'an hour' is not a number",
+        "line 7: sustain_minutes: -1.0 is below 0.0",
+        "line 7: sustain_count: must be a whole number >= 1",
+    ]
+    assert session.scalar(select(SensorRule).where(SensorRule.name == "neither")) is None
+
+
+def test_a_rules_file_without_either_target_column_is_refused(session, tmp_path):
+    header = RULE_HEADER.replace("sensor_kind,sensor,", "")
+    path = write(tmp_path, "rules.csv", header + "x,ph,above,,9,,1,0,0,,0602\n")
+    with pytest.raises(CatalogueError) as refused:
+        import_rules(session, path=path)
+    assert [str(p) for p in refused.value.problems] == [
+        "line 1: sensor_kind or sensor: missing column"
+    ]
+
+
+SENSOR_HEADER = "code,name,kind,owner_department,lon,lat,metrics\n"
+
+
+def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_generation, tmp_path):
+    good = write(
+        tmp_path,
+        "sensors.csv",
+        SENSOR_HEADER + "T-NEW,新水质站,water_quality,990105-HB,109.1,21.55,ph:pH;turbidity:NTU\n",
+    )
+    assert import_sensors(session, path=good) == 1
+    new = session.scalar(select(Sensor).where(Sensor.code == "T-NEW"))
+    assert (
+        new.grid_code,
+        new.community_code,
+        new.street_code,
+        new.district_code,
+        new.city_code,
+        new.metrics,
+    ) == (
+        "990105009003007",
+        "990105009003",
+        "990105009",
+        "990105",
+        "990100",
+        {"ph": "pH", "turbidity": "NTU"},
+    )
+    bad = write(
+        tmp_path,
+        "bad.csv",
+        SENSOR_HEADER
+        + "T-B1,,water_quality,NOPE,109.1,21.55,ph:pH\n"
+        + "T-B2,,water_quality,990105-HB,east,21.55,ph:pH\n"
+        + "T-B3,,water_quality,990105-HB,109.1,95,ph:pH\n"
+        + "T-B4,,water_quality,990105-HB,100.0,10.0,ph:pH\n"
+        + "T-B5,,water_quality,990105-HB,109.1,21.55,Ph:pH\n",
+    )
+    with pytest.raises(CatalogueError) as refused:
+        import_sensors(session, path=bad)
+    assert [str(p) for p in refused.value.problems] == [
+        "line 2: owner_department: no department NOPE",
+        "line 3: lon: 'east' is not a number",
+        "line 4: lat: 95.0 is not between -90 and 90",
+        "line 5: lon: T-B4 lies outside the city",
+        "line 6: metrics: 'Ph': use lower-case letters, digits and _",
+    ]
+    with pytest.raises(CatalogueError) as refused:
+        import_sensors(session, path=good, crs="mercator")
+    assert [(p.field, p.reason) for p in refused.value.problems] == [
+        ("crs", "unknown CRS 'mercator' (use wgs84, gcj02, bd09, cgcs2000)")
+    ]
+    assert session.scalar(select(func.count()).where(Sensor.code.like("T-B%"))) == 0
+
+
+def test_unknown_sensor_reasons_say_what_is_wrong(session, sensor):
+    odd = [
+        {"sensor": "nobody", "metric": "ph", "time": at(0).isoformat(), "value": 7},
+        {"sensor": 123, "metric": "ph", "time": at(1).isoformat(), "value": 7},
+    ]
+    with pytest.raises(BatchRefused) as refused:
+        ingest(session, rows=odd, now=NOW)
+    assert [(p.row, p.field, p.reason) for p in refused.value.problems] == [
+        (0, "sensor", "unknown sensor 'nobody'"),
+        (1, "sensor", "123 is not a sensor code (a code is a string)"),
     ]

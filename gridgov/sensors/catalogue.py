@@ -20,12 +20,12 @@ from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.responsibilities.models import Category
 from gridgov.sensors.models import Sensor, SensorRule
+from gridgov.tables import parse_number
 
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SENSOR_COLUMNS = ("code", "name", "kind", "owner_department", "lon", "lat", "metrics")
 RULE_COLUMNS = (
     "name",
-    "sensor_kind",
     "metric",
     "condition",
     "low",
@@ -36,6 +36,11 @@ RULE_COLUMNS = (
     "clear_minutes",
     "category_code",
 )
+# A rule is for every sensor of a kind (sensor_kind) or for one sensor (sensor, its code):
+# exactly one of the two per row; at least one of the columns must be there.
+RULE_TARGETS = ("sensor_kind", "sensor")
+RULE_NUMBERS = ("low", "high", "max_rate_per_minute")
+RULE_DURATIONS = {"sustain_minutes": 0.0, "clear_minutes": 0.0, "max_gap_minutes": 60.0}
 
 
 @dataclass(frozen=True)
@@ -64,17 +69,55 @@ def parse_metrics(text: str) -> dict[str, str]:
     return {name.strip(): (unit[0].strip() if unit else "") for name, *unit in pairs}
 
 
-def _read(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+def _read(
+    path: Path, columns: tuple[str, ...], *, one_of: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
+    """The rows, stripped; every column of ``columns`` and one of ``one_of`` must be there
+    (an optional column that is absent reads as blank)."""
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        missing = [c for c in columns if c not in header]
+        if one_of and not any(c in header for c in one_of):
+            missing.append(" or ".join(one_of))
         if missing:
             raise CatalogueError([CatalogueProblem(1, c, "missing column") for c in missing])
-        return [{k: (v or "").strip() for k, v in row.items()} for row in reader]
+        return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+
+
+def _position(
+    line: int, row: dict[str, str], crs: InputCRS
+) -> tuple[tuple[float, float] | None, list[CatalogueProblem]]:
+    """The row's (lon, lat) in WGS84, or the problems that stop it."""
+    values = {name: parse_number(row[name]) for name in ("lon", "lat")}
+    problems = [
+        CatalogueProblem(line, name, f"{row[name]!r} is not a number")
+        for name, value in values.items()
+        if value is None
+    ]
+    lon, lat = values["lon"], values["lat"]
+    if lon is not None and not -180 <= lon <= 180:
+        problems.append(CatalogueProblem(line, "lon", f"{lon} is not between -180 and 180"))
+    if lat is not None and not -90 <= lat <= 90:
+        problems.append(CatalogueProblem(line, "lat", f"{lat} is not between -90 and 90"))
+    if problems or lon is None or lat is None:
+        return None, problems
+    try:
+        return to_wgs84(lon, lat, crs), []
+    except (ValueError, ArithmeticError) as exc:
+        reason = f"({lon}, {lat}) cannot be converted from {crs.value} to WGS84: {exc}"
+        return None, [CatalogueProblem(line, "crs", reason)]
 
 
 def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
     """Insert or update sensors; each is located in its grid (outside the city is refused)."""
+    try:
+        input_crs = InputCRS(crs)
+    except ValueError:
+        known = ", ".join(c.value for c in InputCRS)
+        raise CatalogueError(
+            [CatalogueProblem(0, "crs", f"unknown CRS {crs!r} (use {known})")]
+        ) from None
     rows = _read(path, SENSOR_COLUMNS)
     departments = set(session.scalars(select(Department.code)))
     generation = active_generation(session)
@@ -94,11 +137,11 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
             if not METRIC_NAME.match(metric):
                 reason = f"{metric!r}: use lower-case letters, digits and _"
                 problems.append(CatalogueProblem(line, "metrics", reason))
-        try:
-            lon, lat = to_wgs84(float(row["lon"]), float(row["lat"]), InputCRS(crs))
-        except ValueError:
-            problems.append(CatalogueProblem(line, "lon", "lon and lat must be numbers"))
+        position, found = _position(line, row, input_crs)
+        if position is None:
+            problems += found
             continue
+        lon, lat = position
         place = (
             locate(session, lon=lon, lat=lat, generation_id=generation.id) if generation else None
         )
@@ -127,47 +170,63 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
 
 
 def import_rules(session: Session, *, path: Path) -> int:
-    """Add the rules of a CSV (by kind of sensor); a rule with a known name is updated."""
-    rows = _read(path, RULE_COLUMNS)
+    """Add the rules of a CSV (each for a kind of sensor or for one sensor); a rule with a
+    known name is updated."""
+    rows = _read(path, RULE_COLUMNS, one_of=RULE_TARGETS)
     categories = set(session.scalars(select(Category.code)))
+    sensors = {code: id_ for code, id_ in session.execute(select(Sensor.code, Sensor.id))}
     problems: list[CatalogueProblem] = []
     rules = []
     for line, row in enumerate(rows, start=2):
+        found: list[CatalogueProblem] = []
         if row["category_code"] not in categories:
-            problems.append(
+            found.append(
                 CatalogueProblem(line, "category_code", f"unknown category {row['category_code']}")
             )
         if row["condition"] not in ("above", "below", "outside", "rate"):
-            problems.append(
+            found.append(
                 CatalogueProblem(line, "condition", f"unknown condition {row['condition']!r}")
             )
-        try:
-            numbers = {
-                k: float(row[k]) if row[k] else None for k in ("low", "high", "max_rate_per_minute")
-            }
-            counts = {k: float(row[k] or 0) for k in ("sustain_minutes", "clear_minutes")}
-            sustain = int(row["sustain_count"] or 1)
-        except ValueError:
-            problems.append(
-                CatalogueProblem(line, "low", "thresholds and durations must be numbers")
-            )
+        kind, code = row.get("sensor_kind", ""), row.get("sensor", "")
+        if not kind and not code:
+            found.append(CatalogueProblem(line, "sensor_kind", "give sensor_kind or sensor"))
+        elif kind and code:
+            found.append(CatalogueProblem(line, "sensor", "give sensor_kind or sensor, not both"))
+        elif code and code not in sensors:
+            found.append(CatalogueProblem(line, "sensor", f"no sensor {code!r}"))
+        numbers = {k: _number(line, k, row[k], found) for k in RULE_NUMBERS}
+        durations = {
+            k: _number(line, k, row.get(k, ""), found, minimum=0.0, blank=blank)
+            for k, blank in RULE_DURATIONS.items()
+        }
+        sustain = _number(line, "sustain_count", row["sustain_count"], found, blank=1.0)
+        if sustain is not None and (sustain < 1 or not sustain.is_integer()):
+            found.append(CatalogueProblem(line, "sustain_count", "must be a whole number >= 1"))
+        problems += found
+        if found:
             continue
         rules.append(
             SensorRule(
                 name=row["name"],
-                sensor_kind=row["sensor_kind"],
+                sensor_kind=kind or None,
+                sensor_id=sensors[code] if code else None,
                 metric=row["metric"],
                 condition=row["condition"],
-                sustain_count=sustain,
+                sustain_count=int(sustain or 1),
                 category_code=row["category_code"],
                 **numbers,
-                **counts,
+                **durations,
             )
         )
     if problems:
         raise CatalogueError(problems)
     existing = {r.name: r for r in session.scalars(select(SensorRule))}
-    fields = (*RULE_COLUMNS[1:],)
+    fields = (
+        "sensor_kind",
+        "sensor_id",
+        *(c for c in RULE_COLUMNS if c != "name"),
+        "max_gap_minutes",
+    )
     for rule in rules:
         kept = existing.get(rule.name)
         if kept is None:
@@ -177,3 +236,24 @@ def import_rules(session: Session, *, path: Path) -> int:
                 setattr(kept, name, getattr(rule, name))
     session.flush()
     return len(rules)
+
+
+def _number(
+    line: int,
+    field: str,
+    text: str,
+    problems: list[CatalogueProblem],
+    *,
+    minimum: float | None = None,
+    blank: float | None = None,
+) -> float | None:
+    """The number in a cell (``blank`` when empty); a bad one is added to ``problems``."""
+    if not text:
+        return blank
+    number = parse_number(text)
+    if number is None:
+        problems.append(CatalogueProblem(line, field, f"{text!r} is not a number"))
+    elif minimum is not None and number < minimum:
+        problems.append(CatalogueProblem(line, field, f"{number} is below {minimum}"))
+        return None
+    return number

@@ -116,8 +116,10 @@ def _check_row(
     found = []
     code = row.get("sensor")
     sensor = sensors.get(code) if isinstance(code, str) else None
-    if sensor is None:
-        found.append(RowProblem(n, "sensor", f"unknown sensor {code!r} (a code is a string)"))
+    if not isinstance(code, str):
+        found.append(RowProblem(n, "sensor", f"{code!r} is not a sensor code (a code is a string)"))
+    elif sensor is None:
+        found.append(RowProblem(n, "sensor", f"unknown sensor {code!r}"))
     metric = row.get("metric")
     if sensor is not None and (not isinstance(metric, str) or metric not in sensor[1]):
         found.append(RowProblem(n, "metric", f"{code} does not report {metric!r}"))
