@@ -200,6 +200,19 @@ def test_the_whole_loop_accept_resolve_close(client, session):
     assert act(client, session, "gridhead", iid, "reopen", reason="again").status_code == 409
 
 
+def test_the_history_names_who_acted_the_department_and_the_grid(client, session):
+    body = report(client, session).json()
+    assert body["grid_name"] == "青柳社区第7网格"
+    accepted = act(client, session, "handler_jw", body["id"], "accept").json()
+    named = [(h["action"], h["actor_name"], h["department_name"]) for h in accepted["history"]]
+    assert named == [
+        ("report", "青柳社区第7网格 网格长", None),
+        ("dispatch", None, "青柳社区居民委员会"),
+        ("accept", "青柳社区居委会", "青柳社区居民委员会"),
+    ]
+    assert accepted["history"][1]["department"] == "990105009003-JW"  # the code stays
+
+
 def test_reject_goes_back_to_the_dispatcher_who_redispatches(client, session):
     iid = report(client, session).json()["id"]
     assert act(client, session, "handler_jw", iid, "reject", reason="").status_code == 422

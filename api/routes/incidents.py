@@ -45,8 +45,9 @@ from gridgov.incidents.queries import (
     MAX_PAGE,
     IncidentFilter,
     get_incident,
-    history,
+    grid_name,
     list_incidents,
+    named_history,
     photos_of,
     whistles_of,
 )
@@ -142,20 +143,24 @@ def incident_detail(session: Session, incident: Incident, lang: str) -> dict[str
         }
         for w in whistles_of(session, incident_id=incident.id)
     ]
+    out["grid_name"] = grid_name(session, incident=incident)
     out["history"] = [
         {
             "id": e.id,
             "at": e.at.isoformat(),
             "actor_id": e.actor_id,
+            "actor_name": named.actor_name,
             "action": e.action,
             "from": e.from_status,
             "to": e.to_status,
             "level": e.level,
             "department": e.department_code,
+            "department_name": named.department_name,
             "note": e.note,
             "details": e.details,
         }
-        for e in history(session, incident_id=incident.id)
+        for named in named_history(session, incident_id=incident.id)
+        for e in [named.event]
     ]
     out["next_moves"] = [m.value for m in moves_from(incident.status)]
     return out

@@ -28,6 +28,10 @@
     return "<dt>" + G.esc(label) + "</dt><dd>" + value + "</dd>";
   }
 
+  function gridLabel(i) {
+    return i.grid_name ? T("web.incident.grid_named", { name: i.grid_name, code: i.grid }) : i.grid;
+  }
+
   function photoUrl(photo, size) {
     return photo.url + "?size=" + size + "&access_token=" + encodeURIComponent(G.token());
   }
@@ -65,7 +69,7 @@
       (i.level ? T("level." + i.level) : "") + "</p></header>" +
       '<div class="split-detail"><dl class="facts">' +
       row(T("web.incident.reported_at"), G.formatTime(i.reported_at)) +
-      row(T("web.incident.grid"), G.esc(i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "")) +
+      row(T("web.incident.grid"), G.esc(gridLabel(i)) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "")) +
       row(T("web.incident.department"), G.esc(i.department.name || i.department.code || "—")) +
       row(T("web.incident.deadline"), G.formatTime(i.deadline_at)) +
       row(T("web.incident.source"), G.esc(T("web.source." + i.source))) +
@@ -95,7 +99,8 @@
         "<time>" + G.formatTime(e.at) + "</time> <b>" + G.esc(G.eventLabel(e.action)) + "</b>" +
         (e.to ? ' → <span class="dot status-' + e.to + '"></span>' + G.esc(T("status." + e.to)) : "") +
         (e.level ? " · " + G.esc(T("level." + e.level)) : "") +
-        (e.department ? " · " + G.esc(e.department) : "") +
+        (e.department ? " · " + G.esc(e.department_name || e.department) : "") +
+        (e.actor_name ? ' <span class="actor">' + G.esc(T("web.incident.by", { name: e.actor_name })) + "</span>" : "") +
         (e.note ? '<p class="note">' + G.esc(e.note) + "</p>" : "");
       list.appendChild(item);
     }

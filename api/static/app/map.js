@@ -124,7 +124,7 @@ window.GridgovMap = (function () {
           "<dl>" +
           row(T("web.incident.status"), i.status_label + (i.category.urgent ? " · " + T("web.incident.urgent") : "")) +
           row(T("web.incident.reported_at"), G.formatTime(i.reported_at)) +
-          row(T("web.incident.grid"), i.grid) +
+          row(T("web.incident.grid"), i.grid_name ? T("web.incident.grid_named", { name: i.grid_name, code: i.grid }) : i.grid) +
           row(T("web.incident.department"), i.department.name || i.department.code || "—") +
           row(T("web.incident.deadline"), G.formatTime(i.deadline_at)) +
           "</dl>" +

@@ -280,10 +280,11 @@
 
   function showResult(i) {
     const result = $("result");
+    const gridName = i.grid_name || gridNames[i.grid];
     result.innerHTML =
       "<h2>" + T("web.report.sent", { id: i.id }) + "</h2><dl>" +
       "<dt>" + T("web.incident.category") + "</dt><dd>" + G.esc(i.category.name) + "</dd>" +
-      "<dt>" + T("web.incident.grid") + "</dt><dd id=\"result-grid\">" + G.esc(gridNames[i.grid] ? gridNames[i.grid] + " (" + i.grid + ")" : i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "") + "</dd>" +
+      "<dt>" + T("web.incident.grid") + "</dt><dd id=\"result-grid\">" + G.esc(gridName ? T("web.incident.grid_named", { name: gridName, code: i.grid }) : i.grid) + (i.snapped_to_nearest_grid ? " " + T("web.report.snapped") : "") + "</dd>" +
       "<dt>" + T("web.incident.department") + "</dt><dd id=\"result-department\">" + G.esc(i.department.name || "—") + "</dd>" +
       "<dt>" + T("web.incident.deadline") + "</dt><dd id=\"result-deadline\">" + G.formatTime(i.deadline_at) + "</dd></dl>" +
       '<a href="/incidents/' + i.id + '">' + T("web.map.open_incident") + "</a>";
