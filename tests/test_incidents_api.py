@@ -310,6 +310,23 @@ def test_lists_are_filtered_by_scope_and_parameters(client, session):
     )
 
 
+def test_reporter_me_lists_only_the_callers_own_reports(client, session):
+    mine = report(client, session).json()
+    theirs = report(client, session, user="operator").json()  # same grid, someone else
+    head = client.get("/api/v1/incidents", headers=auth(session, "gridhead")).json()
+    assert theirs["id"] in [i["id"] for i in head["items"]]
+    own = client.get(
+        "/api/v1/incidents", params={"reporter": "me"}, headers=auth(session, "gridhead")
+    ).json()
+    assert mine["id"] in [i["id"] for i in own["items"]]
+    assert {i["reporter_id"] for i in own["items"]} == {mine["reporter_id"]}
+    assert own["total"] == len(own["items"])
+    bad = client.get(
+        "/api/v1/incidents", params={"reporter": "you"}, headers=auth(session, "gridhead")
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "reporter"
+
+
 def test_messages_follow_the_language(client, session):
     iid = report(client, session).json()["id"]
     act(client, session, "handler_jw", iid, "accept")

@@ -237,6 +237,7 @@ def read_incidents(
     category: Annotated[list[str] | None, Query()] = None,
     area: str | None = None,
     department: str | None = None,
+    reporter: Annotated[Literal["me"] | None, Query(description="me: my own reports")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     bbox: Annotated[str | None, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$")] = None,
@@ -251,6 +252,7 @@ def read_incidents(
         categories=tuple(category or ()),
         area_code=area,
         department_code=department,
+        reporter_id=user.id if reporter == "me" else None,
         since=since,
         until=until,
         bbox=box,  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ class IncidentFilter:
     categories: tuple[str, ...] = ()
     area_code: str | None = None
     department_code: str | None = None
+    reporter_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
@@ -82,6 +83,8 @@ def filtered(query: Select[Incident], f: IncidentFilter) -> Select[Incident]:
         conditions.append(_in_area(f.area_code))
     if f.department_code:
         conditions.append(Incident.department_code == f.department_code)
+    if f.reporter_id is not None:
+        conditions.append(Incident.reporter_id == f.reporter_id)
     if f.since:
         conditions.append(Incident.reported_at >= f.since)
     if f.until:

@@ -292,12 +292,11 @@
   }
 
   async function loadMine() {
-    const me = G.user();
     try {
-      const page = await G.api("/api/v1/incidents?limit=100");
+      const page = await G.api("/api/v1/incidents?reporter=me&limit=30");
       const list = $("my-reports");
       list.innerHTML = "";
-      for (const i of page.items.filter((x) => !me || x.reporter_id === me.id).slice(0, 30)) {
+      for (const i of page.items) {
         const item = document.createElement("li");
         item.innerHTML =
           '<a href="/incidents/' + i.id + '"><span class="dot status-' + i.status + '"></span>' +
