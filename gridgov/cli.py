@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -29,6 +30,9 @@ from gridgov.departments.service import (
     upsert_departments,
 )
 from gridgov.geo.crs import InputCRS
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="gridgov: grid governance on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded PostGIS cluster.", no_args_is_help=True)
@@ -386,26 +390,43 @@ def import_roads_command(
 def import_sensors_command(
     file: Path,
     crs: Annotated[InputCRS, typer.Option(help="CRS of lon/lat.")] = InputCRS.WGS84,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
 ) -> None:
-    """Load or update sensors (code, name, kind, owner_department, lon, lat, metrics)."""
-    from gridgov.sensors.catalogue import CatalogueError, import_sensors
+    """Check sensors (code, name, kind, owner_department, lon, lat, metrics); --commit writes."""
+    from gridgov.sensors.catalogue import import_sensors
 
-    with session_scope(_sessions()) as session:
-        try:
-            count = import_sensors(session, path=file, crs=crs.value)
-        except (CatalogueError, OSError) as exc:
-            raise _fail(f"{file}: {exc}") from exc
-    typer.echo(f"wrote {count} sensors")
+    _import_catalogue(
+        file, "sensors", lambda session: import_sensors(session, path=file, crs=crs.value), commit
+    )
 
 
 @import_app.command("sensor-rules")
-def import_sensor_rules_command(file: Path) -> None:
-    """Load or update sensor rules (see geodata/sensor_rules.csv for the columns)."""
-    from gridgov.sensors.catalogue import CatalogueError, import_rules
+def import_sensor_rules_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check sensor rules (see geodata/sensor_rules.csv for the columns); --commit writes."""
+    from gridgov.sensors.catalogue import import_rules
+
+    _import_catalogue(file, "rules", lambda session: import_rules(session, path=file), commit)
+
+
+def _import_catalogue(file: Path, what: str, load: Callable[[Session], int], commit: bool) -> None:
+    """Check a catalogue CSV in a transaction, list every problem, and keep it only with
+    --commit (the check needs the database: departments, grids, categories, sensors)."""
+    from gridgov.sensors.catalogue import CatalogueError
 
     with session_scope(_sessions()) as session:
         try:
-            count = import_rules(session, path=file)
-        except (CatalogueError, OSError) as exc:
+            count = load(session)
+        except CatalogueError as exc:
+            for problem in exc.problems:
+                typer.echo(f"  {problem}")
+            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+        except OSError as exc:
             raise _fail(f"{file}: {exc}") from exc
-    typer.echo(f"wrote {count} rules")
+        if not commit:
+            session.rollback()
+            typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
+            return
+    typer.echo(f"wrote {count} {what}")

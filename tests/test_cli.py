@@ -13,6 +13,7 @@ from gridgov.boundaries.models import Area, Generation
 from gridgov.cli import app
 from gridgov.config import get_settings
 from gridgov.db import make_session_factory, session_scope
+from gridgov.sensors.models import Sensor, SensorRule
 from tests import shapes
 
 runner = CliRunner()
@@ -134,3 +135,66 @@ def test_locate_names_a_missing_column(cli_env, tmp_path):
     result = runner.invoke(app, ["locate", str(source)])
     assert result.exit_code == 1
     assert "no column 'lon'" in result.output
+
+
+def sensor_codes(engine):
+    with session_scope(make_session_factory(engine)) as session:
+        return session.scalars(select(Sensor.code).where(Sensor.code.like("T-CLI%"))).all()
+
+
+def rule_names(engine):
+    with session_scope(make_session_factory(engine)) as session:
+        return session.scalars(select(SensorRule.name).where(SensorRule.name.like("T-CLI%"))).all()
+
+
+def test_sensor_imports_are_dry_runs_unless_commit(cli_env, engine, tmp_path):
+    sensors = tmp_path / "sensors.csv"
+    sensors.write_text(
+        "code,name,kind,owner_department,lon,lat,metrics\n"
+        "T-CLI1,命令行水质站,water_quality,990105-HB,109.1,21.55,ph:pH\n",
+        encoding="utf-8",
+    )
+    rules = tmp_path / "rules.csv"
+    rules.write_text(
+        "name,sensor,metric,condition,low,high,max_rate_per_minute,sustain_count,"
+        "sustain_minutes,clear_minutes,category_code\n"
+        "T-CLI pH,T-CLI1,ph,above,,9,,1,0,0,0602\n",
+        encoding="utf-8",
+    )
+    try:
+        dry = runner.invoke(app, ["import", "sensors", str(sensors)])
+        assert dry.exit_code == 0, dry.output
+        assert dry.output == "1 sensors are valid; dry run: add --commit to write\n"
+        assert sensor_codes(engine) == []
+        wrote = runner.invoke(app, ["import", "sensors", str(sensors), "--commit"])
+        assert (wrote.exit_code, wrote.output) == (0, "wrote 1 sensors\n")
+        assert sensor_codes(engine) == ["T-CLI1"]
+        dry = runner.invoke(app, ["import", "sensor-rules", str(rules)])
+        assert dry.exit_code == 0, dry.output
+        assert dry.output == "1 rules are valid; dry run: add --commit to write\n"
+        assert rule_names(engine) == []
+        wrote = runner.invoke(app, ["import", "sensor-rules", str(rules), "--commit"])
+        assert (wrote.exit_code, wrote.output) == (0, "wrote 1 rules\n")
+        assert rule_names(engine) == ["T-CLI pH"]
+    finally:
+        with session_scope(make_session_factory(engine)) as session:
+            session.execute(delete(SensorRule).where(SensorRule.name.like("T-CLI%")))
+            session.execute(delete(Sensor).where(Sensor.code.like("T-CLI%")))
+
+
+def test_a_bad_sensors_file_lists_every_problem_and_writes_nothing(cli_env, engine, tmp_path):
+    sensors = tmp_path / "sensors.csv"
+    sensors.write_text(
+        "code,name,kind,owner_department,lon,lat,metrics\n"
+        "T-CLI1,,water_quality,NOPE,109.1,21.55,ph:pH\n"
+        "T-CLI2,,water_quality,990105-HB,east,21.55,ph:pH\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["import", "sensors", str(sensors), "--commit"])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "  line 2: owner_department: no department NOPE",
+        "  line 3: lon: 'east' is not a number",
+        f"error: {sensors}: refused (2 problems), nothing written",
+    ]
+    assert sensor_codes(engine) == []
