@@ -355,6 +355,32 @@ def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
     assert lost[0] and len(set(lost)) == 1
 
 
+def test_a_failing_server_is_told_apart_from_sending(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "服务器出错时上报：井盖缺失"
+    context = phone(contexts)
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    fill_report(page, description)
+
+    def unavailable(route: Any) -> None:
+        if route.request.method == "POST":
+            route.fulfill(status=503, json={"message": "维护中"})
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/incidents", unavailable)  # the phone is online, the server is not
+    page.click("#submit-report")
+    retry = t("web.report.waiting_retry", "zh", count=1)
+    page.wait_for_selector(f"#outbox-summary:has-text('{retry}')")
+    page.unroute("**/api/v1/incidents", unavailable)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    assert incidents_described(committed, description) == 1
+
+
 def test_a_double_tap_on_send_makes_one_report(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:

@@ -16,6 +16,10 @@
   let categories = [];
   let photos = [];
   let signedOut = false; // the server said the sign-in has run out: reports wait for a new one
+  // What the last failed attempt to send each waiting report met ("offline" or "retry"):
+  // the outbox says what really happened, not what navigator.onLine guesses.
+  const failed = new Map();
+  let lastFailure = null;
   const gridNames = {}; // grid code -> name, from the lookups made while placing the pin
 
   // -- where -------------------------------------------------------------------------------
@@ -224,18 +228,20 @@
         background: true,
       });
     } catch (e) {
-      if (!(e instanceof G.ApiError)) return "offline"; // no network: the others would fail too
+      if (!(e instanceof G.ApiError)) return failure(report, "offline"); // the others would fail too
       if (e.status === 401) {
         signedOut = true;
         return "offline"; // every report needs a sign-in: wait for it
       }
       if (e.status >= 400 && e.status < 500 && ![408, 429].includes(e.status)) {
+        failed.delete(report.key);
         report.refused = e.message;
         await Outbox.put(report);
         return "refused";
       }
-      return "retry"; // the server is busy or failing: this one later, the others now
+      return failure(report, "retry"); // the server is busy or failing: this one later, the others now
     }
+    failed.delete(report.key);
     signedOut = false;
     await Outbox.remove(report.key);
     showResult(incident);
@@ -243,14 +249,30 @@
     return "sent";
   }
 
+  function failure(report, outcome) {
+    failed.set(report.key, outcome);
+    lastFailure = outcome;
+    return outcome;
+  }
+
+  /** The catalogue key saying why reports still wait: no network, a failing server, or
+   * nothing wrong yet (they are being sent). */
+  function waitingState(pending) {
+    if (signedOut) return "web.report.waiting_signin";
+    if (!navigator.onLine) return "web.report.waiting_offline";
+    const troubled = pending.some((r) => failed.has(r.key));
+    if (troubled && lastFailure === "offline") return "web.report.waiting_offline";
+    if (troubled) return "web.report.waiting_retry";
+    return "web.report.waiting_sending";
+  }
+
   async function showOutbox() {
     const waiting = await Outbox.all();
     const box = $("outbox");
     box.hidden = waiting.length === 0;
-    const pending = waiting.filter((r) => !r.refused).length;
-    const state = signedOut ? "web.report.waiting_signin" : navigator.onLine ? "web.report.waiting_sending" : "web.report.waiting_offline";
-    $("outbox-summary").textContent = pending ? T(state, { count: pending }) : "";
-    if (pending && signedOut) {
+    const pending = waiting.filter((r) => !r.refused);
+    $("outbox-summary").textContent = pending.length ? T(waitingState(pending), { count: pending.length }) : "";
+    if (pending.length && signedOut) {
       const again = document.createElement("a");
       again.href = "/login?next=/report";
       again.textContent = " " + T("web.login.submit");
