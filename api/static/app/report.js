@@ -13,7 +13,8 @@
   const $ = (id) => document.getElementById(id);
   let position = null; // {lon, lat, accuracy_m, manual}
   let category = null; // {code, name}
-  let categories = [];
+  let categories = []; // the sub-categories one picks
+  let majors = {}; // major class code -> name, the headings of an unfiltered list
   let photos = [];
   let signedOut = false; // the server said the sign-in has run out: reports wait for a new one
   // What the last failed attempt to send each waiting report met ("offline" or "retry"):
@@ -105,12 +106,15 @@
   // -- what --------------------------------------------------------------------------------
 
   async function loadCategories() {
+    let all;
     try {
-      categories = (await G.api("/api/v1/categories")).filter((c) => c.parent_code);
-      localStorage.setItem(CATEGORIES, JSON.stringify(categories));
+      all = await G.api("/api/v1/categories");
+      localStorage.setItem(CATEGORIES, JSON.stringify(all));
     } catch (e) {
-      categories = JSON.parse(localStorage.getItem(CATEGORIES) || "[]"); // offline: last list
+      all = JSON.parse(localStorage.getItem(CATEGORIES) || "[]"); // offline: last list
     }
+    categories = all.filter((c) => c.parent_code);
+    majors = Object.fromEntries(all.filter((c) => !c.parent_code).map((c) => [c.code, c.name]));
     showCategories();
   }
 
@@ -121,7 +125,17 @@
     const found = categories.filter(
       (c) => !words || c.name.toLowerCase().includes(words) || c.name_zh.includes(words) || c.code.startsWith(words)
     );
-    for (const c of found.slice(0, 40)) {
+    let group = null;
+    for (const c of found) {
+      // Every one is shown (a short list hid the last ones), under its major class when
+      // nothing narrows the list.
+      if (!words && c.parent_code !== group && majors[c.parent_code]) {
+        const heading = document.createElement("li");
+        heading.className = "group";
+        heading.textContent = majors[c.parent_code];
+        list.appendChild(heading);
+      }
+      group = c.parent_code;
       const item = document.createElement("li");
       const button = document.createElement("button");
       button.type = "button";
