@@ -3,10 +3,13 @@ rows out of order, checked alert by alert and incident by incident."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import threading
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
@@ -22,6 +25,7 @@ from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
 from gridgov.sensors.partitions import make_partitions_ahead, month_of, months_from
 from gridgov.sensors.rules import RuleSpec, Sample, breached, replay
 from gridgov.users.models import User
+from tests.conftest import auth
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -635,4 +639,204 @@ def test_unknown_sensor_reasons_say_what_is_wrong(session, sensor):
     assert [(p.row, p.field, p.reason) for p in refused.value.problems] == [
         (0, "sensor", "unknown sensor 'nobody'"),
         (1, "sensor", "123 is not a sensor code (a code is a string)"),
+    ]
+
+
+# -- readings out of order while an alert is open ------------------------------------------
+
+
+def test_late_readings_while_an_alert_is_open_and_one_that_clears_it(session, sensor):
+    # The demo rule: dissolved oxygen below 4 for three readings; clears after 30 minutes
+    # of good readings.
+    opened = ingest(session, rows=rows((0, 3.5), (10, 3.4), (20, 3.3)), now=NOW)
+    assert alerts(session, sensor) == [(20, None)]
+    ingest(session, rows=rows((30, 3.2), (60, 3.0)), now=NOW)
+    # A late low reading while the alert is open: the same alert, nothing new.
+    late = ingest(session, rows=rows((40, 3.1)), now=NOW)
+    assert (late.written, late.alerts_opened, late.alerts_cleared) == (1, [], [])
+    assert alerts(session, sensor) == [(20, None)]
+    # Good from 70, but only 25 minutes of it before a low reading at 130: still open.
+    ingest(session, rows=rows((70, 5.0), (80, 5.0), (95, 5.0)), now=NOW)
+    ingest(session, rows=rows((130, 3.0)), now=NOW)
+    assert alerts(session, sensor) == [(20, None)]
+    # A late good reading at 100 makes 30 minutes of good readings (70 -> 100): it clears.
+    clearing = ingest(session, rows=rows((100, 5.0)), now=NOW)
+    assert (clearing.alerts_opened, clearing.alerts_cleared) == ([], opened.alerts_opened)
+    assert alerts(session, sensor) == [(20, 100)]
+    # The saved state goes on from the replay: 130, 140, 150 are three low readings.
+    after = ingest(session, rows=rows((140, 2.9), (150, 2.8)), now=NOW)
+    assert len(after.alerts_opened) == 1
+    assert alerts(session, sensor) == [(20, 100), (150, None)]
+    first = session.get(Alert, opened.alerts_opened[0])
+    assert first.readings == [
+        {"at": at(m).isoformat(), "value": v} for m, v in ((0, 3.5), (10, 3.4), (20, 3.3))
+    ]
+    steps = session.execute(
+        select(IncidentEvent.action, IncidentEvent.at)
+        .where(IncidentEvent.incident_id == first.incident_id)
+        .order_by(IncidentEvent.id)
+    ).all()
+    assert [(action, when) for action, when in steps] == [
+        ("report", at(20)),
+        ("dispatch", at(20)),
+        ("alert_opened", at(20)),
+        ("alert_cleared", at(100)),
+    ]
+
+
+def place(session, code, kind, metrics):
+    probe = Sensor(
+        code=code,
+        name=code,
+        kind=kind,
+        owner_department="990105-CG",
+        metrics=metrics,
+        position=from_shape(Point(109.1, 21.55), srid=4326),
+        grid_code="990105009003007",
+        community_code="990105009003",
+        street_code="990105009",
+        district_code="990105",
+        city_code="990100",
+    )
+    session.add(probe)
+    session.flush()
+    return probe
+
+
+def incidents_of(session, probe):
+    found = session.scalars(
+        select(Alert).where(Alert.sensor_id == probe.id).order_by(Alert.id)
+    ).all()
+    return [
+        (i.source, i.category_code, i.grid_code, i.status)
+        for i in (session.get(Incident, a.incident_id) for a in found)
+    ]
+
+
+def test_a_rate_rule_through_ingest(session, demo_generation):
+    # The demo rule 温度骤升: temperature changing faster than 5 per minute; clears after
+    # 15 minutes without such a change.
+    probe = place(session, "T-ES", "enterprise_safety", {"temperature": "°C", "pressure": "MPa"})
+
+    def temperature(*pairs):
+        return rows(*pairs, metric="temperature", sensor="T-ES")
+
+    calm = ingest(session, rows=temperature((0, 20.0), (1, 21.0)), now=NOW)
+    assert calm.alerts_opened == []
+    jump = ingest(session, rows=temperature((2, 30.0)), now=NOW)  # 9 per minute
+    assert len(jump.alerts_opened) == 1
+    assert alerts(session, probe) == [(2, None)]
+    # The first reading of this batch is judged against the saved last one (30 at minute
+    # 2): a change of 1 in a minute is fine; 17 minutes of such readings clear it at 20.
+    ingest(session, rows=temperature((3, 31.0), (10, 32.0)), now=NOW)
+    assert alerts(session, probe) == [(2, None)]
+    settled = ingest(session, rows=temperature((20, 33.0)), now=NOW)
+    assert settled.alerts_cleared == jump.alerts_opened
+    assert alerts(session, probe) == [(2, 20)]
+    # A fall is a change too: 33 -> 20 in two minutes.
+    fall = ingest(session, rows=temperature((22, 20.0)), now=NOW)
+    assert len(fall.alerts_opened) == 1
+    assert alerts(session, probe) == [(2, 20), (22, None)]
+    assert session.get(Alert, fall.alerts_opened[0]).readings == [
+        {"at": at(22).isoformat(), "value": 20.0}
+    ]
+    assert incidents_of(session, probe) == [("sensor", "0601", "990105009003007", "dispatched")] * 2
+
+
+def test_a_rule_sustained_for_minutes_through_ingest(session, demo_generation):
+    # The demo rule 噪声超标: noise above 70 for three readings spanning 30 minutes; clears
+    # after 30 minutes of quiet.
+    probe = place(session, "T-NS", "noise", {"noise": "dB(A)"})
+
+    def noise(*pairs):
+        return rows(*pairs, metric="noise", sensor="T-NS")
+
+    three = ingest(session, rows=noise((0, 75), (10, 76), (20, 77)), now=NOW)
+    assert three.alerts_opened == []  # three readings, but only 20 minutes
+    thirty = ingest(session, rows=noise((30, 78)), now=NOW)
+    assert len(thirty.alerts_opened) == 1
+    ingest(session, rows=noise((40, 60), (50, 60)), now=NOW)
+    quiet = ingest(session, rows=noise((70, 60)), now=NOW)
+    assert quiet.alerts_cleared == thirty.alerts_opened
+    # A quiet reading at 120 restarts the run: 130 -> 160 is the next 30 minutes.
+    ingest(session, rows=noise((100, 80), (110, 80), (120, 65), (130, 80)), now=NOW)
+    ingest(session, rows=noise((140, 80), (150, 80)), now=NOW)
+    assert alerts(session, probe) == [(30, 70)]
+    again = ingest(session, rows=noise((160, 80)), now=NOW)
+    assert len(again.alerts_opened) == 1
+    assert alerts(session, probe) == [(30, 70), (160, None)]
+    assert session.get(Alert, again.alerts_opened[0]).readings == [
+        {"at": at(m).isoformat(), "value": 80.0} for m in (130, 140, 150, 160)
+    ]
+    assert incidents_of(session, probe) == [("sensor", "0301", "990105009003007", "dispatched")] * 2
+
+
+# -- NDJSON arriving in pieces ------------------------------------------------------------
+
+
+def post_in_pieces(client, body: bytes, cuts: list[int], headers: dict[str, str]):
+    """POST the body through the app as separate chunks, cut at the given byte positions
+    (httpx's ASGI transport hands each chunk to the app as its own message)."""
+
+    async def pieces():
+        start = 0
+        for cut in [*cuts, len(body)]:
+            yield body[start:cut]
+            start = cut
+
+    async def post():
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return await http.post(
+                "/api/v1/readings",
+                content=pieces(),
+                headers={**headers, "Content-Type": "application/x-ndjson"},
+            )
+
+    return asyncio.run(post())
+
+
+def test_ndjson_cut_anywhere_even_inside_a_chinese_character(client, session):
+    headers = auth(session, "operator")
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    lines = [
+        json.dumps(
+            {
+                "sensor": "SN0006",
+                "metric": "methane",
+                "time": (base + timedelta(minutes=m)).isoformat(),
+                "value": 3 + m,
+                "note": "井下甲烷",
+            },
+            ensure_ascii=False,
+        )
+        for m in range(5)
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    inside = body.index("甲".encode()) + 1  # between the first and second byte of 甲
+    rng = random.Random(5)
+    ways = [
+        [inside],
+        [inside + 1, body.index(b"\n") + 1],  # a cut right after a newline
+        list(range(1, len(body))),  # one byte at a time
+        sorted(rng.sample(range(1, len(body)), 12)),
+    ]
+    answers = [post_in_pieces(client, body, cuts, headers) for cuts in ways]
+    assert [a.status_code for a in answers] == [200] * 4, answers[0].text
+    assert [(a.json()["written"], a.json()["duplicates"]) for a in answers] == [
+        (5, 0),
+        (0, 5),
+        (0, 5),
+        (0, 5),
+    ]
+    # A Chinese code cut in the middle is put together again before it is looked up.
+    unknown = json.dumps(
+        {"sensor": "未知站", "metric": "methane", "time": base.isoformat(), "value": 1},
+        ensure_ascii=False,
+    ).encode()
+    cut = unknown.index("知".encode()) + 2
+    refused = post_in_pieces(client, unknown, [cut], headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [
+        {"row": 0, "field": "sensor", "reason": "unknown sensor '未知站'"}
     ]
