@@ -280,6 +280,8 @@ def test_a_report_from_a_phone_is_located_routed_and_listed(
     page = contexts.page(context)
     page.goto(f"{contexts.base}/report")
     expect(page.locator("#position-info")).to_contain_text("±12", timeout=10_000)
+    zoom_in = page.locator("#report-map .leaflet-control-zoom-in")
+    assert zoom_in.get_attribute("title") == t("web.map.zoom_in", "zh")
     page.focus("#category-search")  # nothing typed: every sub-category, by major class
     expect(page.locator('#category-list button[data-code="0699"]')).to_have_count(1)
     expect(page.locator("#category-list li.group").first).to_have_text("市容环境")

@@ -71,6 +71,17 @@ def test_the_map_page_is_titled_and_labelled_in_the_chosen_language(client):
     assert catalogue("zh")["web.layer.incidents"] not in en
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_map_zoom_buttons_are_titled_in_the_page_language(client, lang):
+    html = client.get(f"/map?lang={lang}").text
+    found = re.search(r"L\.control\.zoom\((\{.*?\})\)", html)
+    assert found, "no zoom control"
+    options = json.loads(found.group(1))
+    assert options["zoomInTitle"] == catalogue(lang)["web.map.zoom_in"]
+    assert options["zoomOutTitle"] == catalogue(lang)["web.map.zoom_out"]
+    assert '"zoomControl": false' in html  # not also Leaflet's own, titled in English
+
+
 # -- nothing from outside --------------------------------------------------------------------
 
 

@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 import folium
+from branca.element import MacroElement
 from folium.plugins import HeatMap, MarkerCluster
+from jinja2 import Template
 
 from api.pages.assets import LEAFLET_CSS, LEAFLET_JS, vendor
 from gridgov.config import Settings
@@ -29,6 +31,21 @@ OVERLAYS: tuple[tuple[str, bool], ...] = (
 )
 
 
+class ZoomControl(MacroElement):
+    """Leaflet's zoom buttons with titles from the catalogue (folium's are Leaflet's English)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.zoom({{ this.options|tojson }}).addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, *, zoom_in: str, zoom_out: str) -> None:
+        super().__init__()
+        self._name = "ZoomControl"
+        self.options = {"position": "topleft", "zoomInTitle": zoom_in, "zoomOutTitle": zoom_out}
+
+
 def build_map(
     *, settings: Settings, lang: str, bounds: tuple[float, float, float, float] | None
 ) -> tuple[folium.Map, dict[str, Any]]:
@@ -40,6 +57,10 @@ def build_map(
         tiles=None,
         prefer_canvas=True,
         maxZoom=19,  # Leaflet options pass through; clustering needs a top zoom without tiles
+        zoom_control=False,  # added below, with its buttons' titles in the page's language
+    )
+    ZoomControl(zoom_in=t("web.map.zoom_in", lang), zoom_out=t("web.map.zoom_out", lang)).add_to(
+        city_map
     )
     city_map.default_js = [LEAFLET_JS]
     city_map.default_css = [LEAFLET_CSS]

@@ -172,6 +172,9 @@ window.Gridgov = (function () {
   }
   document.addEventListener("DOMContentLoaded", showUser);
 
+  // Every map's zoom buttons speak the page's language (Leaflet's own titles are English).
+  if (window.L) L.Control.Zoom.mergeOptions({ zoomInTitle: T("web.map.zoom_in"), zoomOutTitle: T("web.map.zoom_out") });
+
   /** A map with no tiles: the city's streets and boundaries are its background. */
   function addBackground(map, options) {
     const opts = options || {};

@@ -136,14 +136,14 @@
     const shortfall = Object.entries(answer.plan.shortfall || {});
     if (shortfall.length) {
       html += '<p class="error">' + T("web.supplies.shortfall") + " " +
-        shortfall.map(([code, n]) => G.esc(itemName(code)) + " " + n + " " + G.esc(unitOf(code))).join("、") + "</p>";
+        shortfall.map(([code, n]) => G.esc(itemName(code)) + " " + n + " " + G.esc(unitOf(code))).join(T("web.separator.list")) + "</p>";
     }
     html += '<ol class="picks">';
     picks.forEach((s, n) => {
       html +=
         '<li data-stockpile="' + G.esc(s.code) + '"><b>' + G.esc(s.name) + "</b> · " + G.formatDistance(s.distance_m) +
         (answer.distance === "road" ? " " + T("web.supplies.by_road") : "") +
-        "<br>" + Object.entries(s.take).map(([code, q]) => G.esc(itemName(code)) + " × " + q + " " + G.esc(unitOf(code))).join("，") +
+        "<br>" + Object.entries(s.take).map(([code, q]) => G.esc(itemName(code)) + " × " + q + " " + G.esc(unitOf(code))).join(T("web.separator.clause")) +
         '<br><span class="contact">' + T("web.supplies.contact") + " " + G.esc(s.contact.name) +
         ' <a href="tel:' + G.esc(s.contact.phone) + '">' + G.esc(s.contact.phone) + "</a></span>" +
         (s.opening_hours ? '<br><span class="hint">' + G.esc(s.opening_hours) + "</span>" : "") +
