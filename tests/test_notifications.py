@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,7 +15,13 @@ from sqlalchemy import select
 
 from gridgov.db import session_scope
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
-from gridgov.notifications.service import SIGNATURE_HEADER, backoff, deliver_due, notify
+from gridgov.notifications.service import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    backoff,
+    deliver_due,
+    notify,
+)
 from gridgov.users.models import User
 from tests.conftest import auth
 
@@ -32,7 +39,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((json.loads(body), self.headers[SIGNATURE_HEADER], body))
+                outer.received.append((json.loads(body), dict(self.headers), body))
                 status = 503 if len(outer.received) <= outer.failures else 200
                 self.send_response(status)
                 self.end_headers()
@@ -105,11 +112,22 @@ def test_delivery_survives_a_receiver_that_fails_at_first(committed, receiver):
     assert deliver_due(committed, now=now).delivered == 1
     [delivery] = deliveries(committed, hook_id)
     assert (delivery.status, delivery.attempts, delivery.last_status) == ("delivered", 3, 200)
+    # Every attempt is kept, not only the last.
+    assert delivery.attempt_log == [
+        {"at": T0.isoformat(), "status": 503, "error": "busy"},
+        {"at": (T0 + backoff(1)).isoformat(), "status": 503, "error": "busy"},
+        {"at": (T0 + backoff(1) + backoff(2)).isoformat(), "status": 200, "error": ""},
+    ]
     assert len(target.received) == 3
-    payload, signature, body = target.received[-1]
+    payload, headers, body = target.received[-1]
     assert payload["kind"] == "fence_breach" and payload["data"] == {"fence": "F1"}
-    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(signature, expected)
+    # The signature covers the timestamp and the body, so a captured request goes stale.
+    stamp = headers[TIMESTAMP_HEADER]
+    assert stamp.isdigit() and abs(int(stamp) - time.time()) < 60
+    expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    assert hmac.compare_digest(headers[SIGNATURE_HEADER], "sha256=" + expected.hexdigest())
+    unsigned_time = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] != "sha256=" + unsigned_time
 
 
 def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
@@ -124,7 +142,9 @@ def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
     [delivery] = deliveries(committed, hook_id)
     assert (delivery.status, delivery.attempts) == ("dead", 3)
     dead = client.get("/api/v1/webhooks/dead-letters", headers=auth(session, "admin")).json()
-    assert [d["id"] for d in dead if d["webhook_id"] == hook_id] == [delivery.id]
+    assert [(d["id"], len(d["attempt_log"])) for d in dead if d["webhook_id"] == hook_id] == [
+        (delivery.id, 3)
+    ]
 
 
 def test_only_dead_deliveries_can_be_retried(committed, receiver, client, session):
@@ -158,3 +178,65 @@ def test_inbox(client, session):
     assert client.post(f"/api/v1/notifications/{inbox[0]['id']}/read",
                        headers=auth(session, "operator")).status_code == 404  # fmt: skip
     assert session.get(Notification, inbox[0]["id"]).read_at is not None
+
+
+def test_every_attempt_is_kept_even_when_nobody_answers(committed, receiver):
+    gone = receiver(failures=0)
+    url = gone.url
+    gone.close()  # nothing listens on that port any more
+    hook_id = add_hook(committed, url)
+    deliver_due(committed, now=T0)
+    deliver_due(committed, now=T0 + backoff(1))
+    [delivery] = deliveries(committed, hook_id)
+    assert [(a["at"], a["status"]) for a in delivery.attempt_log] == [
+        (T0.isoformat(), None),
+        ((T0 + backoff(1)).isoformat(), None),
+    ]
+    assert all(a["error"].startswith("ConnectError") for a in delivery.attempt_log)
+
+
+def test_a_switched_off_webhook_gets_nothing_until_switched_on(committed, receiver):
+    target = receiver(failures=0)
+    hook_id = add_hook(committed, target.url)
+    with session_scope(committed) as session:
+        session.get(Webhook, hook_id).is_active = False
+    run = deliver_due(committed, now=T0 + timedelta(hours=1))
+    assert (run.delivered, run.failed, run.dead) == (0, 0, 0)
+    [delivery] = deliveries(committed, hook_id)
+    assert (delivery.status, delivery.attempts, delivery.attempt_log) == ("pending", 0, [])
+    assert target.received == []
+    with session_scope(committed) as session:
+        session.get(Webhook, hook_id).is_active = True
+    assert deliver_due(committed, now=T0 + timedelta(hours=1)).delivered == 1
+    assert [payload["data"] for payload, _, _ in target.received] == [{"fence": "F1"}]
+
+
+def test_switching_a_webhook_and_reading_a_deliverys_history(client, session):
+    hook = Webhook(url="http://127.0.0.1:9/hook", secret=SECRET, kinds=["alert"])
+    session.add(hook)
+    session.flush()
+    notify(session, kind="alert", title="告警", now=T0)
+    admin = auth(session, "admin")
+    off = client.patch(f"/api/v1/webhooks/{hook.id}", json={"is_active": False}, headers=admin)
+    assert off.status_code == 200 and off.json()["is_active"] is False
+    assert session.get(Webhook, hook.id).is_active is False
+    bad = client.patch(f"/api/v1/webhooks/{hook.id}", json={"is_active": "maybe"}, headers=admin)
+    assert bad.status_code == 422
+    assert (
+        client.patch("/api/v1/webhooks/999999", json={"is_active": True}, headers=admin).status_code
+        == 404
+    )
+    delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
+    seen = client.get(f"/api/v1/webhooks/deliveries/{delivery.id}", headers=admin)
+    assert seen.status_code == 200
+    assert {k: seen.json()[k] for k in ("status", "attempts", "attempt_log")} == {
+        "status": "pending",
+        "attempts": 0,
+        "attempt_log": [],
+    }
+    assert (
+        client.get(
+            f"/api/v1/webhooks/deliveries/{delivery.id}", headers=auth(session, "operator")
+        ).status_code
+        == 403
+    )

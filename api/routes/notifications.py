@@ -85,10 +85,50 @@ def dead_letters(session: SessionDep, user: UserDep, lang: LangDep) -> list[dict
             "attempts": d.attempts,
             "last_status": d.last_status,
             "last_error": d.last_error,
+            "attempt_log": d.attempt_log,
             "payload": d.payload,
         }
         for d in rows
     ]
+
+
+@router.get("/webhooks/deliveries/{delivery_id}", summary="One delivery with every attempt")
+def delivery_history(
+    delivery_id: int, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    """Its state and every attempt so far (time, HTTP status or null, error), oldest first."""
+    require(user, Action.MANAGE, lang)
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise HTTPException(404, detail={"message": "delivery not found"})
+    return {
+        "id": delivery.id,
+        "webhook_id": delivery.webhook_id,
+        "kind": delivery.kind,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+        "attempt_log": delivery.attempt_log,
+    }
+
+
+class WebhookSwitch(BaseModel):
+    is_active: bool
+
+
+@router.patch("/webhooks/{webhook_id}", summary="Switch a webhook off or on")
+def switch_webhook(
+    webhook_id: int, body: WebhookSwitch, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
+    """Off: nothing new is queued for it and its pending deliveries wait, untried; on again:
+    they go out."""
+    require(user, Action.MANAGE, lang)
+    hook = session.get(Webhook, webhook_id)
+    if hook is None:
+        raise HTTPException(404, detail={"message": "webhook not found"})
+    hook.is_active = body.is_active
+    return {"id": hook.id, "url": hook.url, "kinds": hook.kinds, "is_active": hook.is_active}
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/retry", summary="Put a dead delivery back")

@@ -70,5 +70,9 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str] = mapped_column(Text, server_default="")
     last_status: Mapped[int | None] = mapped_column(Integer)
+    # Every attempt, oldest first: {"at": ISO time, "status": HTTP status or null, "error": ""}.
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,24 @@
-"""Tell users (inbox) and outside systems (signed webhooks, retried with back-off)."""
+"""Tell users (inbox) and outside systems (signed webhooks, retried with back-off).
+
+Each webhook delivery is an HTTP POST of a JSON body with these headers:
+
+- ``X-Gridgov-Timestamp``: when it was sent, in whole seconds since 1970-01-01 UTC;
+- ``X-Gridgov-Signature``: ``sha256=`` + the hex HMAC-SHA256, under the webhook's secret,
+  of the timestamp, a full stop and the raw body (``b"1764650000." + body``);
+- ``X-Gridgov-Delivery``: the delivery's id (the same on every retry).
+
+A receiver recomputes the signature and refuses a timestamp more than a few minutes away
+from its own clock, so a captured request cannot be replayed later. Every attempt is kept
+on the delivery (``attempt_log``). A webhook that is switched off (``is_active`` false) gets
+nothing: its pending deliveries stay pending, untried, until it is switched on again.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +33,7 @@ from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.users.models import User
 
 SIGNATURE_HEADER = "X-Gridgov-Signature"
+TIMESTAMP_HEADER = "X-Gridgov-Timestamp"
 FIRST_RETRY = timedelta(seconds=2)
 MAX_RETRY = timedelta(minutes=30)
 
@@ -132,13 +147,14 @@ def grid_heads(session: Session, grid_code: str | None) -> list[int]:
     )
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature a receiver checks: ``sha256=`` + HMAC-SHA256 of the raw body.
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature a receiver checks: ``sha256=`` + HMAC-SHA256 of ``"<timestamp>." + body``.
 
-    >>> sign("s3cret", b'{"a":1}')[:16]
-    'sha256=5910e6201'
+    >>> sign("s3cret", 1764650000, b'{"a":1}')[:23]
+    'sha256=6ee2cf02d763d065'
     """
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -168,19 +184,23 @@ def deliver_due(
     try:
         for _ in range(limit):
             with session_scope(factory) as session:
-                delivery = session.scalar(
-                    select(WebhookDelivery)
+                # A switched-off webhook's deliveries are left pending (not tried, not
+                # counted as failures) until it is switched on again.
+                found = session.execute(
+                    select(WebhookDelivery, Webhook)
+                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
                     .where(
-                        WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= now,
+                        Webhook.is_active,
                     )
                     .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                     .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-                if delivery is None:
+                    .with_for_update(of=WebhookDelivery, skip_locked=True)
+                ).first()
+                if found is None:
                     break
-                hook = session.get(Webhook, delivery.webhook_id)
-                assert hook is not None
+                delivery, hook = found
                 _attempt(http, hook, delivery, now, run)
     finally:
         if own:
@@ -195,22 +215,31 @@ def _attempt(
         {"id": delivery.id, **delivery.payload}, ensure_ascii=False, separators=(",", ":")
     ).encode()
     delivery.attempts += 1
+    timestamp = int(time.time())  # the receiver's clock judges it: the real time, always
+    status: int | None = None
     try:
         response = http.post(
             hook.url,
             content=body,
             headers={
                 "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign(hook.secret, body),
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
                 "X-Gridgov-Delivery": str(delivery.id),
             },
         )
-        delivery.last_status = response.status_code
-        ok = 200 <= response.status_code < 300
-        delivery.last_error = "" if ok else response.text[:500]
+        status = response.status_code
+        ok = 200 <= status < 300
+        error = "" if ok else response.text[:500]
     except httpx.HTTPError as exc:
         ok = False
-        delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    delivery.last_status, delivery.last_error = status, error
+    # A new list, so the ORM sees the change of the JSONB column.
+    delivery.attempt_log = [
+        *delivery.attempt_log,
+        {"at": now.isoformat(), "status": status, "error": error},
+    ]
     if ok:
         delivery.status = "delivered"
         delivery.delivered_at = now
