@@ -550,7 +550,8 @@ def test_bad_rule_rows_name_the_real_field(session, sensor, tmp_path):
         + "nobody,,T-NONE,ph,above,,9,,1,0,0,,0602\n"
         + "bad high,water_quality,,ph,above,,nine,,1,0,0,,0602\n"
         + "bad gap,water_quality,,ph,above,,9,,1,0,0,an hour,0602\n"
-        + "bad count,water_quality,,ph,above,,9,,1.5,-1,0,,0602\n",
+        + "bad count,water_quality,,ph,above,,9,,1.5,-1,0,,0602\n"
+        + "not reported,,T-WQ,salinity,above,,9,,1,0,0,,0602\n",
     )
     with pytest.raises(CatalogueError) as refused:
         import_rules(session, path=path)
@@ -562,6 +563,7 @@ def test_bad_rule_rows_name_the_real_field(session, sensor, tmp_path):
         "line 6: max_gap_minutes: 'an hour' is not a number",
         "line 7: sustain_minutes: -1.0 is below 0.0",
         "line 7: sustain_count: must be a whole number >= 1",
+        "line 8: metric: T-WQ does not report 'salinity'",
     ]
     assert session.scalar(select(SensorRule).where(SensorRule.name == "neither")) is None
 

@@ -174,7 +174,10 @@ def import_rules(session: Session, *, path: Path) -> int:
     known name is updated."""
     rows = _read(path, RULE_COLUMNS, one_of=RULE_TARGETS)
     categories = set(session.scalars(select(Category.code)))
-    sensors = {code: id_ for code, id_ in session.execute(select(Sensor.code, Sensor.id))}
+    sensors = {
+        code: (id_, set(metrics))
+        for code, id_, metrics in session.execute(select(Sensor.code, Sensor.id, Sensor.metrics))
+    }
     problems: list[CatalogueProblem] = []
     rules = []
     for line, row in enumerate(rows, start=2):
@@ -194,6 +197,10 @@ def import_rules(session: Session, *, path: Path) -> int:
             found.append(CatalogueProblem(line, "sensor", "give sensor_kind or sensor, not both"))
         elif code and code not in sensors:
             found.append(CatalogueProblem(line, "sensor", f"no sensor {code!r}"))
+        elif code and row["metric"] not in sensors[code][1]:
+            # A rule on a metric its sensor never reports would silently never fire.
+            reason = f"{code} does not report {row['metric']!r}"
+            found.append(CatalogueProblem(line, "metric", reason))
         numbers = {k: _number(line, k, row[k], found) for k in RULE_NUMBERS}
         durations = {
             k: _number(line, k, row.get(k, ""), found, minimum=0.0, blank=blank)
@@ -209,7 +216,7 @@ def import_rules(session: Session, *, path: Path) -> int:
             SensorRule(
                 name=row["name"],
                 sensor_kind=kind or None,
-                sensor_id=sensors[code] if code else None,
+                sensor_id=sensors[code][0] if code else None,
                 metric=row["metric"],
                 condition=row["condition"],
                 sustain_count=int(sustain or 1),
