@@ -232,6 +232,7 @@ def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
     popup = page.wait_for_selector(f".leaflet-popup-content a[href$='/incidents/{made['id']}']")
     text_shown = page.locator(".leaflet-popup-content").inner_text()
     assert "暴露垃圾" in text_shown and "青柳社区居民委员会" in text_shown
+    assert "青柳社区第7网格" in text_shown  # the grid's name, not only its code
     assert popup is not None
     page.keyboard.press("Escape")
     page.evaluate("() => gridgovMap.map.closePopup()")
@@ -249,6 +250,19 @@ def test_the_map_switches_to_english(contexts: Contexts) -> None:
     assert page.locator("html").get_attribute("lang") == "en"
     assert t("web.map.filters", "en") in page.locator("#map-filters").inner_text()
     assert "全市" not in page.locator("#map-filters").inner_text()
+
+
+def test_the_map_asks_a_grid_head_for_no_layer_they_cannot_read(contexts: Contexts) -> None:
+    context = contexts.new(viewport={"width": 1280, "height": 800})
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    refused: list[str] = []
+    page.on("response", lambda r: refused.append(r.url) if r.status == 403 else None)
+    with page.expect_response("**/api/v1/auth/me"):
+        page.goto(f"{contexts.base}/map")
+    page.wait_for_selector("#live-state.on", timeout=15_000)
+    page.wait_for_timeout(1000)  # what the page would ask for has been asked by now
+    assert refused == []
 
 
 # -- the grid head's phone -------------------------------------------------------------------

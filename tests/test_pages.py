@@ -268,6 +268,14 @@ def test_the_incident_says_which_moves_the_caller_may_take(client, session):
     assert "accept" not in reporter.json()["my_moves"]
 
 
+def test_the_signed_in_user_says_what_the_role_may_do(client, session):
+    head = client.get("/api/v1/auth/me", headers=auth(session, "gridhead")).json()
+    assert {"report", "read"} <= set(head["may"])
+    assert "fences" not in head["may"] and "search_supplies" not in head["may"]
+    operator = client.get("/api/v1/auth/me", headers=auth(session, "operator")).json()
+    assert {"fences", "search_supplies"} <= set(operator["may"])
+
+
 def test_access_logs_hide_query_tokens():
     record = logging.LogRecord(
         "uvicorn.access",

@@ -11,6 +11,7 @@ from api.deps import LangDep, SessionDep
 from api.security import UserDep
 from gridgov.i18n import t
 from gridgov.users.models import User
+from gridgov.users.roles import Action, Role, scopes_for
 from gridgov.users.service import authenticate, issue_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -25,6 +26,9 @@ def user_out(user: User) -> dict[str, Any]:
         "area_code": user.area_code,
         "department_code": user.department_code,
         "grid_code": user.grid_code,
+        # What the role may do somewhere (the scope is checked on each request): pages use
+        # it to leave out what would only be refused.
+        "may": [a.value for a in Action if scopes_for(Role(user.role), a)],
     }
 
 

@@ -16,6 +16,7 @@ window.GridgovMap = (function () {
   let categoryNames = {};
   let departmentNames = {};
   let gridTimer = null;
+  let may = new Set(); // what the signed-in role may do (mayDo)
   let sensorTimer = null;
   let applied = null; // the filters the markers on the map were loaded with
   let reloadSeq = 0; // answers to older reloads are dropped
@@ -368,6 +369,7 @@ window.GridgovMap = (function () {
   }
 
   async function loadSensors() {
+    if (!may.has("fences")) return; // sensors belong with fences: roles without them are refused
     try {
       const fc = await G.api("/api/v1/sensors");
       layers.sensors.clearLayers();
@@ -387,11 +389,28 @@ window.GridgovMap = (function () {
           ),
       }).addTo(layers.sensors);
     } catch (e) {
-      console.warn("sensors", e); // roles without the right see no sensors
+      console.warn("sensors", e);
+    }
+  }
+
+  /** What the signed-in role may do, from the server's role table: layers it could only
+   * be refused are not asked for. */
+  async function mayDo() {
+    try {
+      const me = await G.api("/api/v1/auth/me");
+      return new Set(me.may || []);
+    } catch (e) {
+      return new Set((G.user() || {}).may || []);
     }
   }
 
   async function loadOverlays() {
+    may = await mayDo();
+    if (may.has("fences")) loadMonitoring();
+    if (may.has("search_supplies")) loadStockpiles();
+  }
+
+  function loadMonitoring() {
     loadSensors();
     G.api("/api/v1/fences")
       .then((fc) =>
@@ -401,6 +420,9 @@ window.GridgovMap = (function () {
         }).addTo(layers.fences)
       )
       .catch(() => {});
+  }
+
+  function loadStockpiles() {
     G.api("/api/v1/map/stockpiles")
       .then((fc) =>
         L.geoJSON(fc, {
