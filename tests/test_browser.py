@@ -522,6 +522,24 @@ def test_a_rejection_says_the_incident_was_handed_on(contexts: Contexts) -> None
     assert "403" not in page.inner_text("#incident")
 
 
+def test_on_a_phone_the_map_folds_its_panels_away(contexts: Contexts) -> None:
+    context = phone(contexts)
+    contexts.sign_in(context, "operator")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/map")
+    page.wait_for_selector("#live-state.on", timeout=15_000)
+    layer_list = page.locator(".leaflet-control-layers-list")
+    assert not page.locator("#map-filters").is_visible() and not layer_list.is_visible()
+    page.click("#filters-toggle")
+    assert page.locator("#f-apply").is_visible()
+    page.click("#f-apply")  # applying folds the filters again
+    assert not page.locator("#map-filters").is_visible()
+    page.click(".leaflet-control-layers-toggle")
+    assert layer_list.is_visible()
+    page.mouse.click(200, 420)  # the map itself
+    assert not layer_list.is_visible()
+
+
 def test_the_api_docs_work_offline(contexts: Contexts) -> None:
     page = contexts.page(contexts.new())
     page.goto(f"{contexts.base}/docs")

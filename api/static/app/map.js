@@ -35,6 +35,7 @@ window.GridgovMap = (function () {
     window.gridgovMap = { map, cluster, markers, layers }; // for operators' own scripts and the tests
     L.control.scale({ imperial: false }).addTo(map); // metres only (folium's scale adds miles)
     document.getElementById("f-apply").addEventListener("click", () => reload(true));
+    foldOnPhones();
     map.on("moveend", () => reload(false));
     map.on("overlayadd", (e) => {
       if (e.layer === heat) loadHeat();
@@ -45,6 +46,27 @@ window.GridgovMap = (function () {
     loadOverlays();
     reload(true);
     listen();
+  }
+
+  /** On a phone the filters open from a button and the layer list from Leaflet's layers icon;
+   *  both fold again when the map is touched. (On a wall screen both stay open.) */
+  function foldOnPhones() {
+    const panel = document.getElementById("map-filters");
+    const toggle = document.getElementById("filters-toggle");
+    const showFilters = (open) => {
+      panel.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", String(open));
+    };
+    toggle.addEventListener("click", () => showFilters(!panel.classList.contains("open")));
+    document.getElementById("f-apply").addEventListener("click", () => showFilters(false));
+    if (!window.matchMedia("(max-width: 700px)").matches) return;
+    const layerList = document.querySelector(".leaflet-control-layers");
+    const fold = () => layerList && layerList.classList.remove("leaflet-control-layers-expanded");
+    fold();
+    map.on("click", () => {
+      fold();
+      showFilters(false);
+    });
   }
 
   // -- filters -----------------------------------------------------------------------------
