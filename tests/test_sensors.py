@@ -324,10 +324,10 @@ def test_codes_and_metrics_must_be_strings(session, sensor):
     assert [(p.row, p.field) for p in refused.value.problems] == [(0, "sensor"), (1, "metric")]
 
 
-def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed):
-    # Worker 1 has judged two low readings but not committed; worker 2's third low reading
-    # must wait for it and then go on from its state (a run of three opens the alert), not
-    # from the state it would have read before (a run of one).
+@pytest.fixture
+def water_sensor(committed):
+    """A demo water-quality sensor (id, code) for tests that commit; its saved rule states
+    are removed afterwards (the committed fixture truncates readings and alerts)."""
     with session_scope(committed) as session:
         sensor_id, code = session.execute(
             select(Sensor.id, Sensor.code)
@@ -335,44 +335,46 @@ def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed):
             .order_by(Sensor.id)
             .limit(1)
         ).one()
+    yield sensor_id, code
+    with session_scope(committed) as session:
+        session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
+
+
+def dissolved_oxygen(code, when, value):
+    return {"sensor": code, "metric": "dissolved_oxygen", "time": when.isoformat(), "value": value}
+
+
+def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed, water_sensor):
+    # Worker 1 has judged two low readings but not committed; worker 2's third low reading
+    # must wait for it and then go on from its state (a run of three opens the alert), not
+    # from the state it would have read before (a run of one).
+    _, code = water_sensor
     base = datetime(2026, 6, 1, tzinfo=UTC)
 
     def oxygen(*pairs):
-        return [
-            {
-                "sensor": code,
-                "metric": "dissolved_oxygen",
-                "time": (base + timedelta(minutes=m)).isoformat(),
-                "value": v,
-            }
-            for m, v in pairs
-        ]
+        return [dissolved_oxygen(code, base + timedelta(minutes=m), v) for m, v in pairs]
 
-    try:
-        with session_scope(committed) as session:
-            ingest(session, rows=oxygen((0, 6.0)))  # the partition and a saved state exist
-        first = committed()
-        ingest(first, rows=oxygen((10, 3.5), (20, 3.4)))
-        outcome = {}
+    with session_scope(committed) as session:
+        ingest(session, rows=oxygen((0, 6.0)))  # the partition and a saved state exist
+    first = committed()
+    ingest(first, rows=oxygen((10, 3.5), (20, 3.4)))
+    outcome = {}
 
-        def second_worker():
-            with session_scope(committed) as session:
-                outcome["opened"] = ingest(session, rows=oxygen((30, 3.3))).alerts_opened
+    def second_worker():
+        with session_scope(committed) as session:
+            outcome["opened"] = ingest(session, rows=oxygen((30, 3.3))).alerts_opened
 
-        worker = threading.Thread(target=second_worker)
-        worker.start()
-        worker.join(timeout=1.0)
-        assert worker.is_alive()  # waiting for the sensor, held by the first worker
-        first.commit()
-        first.close()
-        worker.join(timeout=30)
-        assert not worker.is_alive() and len(outcome["opened"]) == 1
-        with session_scope(committed) as session:
-            alert = session.get(Alert, outcome["opened"][0])
-            assert alert.opened_at == base + timedelta(minutes=30) and alert.cleared_at is None
-    finally:
-        with session_scope(committed) as session:
-            session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
+    worker = threading.Thread(target=second_worker)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()  # waiting for the sensor, held by the first worker
+    first.commit()
+    first.close()
+    worker.join(timeout=30)
+    assert not worker.is_alive() and len(outcome["opened"]) == 1
+    with session_scope(committed) as session:
+        alert = session.get(Alert, outcome["opened"][0])
+        assert alert.opened_at == base + timedelta(minutes=30) and alert.cleared_at is None
 
 
 # -- partitions ---------------------------------------------------------------------------
@@ -412,59 +414,47 @@ def test_a_tick_ahead_does_not_wait_for_a_batch_making_partitions(committed):
     assert len(make_partitions_ahead(committed, now=datetime(2034, 5, 1, tzinfo=UTC))) == 3
 
 
-def test_a_batch_reaching_a_new_month_does_not_deadlock_with_one_holding_its_sensor(committed):
+def test_a_batch_reaching_a_new_month_does_not_deadlock_with_one_holding_its_sensor(
+    committed, water_sensor
+):
     # Worker 1 has locked its sensor and not yet written; worker 2's reading is the first of
     # a month nobody has made. Worker 2 makes the partition and waits for the sensor; worker
     # 1 then writes into readings. Had the partition locked the whole table, worker 1 would
     # wait for worker 2 and PostgreSQL would kill one of them ("deadlock detected").
-    with session_scope(committed) as session:
-        sensor_id, code = session.execute(
-            select(Sensor.id, Sensor.code)
-            .where(Sensor.kind == "water_quality", Sensor.code.like("SN%"))
-            .order_by(Sensor.id)
-            .limit(1)
-        ).one()
+    sensor_id, code = water_sensor
 
     def oxygen(when):
-        return [
-            {"sensor": code, "metric": "dissolved_oxygen", "time": when.isoformat(), "value": 6}
-        ]
+        return [dissolved_oxygen(code, when, 6.0)]
 
     june, new_month = datetime(2026, 6, 1, tzinfo=UTC), datetime(2035, 1, 1, 0, 1, tzinfo=UTC)
-    try:
-        with session_scope(committed) as session:
-            ingest(session, rows=oxygen(june))  # June's partition exists
-        first = committed()
-        Evaluation(first, {sensor_id: "water_quality"})  # what a batch does first: lock
-        outcome = {}
+    with session_scope(committed) as session:
+        ingest(session, rows=oxygen(june))  # June's partition exists
+    first = committed()
+    Evaluation(first, {sensor_id: "water_quality"})  # what a batch does first: lock
+    outcome = {}
 
-        def second_worker():
-            try:
-                with session_scope(committed) as session:
-                    outcome["written"] = ingest(
-                        session, rows=oxygen(new_month), now=new_month
-                    ).written
-            except Exception as error:  # the test reports it below
-                outcome["error"] = error
+    def second_worker():
+        try:
+            with session_scope(committed) as session:
+                outcome["written"] = ingest(session, rows=oxygen(new_month), now=new_month).written
+        except Exception as error:  # the test reports it below
+            outcome["error"] = error
 
-        worker = threading.Thread(target=second_worker)
-        worker.start()
-        worker.join(timeout=1.0)
-        assert worker.is_alive(), outcome  # waiting for the sensor
-        ingest(first, rows=oxygen(june + timedelta(minutes=10)), now=june + timedelta(hours=1))
-        first.commit()
-        first.close()
-        worker.join(timeout=30)
-        assert outcome == {"written": 1}
-        with session_scope(committed) as session:
-            where = session.scalar(
-                text("SELECT tableoid::regclass::text FROM readings WHERE at = :at"),
-                {"at": new_month},
-            )
-        assert where == "readings_2035_01"
-    finally:
-        with session_scope(committed) as session:
-            session.execute(text("DELETE FROM rule_states WHERE sensor_id = :s"), {"s": sensor_id})
+    worker = threading.Thread(target=second_worker)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive(), outcome  # waiting for the sensor
+    ingest(first, rows=oxygen(june + timedelta(minutes=10)), now=june + timedelta(hours=1))
+    first.commit()
+    first.close()
+    worker.join(timeout=30)
+    assert outcome == {"written": 1}
+    with session_scope(committed) as session:
+        where = session.scalar(
+            text("SELECT tableoid::regclass::text FROM readings WHERE at = :at"),
+            {"at": new_month},
+        )
+    assert where == "readings_2035_01"
 
 
 # -- alerts outside the city --------------------------------------------------------------
