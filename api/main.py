@@ -20,6 +20,7 @@ from api.pages.assets import STATIC_DIR, STATIC_URL
 from api.routes import (
     auth,
     boundaries,
+    departments,
     evaluation,
     incidents,
     maps,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(auth.router)
     app.include_router(boundaries.router)
+    app.include_router(departments.router)
     app.include_router(incidents.router)
     app.include_router(evaluation.router)
     app.include_router(supplies.router)

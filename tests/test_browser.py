@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import t
-from gridgov.incidents.models import Incident
+from gridgov.incidents.models import Incident, Whistle
 from tests.photos import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -504,6 +504,26 @@ def test_the_incident_page_offers_the_moves_of_the_role(
     with committed() as session:
         incident = session.get(Incident, made["id"])
         assert incident is not None and incident.status == "accepted"
+
+
+def test_a_whistle_summons_departments_picked_by_name(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    made = post_report(contexts.base, token(contexts.base, "gridhead"), description="需要执法队")
+    context = contexts.new(viewport={"width": 1280, "height": 900})
+    contexts.sign_in(context, "handler_jw")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/incidents/{made['id']}")
+    page.click("button[data-move='whistle']")
+    page.check("#action-departments input[value='990105009-ZF']")
+    page.fill("#action-note", "请街道执法队到场")
+    page.click("#action-submit")
+    page.wait_for_selector("#timeline li:has-text('请街道执法队到场')")
+    with committed() as session:
+        summoned = session.scalars(
+            select(Whistle.department_code).where(Whistle.incident_id == made["id"])
+        ).all()
+    assert summoned == ["990105009-ZF"]
 
 
 def test_a_rejection_says_the_incident_was_handed_on(contexts: Contexts) -> None:

@@ -387,3 +387,22 @@ def test_photos_posted_to_someone_elses_incident_are_not_stored(client, session)
     assert refused.status_code == 403
     after = sorted(p.name for p in media.rglob("*") if p.is_file()) if media.exists() else []
     assert after == before
+
+
+def test_the_departments_of_an_incidents_areas_nearest_level_first(client, session):
+    chain = ["990100", "990105", "990105009", "990105009003"]  # city .. community
+    answer = client.get(
+        "/api/v1/departments",
+        params=[("area", code) for code in chain],
+        headers=auth(session, "handler_jw"),
+    )
+    assert answer.status_code == 200
+    found = answer.json()
+    levels = [d["level"] for d in found]
+    order = ["community", "street", "district", "city"]
+    assert levels == sorted(levels, key=order.index) and set(levels) == set(order)
+    assert {d["area_code"] for d in found} <= set(chain)
+    names = {d["code"]: d["name"] for d in found}
+    assert names["990105009003-JW"] == "青柳社区居民委员会"
+    assert names["990105009-CG"] == "乐银街道城市管理办公室"
+    assert client.get("/api/v1/departments").status_code == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import select
@@ -52,9 +53,14 @@ def upsert_departments(session: Session, *, rows: list[dict[str, str]]) -> int:
     return upsert(session, Department, rows, keys=["code"])
 
 
-def list_departments(session: Session, *, area_code: str | None = None) -> list[Department]:
-    """Departments, optionally only those serving one area."""
-    query = select(Department).order_by(Department.code)
-    if area_code is not None:
-        query = query.where(Department.area_code == area_code)
-    return list(session.scalars(query))
+LEVEL_ORDER = {level.value: n for n, level in enumerate(reversed(AREA_LEVELS))}
+
+
+def list_departments(session: Session, *, area_codes: Sequence[str] = ()) -> list[Department]:
+    """Departments, optionally only those serving these areas; nearest level first
+    (community, street, district, city), then by code."""
+    query = select(Department)
+    if area_codes:
+        query = query.where(Department.area_code.in_(area_codes))
+    found = session.scalars(query)
+    return sorted(found, key=lambda d: (LEVEL_ORDER.get(d.level, len(LEVEL_ORDER)), d.code))

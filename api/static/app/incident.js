@@ -135,14 +135,43 @@
       extra += "<label>" + T("web.incident.rating") + ' <select id="action-rating"><option value="">—</option>' +
         [5, 4, 3, 2, 1].map((n) => '<option value="' + n + '">' + "★".repeat(n) + "</option>").join("") + "</select></label>";
     }
-    if (spec.department) extra += "<label>" + T("web.incident.department_code") + ' <input id="action-department" required></label>';
-    if (spec.departments) extra += "<label>" + T("web.incident.department_codes") + ' <input id="action-departments"></label>';
+    if (spec.department) extra += "<label>" + T("web.incident.department_code") + ' <select id="action-department" required></select></label>';
+    if (spec.departments) extra += '<fieldset id="action-departments"><legend>' + T("web.incident.department_codes") + "</legend></fieldset>";
     if (spec.photos) extra += "<label>" + T("web.report.photos") + ' <input id="action-photos" type="file" accept="image/*" multiple></label>';
     $("action-extra").innerHTML = extra;
+    if (spec.department || spec.departments) offerDepartments(spec);
     $("action-form").hidden = false;
     $("action-error").hidden = true;
     $("action-done").hidden = true;
     $("action-note").focus();
+  }
+
+  /** The departments of the incident's own areas, nearest level first, to pick from. */
+  async function offerDepartments(spec) {
+    const areas = Object.values(current.areas || {}).filter(Boolean);
+    let found = [];
+    try {
+      found = await G.api("/api/v1/departments?" + G.query({ area: areas }));
+    } catch (e) {
+      $("action-error").textContent = e.message;
+      $("action-error").hidden = false;
+    }
+    const others = found.filter((d) => d.code !== current.department.code);
+    const label = (d) => d.name + " · " + T("level." + d.level);
+    if (spec.department) {
+      const select = $("action-department");
+      select.add(new Option(T("web.incident.choose_department"), ""));
+      for (const d of others) select.add(new Option(label(d), d.code));
+    }
+    if (spec.departments) {
+      const box = $("action-departments");
+      for (const d of others) {
+        box.insertAdjacentHTML(
+          "beforeend",
+          '<label class="check"><input type="checkbox" value="' + G.esc(d.code) + '"> ' + G.esc(label(d)) + "</label>"
+        );
+      }
+    }
   }
 
   $("action-cancel").addEventListener("click", () => ($("action-form").hidden = true));
@@ -167,9 +196,9 @@
       const body = {};
       body[spec.field || "note"] = note;
       if ($("action-rating") && $("action-rating").value) body.rating = parseInt($("action-rating").value, 10);
-      if (spec.department) body.department_code = $("action-department").value.trim();
+      if (spec.department) body.department_code = $("action-department").value;
       if (spec.departments) {
-        body.department_codes = $("action-departments").value.split(/[,，\s]+/).filter(Boolean);
+        body.department_codes = Array.from($("action-departments").querySelectorAll("input:checked")).map((i) => i.value);
       }
       options = { method: "POST", json: body };
     }
