@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import psycopg
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api.in_thread import served_in_thread
 from api.main import create_app
@@ -176,6 +176,9 @@ def main() -> None:
                 )
             for n in range(100):
                 session.add(Tracker(code=f"BT{n}", name=f"tracker {n}"))
+        with factory() as session:  # statistics, as a running database has (autovacuum)
+            session.execute(text("ANALYZE"))
+            session.commit()
         index = FenceIndex()
         rows = []
         lon = 108.95 + rng.uniform(0, 0.3, 100)

@@ -16,7 +16,7 @@ from gridgov.boundaries.generations import (
     create_generation,
 )
 from gridgov.boundaries.index import NO_GRID, GridIndex, GridIndexCache
-from gridgov.boundaries.lookup import grid_at, locate, nearest_grid
+from gridgov.boundaries.lookup import grid_at, locate, nearest_grid, nearest_grid_codes
 from gridgov.boundaries.models import Grid
 from gridgov.geo.crs import from_wgs84
 from tests import shapes
@@ -125,6 +125,18 @@ def test_nearest_grid_gives_the_distance_in_metres(session, tiny_generation):
     )
     assert nearest.grid.code == "G1"
     assert nearest.distance_m == pytest.approx(1_107, abs=5)
+
+
+def test_nearest_grids_in_one_statement_agree_with_one_at_a_time(session, demo_generation):
+    rng = np.random.default_rng(11)
+    # Around the demo city and out to sea, most of them outside every grid.
+    points = list(zip(rng.uniform(108.7, 109.5, 40), rng.uniform(21.2, 21.9, 40), strict=True))
+    together = nearest_grid_codes(session, points, generation_id=demo_generation.id)
+    for (lon, lat), found in zip(points, together, strict=True):
+        alone = nearest_grid(session, lon=lon, lat=lat, generation_id=demo_generation.id)
+        assert found is not None and alone is not None
+        assert found[0] == alone.grid.code and found[1] == pytest.approx(alone.distance_m)
+    assert nearest_grid_codes(session, [], generation_id=demo_generation.id) == []
 
 
 def test_activating_a_generation_switches_the_lookup(session, demo_generation, tiny_generation):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
-from gridgov.boundaries.lookup import grid_at, nearest_grid
+from gridgov.boundaries.lookup import grid_at, nearest_grid_codes
 from gridgov.fences.crossing import Fix, active_at, breaches
 from gridgov.fences.index import IndexedFence
 from gridgov.fences.models import FenceEvent, Tracker
@@ -187,12 +187,12 @@ def _grids(
                 grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes
             )
         ]
-    grids: list[tuple[str | None, bool]] = []
-    for fix, code in zip(fixes, codes, strict=True):
-        if code is None:  # crossings are few: a nearest-grid query each is cheap
-            nearest = nearest_grid(session, lon=fix.lon, lat=fix.lat, generation_id=generation.id)
-            if nearest is not None and nearest.distance_m <= snap_within_m:
-                grids.append((nearest.grid.code, True))
-                continue
-        grids.append((code, False))
+    outside = [n for n, code in enumerate(codes) if code is None]
+    nearest = nearest_grid_codes(
+        session, [(fixes[n].lon, fixes[n].lat) for n in outside], generation_id=generation.id
+    )
+    grids: list[tuple[str | None, bool]] = [(code, False) for code in codes]
+    for n, near in zip(outside, nearest, strict=True):
+        if near is not None and near[1] <= snap_within_m:
+            grids[n] = (near[0], True)
     return grids
