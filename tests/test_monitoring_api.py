@@ -260,3 +260,7 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
     assert (
         client.delete("/api/v1/fences/T-MINE", headers=auth(session, "operator")).status_code == 204
     )
+    # Removed, its code is free: not "taken" (409) but gone (404), and anyone may use it again.
+    assert client.delete("/api/v1/fences/T-MINE", headers=other).status_code == 404
+    assert client.post("/api/v1/fences", json=fence, headers=other).status_code == 201
+    assert session.scalar(select(Fence.owner_id).where(Fence.code == "T-MINE")) != owner

@@ -113,17 +113,23 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
     if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
         raise FieldError("geometry", "fence.bad_geometry")
     existing = _fence_of_caller(session, body.code, user, lang)
-    fence = save_fence(
-        session,
-        code=body.code,
-        name=body.name,
-        rule=body.rule,
-        geom=geom,
-        owner_id=existing.owner_id if existing is not None else user.id,
-        active_from=body.active_from,
-        active_to=body.active_to,
-        category_code=body.category_code,
-    )
+    try:
+        with session.begin_nested():
+            fence = save_fence(
+                session,
+                code=body.code,
+                name=body.name,
+                rule=body.rule,
+                geom=geom,
+                owner_id=existing.owner_id if existing is not None else user.id,
+                active_from=body.active_from,
+                active_to=body.active_to,
+                category_code=body.category_code,
+            )
+    except IntegrityError:  # someone made a fence with this code a moment ago
+        raise HTTPException(
+            409, detail={"message": t("fence.taken", lang, code=body.code)}
+        ) from None
     return {"id": fence.id, "code": fence.code, "rule": fence.rule}
 
 
@@ -131,17 +137,22 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
 def delete_fence(code: str, session: SessionDep, user: UserDep, lang: LangDep) -> Response:
     """Every worker's index drops it at its next batch; 404 when no active fence has the code."""
     require(user, Action.FENCES, lang)
-    _fence_of_caller(session, code, user, lang)
-    if remove_fence(session, code=code) is None:
+    if (
+        _fence_of_caller(session, code, user, lang) is None
+        or remove_fence(session, code=code) is None
+    ):
         raise HTTPException(404, detail={"message": t("fence.not_found", lang, code=code)})
     return Response(status_code=204)
 
 
 def _fence_of_caller(session: Session, code: str, user: User, lang: str) -> Fence | None:
-    """The fence with this code, locked, if the caller may change it: its owner or an admin
-    (409 for anyone else, so that nobody takes over a fence whose breaches another is told of)."""
+    """The active fence with this code, locked, if the caller may change it: its owner or an
+    admin (409 for anyone else, so that nobody takes over a fence whose breaches another is
+    told of). None when no active fence has the code: a removed fence's code is free again."""
     fence = session.scalar(select(Fence).where(Fence.code == code).with_for_update())
-    if fence is not None and fence.owner_id != user.id and user.role != Role.ADMIN:
+    if fence is None or not fence.is_active:
+        return None
+    if fence.owner_id != user.id and user.role != Role.ADMIN:
         raise HTTPException(409, detail={"message": t("fence.taken", lang, code=code)})
     return fence
 
