@@ -222,9 +222,15 @@ def test_switching_a_webhook_and_reading_a_deliverys_history(client, session):
     assert session.get(Webhook, hook.id).is_active is False
     bad = client.patch(f"/api/v1/webhooks/{hook.id}", json={"is_active": "maybe"}, headers=admin)
     assert bad.status_code == 422
-    assert (
-        client.patch("/api/v1/webhooks/999999", json={"is_active": True}, headers=admin).status_code
-        == 404
+    missing = client.patch("/api/v1/webhooks/999999", json={"is_active": True}, headers=admin)
+    assert (missing.status_code, missing.json()["detail"]["message"]) == (
+        404,
+        "Webhook 999999 不存在",
+    )
+    no_delivery = client.get("/api/v1/webhooks/deliveries/999999", headers=admin)
+    assert (no_delivery.status_code, no_delivery.json()["detail"]["message"]) == (
+        404,
+        "投递记录 999999 不存在",
     )
     delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))
     seen = client.get(f"/api/v1/webhooks/deliveries/{delivery.id}", headers=admin)

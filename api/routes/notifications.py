@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from api.deps import LangDep, SessionDep
 from api.security import UserDep, require
+from gridgov.i18n import t
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.users.roles import Action
 
@@ -100,7 +101,9 @@ def delivery_history(
     require(user, Action.MANAGE, lang)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise HTTPException(404, detail={"message": "delivery not found"})
+        raise HTTPException(
+            404, detail={"message": t("webhook.delivery_not_found", lang, id=delivery_id)}
+        )
     return {
         "id": delivery.id,
         "webhook_id": delivery.webhook_id,
@@ -126,7 +129,7 @@ def switch_webhook(
     require(user, Action.MANAGE, lang)
     hook = session.get(Webhook, webhook_id)
     if hook is None:
-        raise HTTPException(404, detail={"message": "webhook not found"})
+        raise HTTPException(404, detail={"message": t("webhook.not_found", lang, id=webhook_id)})
     hook.is_active = body.is_active
     return {"id": hook.id, "url": hook.url, "kinds": hook.kinds, "is_active": hook.is_active}
 
