@@ -541,7 +541,10 @@ def test_bad_rule_rows_name_the_real_field(session, sensor, tmp_path):
         + "bad high,water_quality,,ph,above,,nine,,1,0,0,,0602\n"
         + "bad gap,water_quality,,ph,above,,9,,1,0,0,an hour,0602\n"
         + "bad count,water_quality,,ph,above,,9,,1.5,-1,0,,0602\n"
-        + "not reported,,T-WQ,salinity,above,,9,,1,0,0,,0602\n",
+        + "not reported,,T-WQ,salinity,above,,9,,1,0,0,,0602\n"
+        + "no high,water_quality,,ph,above,,,,1,0,0,,0602\n"
+        + "no rate,water_quality,,ph,rate,,,,1,0,0,,0602\n"
+        + "half a range,water_quality,,ph,outside,6,,,1,0,0,,0602\n",
     )
     with pytest.raises(CatalogueError) as refused:
         import_rules(session, path=path)
@@ -554,6 +557,9 @@ def test_bad_rule_rows_name_the_real_field(session, sensor, tmp_path):
         "line 7: sustain_minutes: -1.0 is below 0.0",
         "line 7: sustain_count: must be a whole number >= 1",
         "line 8: metric: T-WQ does not report 'salinity'",
+        "line 9: high: a rule 'above' needs high",
+        "line 10: max_rate_per_minute: a rule 'rate' needs max_rate_per_minute",
+        "line 11: high: a rule 'outside' needs high",
     ]
     assert session.scalar(select(SensorRule).where(SensorRule.name == "neither")) is None
 

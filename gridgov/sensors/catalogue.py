@@ -169,6 +169,15 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
     return upsert(session, Sensor, values, keys=["code"])
 
 
+# The thresholds each condition compares with.
+NEEDED_BY = {
+    "above": ("high",),
+    "below": ("low",),
+    "outside": ("low", "high"),
+    "rate": ("max_rate_per_minute",),
+}
+
+
 def import_rules(session: Session, *, path: Path) -> int:
     """Add the rules of a CSV (each for a kind of sensor or for one sensor); a rule with a
     known name is updated."""
@@ -202,6 +211,11 @@ def import_rules(session: Session, *, path: Path) -> int:
             reason = f"{code} does not report {row['metric']!r}"
             found.append(CatalogueProblem(line, "metric", reason))
         numbers = {k: _number(line, k, row[k], found) for k in RULE_NUMBERS}
+        for column in NEEDED_BY.get(row["condition"], ()):
+            if not row[column].strip() and numbers.get(column) is None:
+                # Without its threshold the rule would silently never fire.
+                reason = f"a rule '{row['condition']}' needs {column}"
+                found.append(CatalogueProblem(line, column, reason))
         durations = {
             k: _number(line, k, row.get(k, ""), found, minimum=0.0, blank=blank)
             for k, blank in RULE_DURATIONS.items()
