@@ -11,6 +11,7 @@
   const id = G.config.incident_id;
   let current = null;
   let chosen = null;
+  let formTicket = 0; // which opening of the form an answer belongs to
 
   // What each move asks for before it is sent.
   const FORMS = {
@@ -125,6 +126,8 @@
 
   function openForm(move) {
     chosen = move;
+    formTicket++;
+    $("action-submit").disabled = false;
     const spec = FORMS[move];
     $("action-note-label").textContent = T(spec.note);
     $("action-note").value = "";
@@ -148,14 +151,20 @@
 
   /** The departments of the incident's own areas, nearest level first, to pick from. */
   async function offerDepartments(spec) {
+    const ticket = formTicket;
     const areas = Object.values(current.areas || {}).filter(Boolean);
-    let found = [];
+    let found;
     try {
       found = await G.api("/api/v1/departments?" + G.query({ area: areas }));
     } catch (e) {
+      if (ticket !== formTicket) return;
+      // Without the list, a whistle would summon nobody and escalate: nothing to send.
+      $("action-submit").disabled = true;
       $("action-error").textContent = e.message;
       $("action-error").hidden = false;
+      return;
     }
+    if (ticket !== formTicket) return; // another form was opened meanwhile
     const others = found.filter((d) => d.code !== current.department.code);
     const label = (d) => d.name + " · " + T("level." + d.level);
     if (spec.department) {
