@@ -279,6 +279,15 @@ def phone(contexts: Contexts) -> Any:
     )
 
 
+def report_page(contexts: Contexts, username: str = "gridhead") -> tuple[Any, Any]:
+    """The report page on a phone signed in as ``username``: (context, page)."""
+    context = phone(contexts)
+    contexts.sign_in(context, username)
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    return context, page
+
+
 def fill_report(page: Any, description: str) -> None:
     page.wait_for_selector("#position-info:has-text('青柳社区第7网格')")
     page.fill("#category-search", "垃圾")
@@ -289,10 +298,7 @@ def fill_report(page: Any, description: str) -> None:
 def test_a_report_from_a_phone_is_located_routed_and_listed(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
-    context = phone(contexts)
-    contexts.sign_in(context, "gridhead")
-    page = contexts.page(context)
-    page.goto(f"{contexts.base}/report")
+    _, page = report_page(contexts)
     expect(page.locator("#position-info")).to_contain_text("±12", timeout=10_000)
     zoom_in = page.locator("#report-map .leaflet-control-zoom-in")
     assert zoom_in.get_attribute("title") == t("web.map.zoom_in", "zh")
@@ -328,10 +334,7 @@ def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
     description = "断网时上报：路灯不亮"
-    context = phone(contexts)
-    contexts.sign_in(context, "gridhead")
-    page = contexts.page(context)
-    page.goto(f"{contexts.base}/report")
+    context, page = report_page(contexts)
     page.wait_for_selector("#category-list", state="attached")
     page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
     fill_report(page, description)
@@ -378,10 +381,7 @@ def test_a_failing_server_is_told_apart_from_sending(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
     description = "服务器出错时上报：井盖缺失"
-    context = phone(contexts)
-    contexts.sign_in(context, "gridhead")
-    page = contexts.page(context)
-    page.goto(f"{contexts.base}/report")
+    _, page = report_page(contexts)
     fill_report(page, description)
 
     def unavailable(route: Any) -> None:
@@ -404,10 +404,7 @@ def test_a_double_tap_on_send_makes_one_report(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
     description = "连点两次：只应有一条"
-    context = phone(contexts)
-    contexts.sign_in(context, "gridhead")
-    page = contexts.page(context)
-    page.goto(f"{contexts.base}/report")
+    _, page = report_page(contexts)
     fill_report(page, description)
     page.dblclick("#submit-report")
     page.wait_for_selector("#result-grid", timeout=10_000)
