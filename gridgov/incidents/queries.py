@@ -118,17 +118,6 @@ def get_incident(session: Session, *, incident_id: int, actor: Actor) -> Inciden
     return incident
 
 
-def history(session: Session, *, incident_id: int) -> list[IncidentEvent]:
-    """The audit trail of one incident, oldest first."""
-    return list(
-        session.scalars(
-            select(IncidentEvent)
-            .where(IncidentEvent.incident_id == incident_id)
-            .order_by(IncidentEvent.at, IncidentEvent.id)
-        )
-    )
-
-
 @dataclass(frozen=True)
 class NamedEvent:
     """One entry of the audit trail with the names a person reads: who acted, and where."""

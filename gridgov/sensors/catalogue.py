@@ -41,6 +41,13 @@ RULE_COLUMNS = (
 RULE_TARGETS = ("sensor_kind", "sensor")
 RULE_NUMBERS = ("low", "high", "max_rate_per_minute")
 RULE_DURATIONS = {"sustain_minutes": 0.0, "clear_minutes": 0.0, "max_gap_minutes": 60.0}
+# The conditions, with the thresholds each compares with.
+NEEDED_BY = {
+    "above": ("high",),
+    "below": ("low",),
+    "outside": ("low", "high"),
+    "rate": ("max_rate_per_minute",),
+}
 
 
 @dataclass(frozen=True)
@@ -169,15 +176,6 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
     return upsert(session, Sensor, values, keys=["code"])
 
 
-# The thresholds each condition compares with.
-NEEDED_BY = {
-    "above": ("high",),
-    "below": ("low",),
-    "outside": ("low", "high"),
-    "rate": ("max_rate_per_minute",),
-}
-
-
 def import_rules(session: Session, *, path: Path) -> int:
     """Add the rules of a CSV (each for a kind of sensor or for one sensor); a rule with a
     known name is updated."""
@@ -195,7 +193,7 @@ def import_rules(session: Session, *, path: Path) -> int:
             found.append(
                 CatalogueProblem(line, "category_code", f"unknown category {row['category_code']}")
             )
-        if row["condition"] not in ("above", "below", "outside", "rate"):
+        if row["condition"] not in NEEDED_BY:
             found.append(
                 CatalogueProblem(line, "condition", f"unknown condition {row['condition']!r}")
             )
@@ -212,8 +210,7 @@ def import_rules(session: Session, *, path: Path) -> int:
             found.append(CatalogueProblem(line, "metric", reason))
         numbers = {k: _number(line, k, row[k], found) for k in RULE_NUMBERS}
         for column in NEEDED_BY.get(row["condition"], ()):
-            if not row[column].strip() and numbers.get(column) is None:
-                # Without its threshold the rule would silently never fire.
+            if not row[column]:  # without its threshold the rule would silently never fire
                 reason = f"a rule '{row['condition']}' needs {column}"
                 found.append(CatalogueProblem(line, column, reason))
         durations = {
