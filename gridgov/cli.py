@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from gridgov.boundaries.generations import (
@@ -214,33 +213,51 @@ def demo_load() -> None:
 def locate(
     file: Path,
     crs: Annotated[InputCRS, typer.Option(help="CRS of the coordinates.")] = InputCRS.WGS84,
-    lon_column: Annotated[str, typer.Option()] = "lon",
-    lat_column: Annotated[str, typer.Option()] = "lat",
+    lon_column: Annotated[
+        str | None, typer.Option(help="Longitude column (default: lon, lng, 经度 ...).")
+    ] = None,
+    lat_column: Annotated[
+        str | None, typer.Option(help="Latitude column (default: lat, 纬度 ...).")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of the CSV (default: detected).")
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    lang: Lang = "zh",
 ) -> None:
-    """Add grid and area codes to every row of a CSV with lon/lat columns."""
-    from gridgov.boundaries.classify import classify_points
+    """Add grid and area codes to every row of a CSV; every other cell stays as it was."""
+    from gridgov.boundaries.points_file import coordinate_columns, locate_table
+    from gridgov.errors import FieldError
+    from gridgov.i18n import t
+    from gridgov.tables import TableError, read_csv_text
 
     try:
-        table = pd.read_csv(file)
-    except (OSError, ValueError) as exc:
-        raise _fail(f"{file}: {exc}") from exc
-    for column in (lon_column, lat_column):
-        if column not in table.columns:
-            raise _fail(f"{file}: no column {column!r}")
+        source = read_csv_text(file, encoding=encoding)
+        lon, lat = coordinate_columns(list(source.frame.columns), lon=lon_column, lat=lat_column)
+    except TableError as exc:
+        raise _fail(str(exc)) from exc
+    except FieldError as exc:
+        raise _fail(f"{file}: {exc.reason(lang)}") from exc
     with session_scope(_sessions()) as session:
         index = GridIndexCache().get(session)
         if index is None:
-            raise _fail("no boundary generation is active")
-        codes = classify_points(
-            session, index=index, lons=table[lon_column], lats=table[lat_column], crs=crs
+            raise _fail(t("locate.no_boundaries", lang))
+        result = locate_table(
+            session, index=index, table=source.frame, lon_column=lon, lat_column=lat, crs=crs
         )
-    result = pd.concat([table, codes], axis=1)
+    for problem in result.unplaced[:20]:
+        reason = t(problem.reason, lang, value=problem.value)
+        typer.echo(t("locate.row", lang, row=problem.row, reason=reason), err=True)
+    if len(result.unplaced) > 20:
+        typer.echo(t("locate.more", lang, count=len(result.unplaced) - 20), err=True)
     if output:
-        result.to_csv(output, index=False)
-        typer.echo(f"{int(codes['grid_code'].notna().sum())}/{len(result)} rows located: {output}")
+        result.frame.to_csv(
+            output, index=False, encoding=source.encoding, lineterminator=source.line_terminator
+        )
     else:
-        typer.echo(result.to_csv(index=False), nl=False)
+        typer.echo(result.frame.to_csv(index=False), nl=False)
+    summary = t("locate.summary", lang, located=result.located, rows=len(result.frame))
+    typer.echo(summary + (f": {output}" if output else ""), err=not output)
 
 
 @import_app.command("categories")

@@ -3,36 +3,98 @@ values in them (times, numbers) as batches of JSON rows bring them."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+# Offices save CSVs as UTF-8 (Excel adds a BOM) or, on Chinese Windows, as GBK; GB18030 is a
+# superset of GBK, so one strict decode of each settles almost every file.
+LIKELY_ENCODINGS = ("utf-8-sig", "gb18030")
+
 
 class TableError(ValueError):
     """A file that cannot be read as a table: the message names the file and the reason."""
 
 
-def read_table(path: Path | str, headers: Mapping[str, str]) -> pd.DataFrame:
-    """A CSV or .xlsx as text columns, renamed by ``headers`` (e.g. 层级 -> level).
+def detect_encoding(raw: bytes) -> str | None:
+    """UTF-8 (with or without BOM), else GB18030/GBK, else charset-normalizer's best guess.
+
+    >>> detect_encoding("经度,纬度".encode("gbk")), detect_encoding("经度".encode("utf-8"))
+    ('gb18030', 'utf-8-sig')
+    """
+    for encoding in LIKELY_ENCODINGS:
+        try:
+            raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    return best.encoding if best is not None else None
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A CSV read as text, with what is needed to write it back the way it came."""
+
+    frame: pd.DataFrame
+    encoding: str
+    line_terminator: str
+
+
+def read_csv_text(path: Path | str, *, encoding: str | None = None) -> TextTable:
+    """Every cell as the text it is in the file (``000123`` stays ``000123``; empty stays
+    empty), decoded with ``encoding`` or the detected one."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise TableError(f"{path}: {exc.strerror or exc}") from exc
+    encoding = encoding or detect_encoding(raw)
+    if encoding is None:
+        raise TableError(f"{path}: unknown text encoding; pass --encoding (e.g. gbk, utf-8)")
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise TableError(f"{path}: cannot be read as {encoding}: {exc}") from exc
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises several kinds for malformed CSV
+        raise TableError(f"{path}: {_first_line(exc)}") from exc
+    terminator = "\r\n" if "\r\n" in text[:65536] else "\n"
+    return TextTable(frame=frame, encoding=encoding, line_terminator=terminator)
+
+
+def read_table(
+    path: Path | str, headers: Mapping[str, str], *, encoding: str | None = None
+) -> pd.DataFrame:
+    """A CSV (UTF-8 or GBK, detected) or .xlsx as text columns, renamed by ``headers``
+    (e.g. 层级 -> level).
 
     Unknown headers are kept, lower-cased; empty cells are empty strings.
     """
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: no such file")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
             table = pd.read_excel(path, dtype=str, keep_default_na=False)
-        else:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # pandas and openpyxl raise many kinds
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise TableError(f"{path}: {reason}") from exc
+        except Exception as exc:  # pandas and openpyxl raise many kinds
+            raise TableError(f"{path}: {_first_line(exc)}") from exc
+    else:
+        table = read_csv_text(path, encoding=encoding).frame
     return table.rename(columns=lambda c: headers.get(str(c).strip(), str(c).strip().lower()))
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -12,6 +12,7 @@ from pyproj.exceptions import CRSError
 
 from gridgov.boundaries.levels import Level
 from gridgov.geo.crs import InputCRS, geometry_to_wgs84
+from gridgov.tables import TableError, read_csv_text
 
 GRID_COLUMNS = ("grid_head_name", "grid_head_phone", "households", "population")
 WKT_COLUMNS = ("wkt", "geometry", "geom")
@@ -74,7 +75,10 @@ def _column_name(column: object) -> object:
 
 
 def _read_csv(path: Path) -> gpd.GeoDataFrame:
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = read_csv_text(path).frame
+    except TableError as exc:
+        raise BoundaryFileError(path, str(exc).removeprefix(f"{path}: ")) from exc
     table.columns = [c.strip().lower() for c in table.columns]
     column = next((c for c in WKT_COLUMNS if c in table.columns), None)
     if column is None:
