@@ -33,7 +33,11 @@ from gridgov.geo.crs import InputCRS
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-app = typer.Typer(help="gridgov: grid governance on PostGIS.", no_args_is_help=True)
+app = typer.Typer(
+    help="gridgov: grid governance on PostGIS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="The embedded PostGIS cluster.", no_args_is_help=True)
 import_app = typer.Typer(help="Import boundaries and reference tables.", no_args_is_help=True)
 generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True)
@@ -102,9 +106,12 @@ def db_stop() -> None:
 
 @db_app.command("status")
 def db_status() -> None:
-    """Say whether the embedded cluster runs."""
+    """Say whether the embedded cluster runs (exit code 1 when it does not)."""
     cluster = cluster_for(get_settings().data_dir)
-    typer.echo(f"running at {cluster.url}" if cluster.is_running() else "not running")
+    if not cluster.is_running():
+        typer.echo("not running")
+        raise typer.Exit(code=1)
+    typer.echo(f"running at {cluster.url}")
 
 
 @import_app.command("boundaries")
@@ -447,3 +454,19 @@ def _import_catalogue(file: Path, what: str, load: Callable[[Session], int], com
             typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
             return
     typer.echo(f"wrote {count} {what}")
+
+
+def main() -> None:
+    """The console entry point: no traceback reaches a user (GRIDGOV_DEBUG=1 shows it)."""
+    import os
+    import sys
+
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("GRIDGOV_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        typer.echo(f"error: {type(exc).__name__}: {first}".rstrip(": "), err=True)
+        typer.echo("(GRIDGOV_DEBUG=1 shows the details)", err=True)
+        sys.exit(1)

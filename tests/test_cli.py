@@ -106,6 +106,40 @@ def test_corrupt_file_is_one_line_naming_file_and_reason(cli_env, engine, tmp_pa
     assert area_count(engine) == before
 
 
+# Shapefiles cut field names to 10 characters; the importer knows the short forms.
+@pytest.mark.filterwarnings("ignore:Column names longer", "ignore:Normalized/laundered")
+def test_projected_shapefile_without_prj_says_which_option_to_pass(cli_env, tmp_path):
+    projected = shapes.tiny_city()[Level.CITY].to_crs("EPSG:4545")
+    path = tmp_path / "city.shp"
+    projected.to_file(path)
+    path.with_suffix(".prj").unlink()
+    result = runner.invoke(app, ["import", "boundaries", str(path), "--level", "city"])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert f"error: {path}: " in result.output and "--crs EPSG:4545" in result.output
+    declared = runner.invoke(
+        app, ["import", "boundaries", str(path), "--level", "city", "--crs", "EPSG:4545"]
+    )
+    assert declared.exit_code == 0, declared.output
+    assert "0 errors" in declared.output
+
+
+def test_an_unexpected_failure_is_one_line_without_a_traceback(monkeypatch, capsys):
+    from gridgov import cli
+
+    def broken() -> None:
+        raise RuntimeError("the disk is full\nsecond line")
+
+    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.delenv("GRIDGOV_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "error: RuntimeError: the disk is full"
+    assert "Traceback" not in err
+
+
 def test_locate_csv_adds_codes_to_every_row(cli_env, tmp_path):
     rng = np.random.default_rng(3)
     points = pd.DataFrame(

@@ -48,10 +48,13 @@ def test_db_start_status_stop(private_data_dir):
     conf = cluster.pgdata.joinpath("postgresql.conf").read_text()
     assert "listen_addresses = ''" in conf
 
-    assert "running" in runner.invoke(app, ["db", "status"]).output
+    status = runner.invoke(app, ["db", "status"])
+    assert status.exit_code == 0 and status.output.startswith("running at ")
     stopped = runner.invoke(app, ["db", "stop"])
     assert stopped.output.strip() == "stopped"
     assert not cluster.is_running()
+    status = runner.invoke(app, ["db", "status"])
+    assert (status.exit_code, status.output.strip()) == (1, "not running")
     # A second start reuses the cluster (idempotent), and a second stop is harmless.
     assert runner.invoke(app, ["db", "start"]).exit_code == 0
     assert runner.invoke(app, ["db", "stop"]).output.strip() == "stopped"

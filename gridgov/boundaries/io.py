@@ -106,8 +106,22 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDa
         except CRSError as exc:
             raise BoundaryFileError(path, f"unknown CRS {crs!r}") from exc
     elif frame.crs is None:
+        _refuse_projected_without_crs(frame, path)
         frame = frame.set_crs("EPSG:4326")
     return frame.to_crs("EPSG:4326")
+
+
+def _refuse_projected_without_crs(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """A file without a CRS (a shapefile without .prj) whose numbers cannot be degrees."""
+    minx, miny, maxx, maxy = frame.total_bounds
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return
+    raise BoundaryFileError(
+        path,
+        f"coordinates such as ({minx:.0f}, {miny:.0f}) are not degrees and the file names no "
+        "CRS (a shapefile without .prj): pass the CRS it was drawn in, e.g. --crs EPSG:4545 "
+        "(CGCS2000 / 3-degree Gauss-Kruger CM 108E)",
+    )
 
 
 def _normalise(frame: gpd.GeoDataFrame, level: Level) -> gpd.GeoDataFrame:
