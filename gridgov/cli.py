@@ -17,7 +17,7 @@ from gridgov.boundaries.generations import (
 )
 from gridgov.boundaries.importer import ImportRefused, import_boundaries
 from gridgov.boundaries.index import GridIndexCache
-from gridgov.boundaries.io import BoundaryFileError, read_boundary_file
+from gridgov.boundaries.io import BoundaryFileError, Columns, read_boundary_file
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.quality import DEFAULT_SLIVER_M2
 from gridgov.config import get_settings
@@ -127,12 +127,21 @@ def import_boundaries_command(
     sliver_m2: Annotated[float, typer.Option(help="Gaps/overlaps below this are warnings.")] = (
         DEFAULT_SLIVER_M2
     ),
+    code_column: Annotated[
+        str | None, typer.Option(help="Column of the codes (default: code or adcode).")
+    ] = None,
+    name_column: Annotated[str | None, typer.Option(help="Column of the names.")] = None,
+    parent_column: Annotated[
+        str | None,
+        typer.Option(help="Column of the parent codes; parent.adcode reaches into an object."),
+    ] = None,
     commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
     lang: Lang = "zh",
 ) -> None:
     """Check a boundary file and, with --commit, write it into a generation."""
+    columns = Columns(code=code_column, name=name_column, parent=parent_column)
     try:
-        frame = read_boundary_file(file, level=level, crs=crs)
+        frame = read_boundary_file(file, level=level, crs=crs, columns=columns)
     except BoundaryFileError as exc:
         raise _fail(str(exc)) from exc
     with session_scope(_sessions()) as session:

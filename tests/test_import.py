@@ -6,13 +6,14 @@ import json
 
 import geopandas as gpd
 import pytest
+import shapely.geometry
 from pyproj import Transformer
 from shapely.geometry import box
 from sqlalchemy import func, select
 
 from gridgov.boundaries.generations import create_generation
 from gridgov.boundaries.importer import ImportRefused, import_boundaries
-from gridgov.boundaries.io import BoundaryFileError, read_boundary_file
+from gridgov.boundaries.io import BoundaryFileError, Columns, read_boundary_file
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Area, Grid
 from gridgov.geo.crs import from_wgs84
@@ -92,6 +93,7 @@ def test_reads_geojson_geopackage_and_shapefile(tmp_path, driver, suffix):
     shapes.frame(shapes.four_grids()).to_file(path, driver=driver)
     frame = read_boundary_file(path, level=Level.GRID)
     assert list(frame["code"]) == ["G1", "G2", "G3", "G4"]
+    assert set(frame["parent_code"]) == {shapes.COMMUNITY}  # "T1111" is a code, not a time
     assert frame.crs.to_epsg() == 4326
     assert frame.geometry.iloc[0].equals(shapes.square(0, 0))
 
@@ -150,3 +152,65 @@ def test_unknown_crs_option_is_refused(tmp_path):
     path.write_text(json.dumps(shapes.tiny_city()[Level.CITY].__geo_interface__))
     with pytest.raises(BoundaryFileError, match="unknown CRS"):
         read_boundary_file(path, level=Level.CITY, crs="EPSG:999999")
+
+
+def datav_feature(adcode: int, name: str, parent: int, geometry) -> dict[str, object]:
+    """A feature as the AMap/DataV district download has it (GCJ-02, nested parent)."""
+    x, y = geometry.centroid.x, geometry.centroid.y
+    return {
+        "type": "Feature",
+        "properties": {
+            "adcode": adcode,
+            "name": name,
+            "center": [x, y],
+            "centroid": [x, y],
+            "childrenNum": 0,
+            "level": "district",
+            "parent": {"adcode": parent},
+            "subFeatureIndex": 0,
+            "acroutes": [100000, parent],
+        },
+        "geometry": shapely.geometry.mapping(geometry),
+    }
+
+
+def test_datav_download_reads_as_it_is(tmp_path):
+    gcj_x, gcj_y = from_wgs84(shapes.X0, shapes.Y0, "gcj02")
+    features = [
+        datav_feature(450502, "海城区", 450500, box(gcj_x, gcj_y, gcj_x + 0.02, gcj_y + 0.02))
+    ]
+    path = tmp_path / "450500_full.json"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    frame = read_boundary_file(path, level=Level.DISTRICT, crs="gcj02")
+    assert frame[["code", "name", "parent_code"]].to_dict("records") == [
+        {"code": "450502", "name": "海城区", "parent_code": "450500"}
+    ]
+    corners = list(frame.geometry.iloc[0].exterior.coords)
+    # The GCJ-02 corner comes back to the WGS84 corner (within 1 cm).
+    assert min(geodesic_distance_m(x, y, shapes.X0, shapes.Y0) for x, y in corners) < 0.01
+
+
+def test_a_file_with_parent_and_parent_code_uses_parent_code(tmp_path):
+    rows = shapes.four_grids()
+    for row in rows:
+        row["parent"] = "ignored"
+    path = tmp_path / "grids.geojson"
+    shapes.frame(rows).to_file(path)
+    frame = read_boundary_file(path, level=Level.GRID)
+    assert set(frame["parent_code"]) == {shapes.COMMUNITY}
+
+
+def test_named_columns_win_and_a_wrong_name_lists_the_columns(tmp_path):
+    path = tmp_path / "streets.geojson"
+    gpd.GeoDataFrame(
+        {"jdbm": ["0101"], "jdmc": ["东街"], "code": ["x"], "qx": ["01"]},
+        geometry=[shapes.square(0, 0)],
+        crs=4326,
+    ).to_file(path)
+    columns = Columns(code="JDBM", name="jdmc", parent="qx")
+    frame = read_boundary_file(path, level=Level.STREET, columns=columns)
+    assert frame[["code", "name", "parent_code"]].to_dict("records") == [
+        {"code": "0101", "name": "东街", "parent_code": "01"}
+    ]
+    with pytest.raises(BoundaryFileError, match=r"no column 'bm'; the file's columns: jdbm, jdmc"):
+        read_boundary_file(path, level=Level.STREET, columns=Columns(code="bm"))

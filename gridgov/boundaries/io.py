@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,6 +29,17 @@ ALIASES = {
 }
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Which of a file's columns hold the code, the name and the parent's code. ``None`` means
+    the usual names (code or adcode; name; parent_code or parent). A dotted name reaches into
+    an object column: ``parent.adcode`` is the AMap/DataV district download's parent code."""
+
+    code: str | None = None
+    name: str | None = None
+    parent: str | None = None
+
+
 class BoundaryFileError(ValueError):
     """A boundary file that cannot be read: the message names the file and the reason."""
 
@@ -42,7 +55,7 @@ def required_columns(level: Level) -> tuple[str, ...]:
 
 
 def read_boundary_file(
-    path: Path | str, *, level: Level, crs: str | None = None
+    path: Path | str, *, level: Level, crs: str | None = None, columns: Columns | None = None
 ) -> gpd.GeoDataFrame:
     """Read one level of boundaries and return it in EPSG:4326 with normalised columns.
 
@@ -53,25 +66,87 @@ def read_boundary_file(
     if not path.exists():
         raise BoundaryFileError(path, "no such file")
     try:
-        frame = _read_csv(path) if path.suffix.lower() == ".csv" else gpd.read_file(path)
+        frame = _read_csv(path) if path.suffix.lower() == ".csv" else _read_geo(path)
     except BoundaryFileError:
         raise
     except Exception as exc:  # pyogrio, pandas and shapely each raise their own types
         raise BoundaryFileError(path, _first_line(exc)) from exc
     if frame.empty:
         raise BoundaryFileError(path, "the file holds no features")
-    frame = frame.rename(columns=_column_name)
+    frame = _pick_columns(frame, path, columns or Columns())
     missing = [c for c in required_columns(level) if c not in frame.columns]
     if missing:
         raise BoundaryFileError(path, f"missing column(s): {', '.join(missing)}")
     return _normalise(_to_wgs84(frame, path, crs), level)
 
 
-def _column_name(column: object) -> object:
-    if not isinstance(column, str) or column == "geometry":
-        return column
-    name = column.strip().lower()
-    return ALIASES.get(name, name)
+def _pick_columns(frame: gpd.GeoDataFrame, path: Path, chosen: Columns) -> gpd.GeoDataFrame:
+    """Rename the file's columns to gridgov's; a column named by ``chosen`` wins over the
+    usual names, and one target is never filled twice (a file with parent and parent_code)."""
+    frame = frame.rename(columns=lambda c: c.strip().lower() if isinstance(c, str) else c)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    picked: dict[str, pd.Series] = {}
+    for target, named, usual in (
+        ("code", chosen.code, ("code", "adcode")),
+        ("name", chosen.name, ("name",)),
+        ("parent_code", chosen.parent, ("parent_code", "parent_cod", "parent.adcode", "parent")),
+    ):
+        if named is not None:
+            picked[target] = _column(frame, path, named.strip().lower(), required=True)
+            continue
+        for candidate in usual:
+            found = _column(frame, path, candidate, required=False)
+            if found is not None:
+                picked[target] = found
+                break
+    rest = {ALIASES.get(c, c): frame[c] for c in frame.columns if c in ALIASES}
+    for target, values in rest.items():
+        picked.setdefault(target, values)
+    kept = [c for c in frame.columns if c not in picked and c != frame.geometry.name]
+    table = pd.concat([frame[kept], pd.DataFrame(picked, index=frame.index)], axis=1)
+    return gpd.GeoDataFrame(table, geometry=frame.geometry.to_numpy(), crs=frame.crs)
+
+
+def _column(frame: pd.DataFrame, path: Path, name: str, *, required: bool) -> pd.Series | None:
+    """A column, or a key inside an object column (``parent.adcode``)."""
+    if name in frame.columns:
+        values = frame[name]
+        if name == "parent" and values.map(_is_object).any():
+            return values.map(lambda v: _inside(v, ["adcode"]))
+        return values
+    head, _, rest = name.partition(".")
+    if rest and head in frame.columns:
+        return frame[head].map(lambda v: _inside(v, rest.split(".")))
+    if required:
+        found = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+        raise BoundaryFileError(path, f"no column {name!r}; the file's columns: {found}")
+    return None
+
+
+def _is_object(value: object) -> bool:
+    return isinstance(value, dict) or (isinstance(value, str) and value.lstrip().startswith("{"))
+
+
+def _inside(value: object, keys: list[str]) -> object:
+    """``{"adcode": 110000}`` (or its JSON text, as GDAL gives it) -> 110000."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _read_geo(path: Path) -> gpd.GeoDataFrame:
+    # GDAL's GeoJSON reader takes text that looks like a time or date for one: a code such as
+    # "T1111" would arrive as 11:11:00. Codes are text.
+    if path.suffix.lower() in (".geojson", ".json"):
+        return gpd.read_file(path, DATE_AS_STRING="YES")
+    return gpd.read_file(path)
 
 
 def _read_csv(path: Path) -> gpd.GeoDataFrame:
