@@ -83,6 +83,36 @@ def test_a_level_cannot_be_imported_twice_into_one_generation(session):
     assert refused.value.report.errors[0].check == "level_exists"
 
 
+def test_dry_run_finds_a_code_used_at_another_level(session):
+    generation = create_generation(session, name="tiny")
+    import_tiny_city(session, generation_id=generation.id, upto=Level.CITY)
+    district = shapes.tiny_city()[Level.DISTRICT].assign(code=shapes.CITY)
+    with pytest.raises(ImportRefused) as refused:
+        import_boundaries(
+            session, frame=district, level=Level.DISTRICT, generation_id=generation.id, dry_run=True
+        )
+    [finding] = refused.value.report.errors
+    assert (finding.check, finding.params) == ("code_in_use", {"code": "T100", "level": "city"})
+
+
+def test_dry_run_finds_values_the_tables_cannot_hold(session):
+    generation = create_generation(session, name="tiny")
+    import_tiny_city(session, generation_id=generation.id, upto=Level.COMMUNITY)
+    rows = shapes.four_grids()
+    rows[0]["households"] = "about 300"
+    rows[1]["name"] = "网" * 201
+    with pytest.raises(ImportRefused) as refused:
+        import_boundaries(
+            session,
+            frame=shapes.frame(rows),
+            level=Level.GRID,
+            generation_id=generation.id,
+            dry_run=True,
+        )
+    found = {(f.check, f.params["code"], f.params["column"]) for f in refused.value.report.errors}
+    assert found == {("not_a_count", "G1", "households"), ("too_long", "G2", "name")}
+
+
 @pytest.mark.filterwarnings("ignore:Column names longer than 10")
 @pytest.mark.filterwarnings("ignore:Normalized/laundered field name")
 @pytest.mark.parametrize(

@@ -56,6 +56,10 @@ def import_boundaries(
         report.findings.insert(
             0, Finding("level_exists", "error", {"level": level.value, "count": existing})
         )
+    # What only the database would refuse at the commit, found by the dry run too.
+    report.findings.extend(_value_findings(frame, level))
+    if level is not Level.GRID:
+        report.findings.extend(_codes_in_use(session, frame=frame, generation_id=generation_id))
     if not report.ok:
         raise ImportRefused(report)
     if dry_run:
@@ -80,6 +84,57 @@ def _count_existing(session: Session, *, level: Level, generation_id: int) -> in
             .where(Area.generation_id == generation_id, Area.level == level.value)
         )
     return int(session.scalar(query) or 0)
+
+
+# Column widths of the areas and grids tables.
+_WIDTHS = {"code": 32, "name": 200, "grid_head_name": 100, "grid_head_phone": 32}
+_COUNTS = ("households", "population")
+
+
+def _value_findings(frame: gpd.GeoDataFrame, level: Level) -> list[Finding]:
+    """Values the tables cannot hold: text too long, counts that are no whole numbers."""
+    findings = []
+    for record in _records(frame):
+        code = record.get("code")
+        for column, width in _WIDTHS.items():
+            text = _text_or_none(record.get(column))
+            if text is not None and len(text) > width:
+                findings.append(
+                    Finding("too_long", "error", {"code": code, "column": column, "limit": width})
+                )
+        if level is Level.GRID:
+            for column in _COUNTS:
+                text = _text_or_none(record.get(column))
+                if text is not None and _whole_number(text) is None:
+                    params = {"code": code, "column": column, "value": text}
+                    findings.append(Finding("not_a_count", "error", params))
+    return findings
+
+
+def _codes_in_use(
+    session: Session, *, frame: gpd.GeoDataFrame, generation_id: int
+) -> list[Finding]:
+    """Area codes are unique in a generation across levels, not only within one."""
+    codes = [c for c in frame["code"].dropna().unique().tolist()]
+    if not codes:
+        return []
+    taken = session.execute(
+        select(Area.code, Area.level).where(
+            Area.generation_id == generation_id, Area.code.in_(codes)
+        )
+    ).all()
+    return [
+        Finding("code_in_use", "error", {"code": code, "level": taken_level})
+        for code, taken_level in taken
+    ]
+
+
+def _whole_number(text: str) -> int | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and 0 <= number < 2**31 else None
 
 
 def _records(frame: gpd.GeoDataFrame) -> list[dict[str, object]]:
@@ -122,4 +177,4 @@ def _text_or_none(value: object) -> str | None:
 
 def _int_or_none(value: object) -> int | None:
     text = _text_or_none(value)
-    return int(float(text)) if text is not None else None
+    return _whole_number(text) if text is not None else None
