@@ -175,15 +175,19 @@ def import_departments_command(
     file: Path,
     commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
 ) -> None:
-    """Check a departments CSV (code, name, level, area_code) and, with --commit, load it."""
+    """Check departments (code, name, level, area_code, role) and, with --commit, load them."""
+    from gridgov.departments.service import check_department_areas
+
     try:
         rows = read_departments_csv(file)
-    except (DepartmentFileError, OSError) as exc:
+    except DepartmentFileError as exc:
         raise _fail(str(exc)) from exc
-    if not commit:
-        typer.echo(f"{len(rows)} departments are valid; dry run: add --commit to write")
-        return
     with session_scope(_sessions()) as session:
+        if problems := check_department_areas(session, rows=rows):
+            raise _fail(f"{file}: " + "; ".join(problems))
+        if not commit:
+            typer.echo(f"{len(rows)} departments are valid; dry run: add --commit to write")
+            return
         upsert_departments(session, rows=rows)
     typer.echo(f"wrote {len(rows)} departments")
 
@@ -277,13 +281,15 @@ def locate(
 
 
 @import_app.command("categories")
-def import_categories_command(file: Path) -> None:
-    """Load or update the incident categories (code, parent_code, name_zh, name_en, urgent)."""
+def import_categories_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check the incident categories (code, parent_code, name_zh, name_en, urgent); --commit
+    writes them."""
     from gridgov.responsibilities.service import load_categories
 
-    with session_scope(_sessions()) as session:
-        count = load_categories(session, path=file)
-    typer.echo(f"wrote {count} categories")
+    _import_reference(file, "categories", lambda s: load_categories(s, path=file), commit)
 
 
 @import_app.command("responsibilities")
@@ -387,12 +393,30 @@ def import_stockpiles_command(
 
 
 @import_app.command("items")
-def import_items_command(file: Path) -> None:
-    """Load or update the item catalogue (code, name_zh, name_en, unit_zh, unit_en)."""
+def import_items_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Check the item catalogue (code, name_zh, name_en, unit_zh, unit_en); --commit writes."""
     from gridgov.supplies.stock import load_items
 
+    _import_reference(file, "items", lambda s: load_items(s, path=file), commit)
+
+
+def _import_reference(file: Path, what: str, load: Callable[[Session], int], commit: bool) -> None:
+    """Load a reference table in a transaction and keep it only with --commit."""
+    from gridgov.tables import TableError
+
     with session_scope(_sessions()) as session:
-        typer.echo(f"wrote {load_items(session, path=file)} items")
+        try:
+            count = load(session)
+        except TableError as exc:
+            raise _fail(f"{exc}; nothing written") from exc
+        if not commit:
+            session.rollback()
+            typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
+            return
+    typer.echo(f"wrote {count} {what}")
 
 
 @import_app.command("roads")

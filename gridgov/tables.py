@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +91,47 @@ def read_table(
     else:
         table = read_csv_text(path, encoding=encoding).frame
     return table.rename(columns=lambda c: headers.get(str(c).strip(), str(c).strip().lower()))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a reference table: its name, the most characters it holds, whether a
+    row must fill it, and the other headers offices give it (e.g. 编码 for code)."""
+
+    name: str
+    width: int
+    required: bool = True
+    headers: tuple[str, ...] = ()
+
+
+def read_reference_table(path: Path | str, columns: Sequence[Column]) -> list[dict[str, str]]:
+    """Rows of a small catalogue (CSV in UTF-8 or GBK, or .xlsx), checked column by column;
+    the first column is the key and may not repeat. Every problem is listed, by row."""
+    headers = {h: c.name for c in columns for h in c.headers}
+    table = read_table(path, headers)
+    missing = [c.name for c in columns if c.required and c.name not in table.columns]
+    if missing:
+        found = ", ".join(str(c) for c in table.columns)
+        raise TableError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {found}")
+    rows = [
+        {c.name: str(record.get(c.name, "")).strip() for c in columns}
+        for record in table.to_dict("records")
+    ]
+    problems, seen = [], set()
+    key = columns[0].name
+    for number, row in enumerate(rows, start=2):
+        for column in columns:
+            value = row[column.name]
+            if column.required and not value:
+                problems.append(f"row {number}: {column.name} is empty")
+            elif len(value) > column.width:
+                problems.append(f"row {number}: {column.name} is over {column.width} characters")
+        if row[key] and row[key] in seen:
+            problems.append(f"row {number}: {key} {row[key]} appears twice")
+        seen.add(row[key])
+    if problems:
+        raise TableError(f"{path}: " + "; ".join(problems))
+    return rows
 
 
 def _first_line(exc: Exception) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,47 +9,56 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.levels import AREA_LEVELS
+from gridgov.boundaries.models import Area
 from gridgov.db import upsert
 from gridgov.departments.models import Department
+from gridgov.tables import Column, TableError, read_reference_table
 
-COLUMNS = ("code", "name", "level", "area_code")
+COLUMNS = (
+    Column("code", 32, headers=("编码", "部门编码")),
+    Column("name", 200, headers=("名称", "部门名称")),
+    Column("level", 16, headers=("层级",)),
+    Column("area_code", 32, headers=("区域编码", "辖区编码")),
+    Column("role", 16, required=False, headers=("角色", "职能")),
+)
 
 
 class DepartmentFileError(ValueError):
-    """A department file with bad rows: the message lists each (line, field, reason)."""
+    """A department file with bad rows: the message lists each (row, field, reason)."""
 
 
 def read_departments_csv(path: Path | str) -> list[dict[str, str]]:
-    """Read and validate a departments CSV (code, name, level, area_code)."""
-    path = Path(path)
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DepartmentFileError(f"{path}: missing column(s): {', '.join(missing)}")
-        rows = [{c: (row.get(c) or "").strip() for c in (*COLUMNS, "role")} for row in reader]
-    for row in rows:
-        row["role"] = row["role"] or None
-    problems = []
-    seen: set[str] = set()
+    """Read and validate a departments file (code, name, level, area_code, role)."""
+    try:
+        rows = read_reference_table(path, COLUMNS)
+    except TableError as exc:
+        raise DepartmentFileError(str(exc)) from exc
     levels = {level.value for level in AREA_LEVELS}
-    for line, row in enumerate(rows, start=2):
-        for column in COLUMNS:
-            if not row[column]:
-                problems.append(f"line {line}: {column} is empty")
-        if row["level"] and row["level"] not in levels:
-            problems.append(f"line {line}: level {row['level']!r} is not one of {sorted(levels)}")
-        if row["code"] in seen:
-            problems.append(f"line {line}: code {row['code']} is duplicated")
-        seen.add(row["code"])
+    problems = [
+        f"row {line}: level {row['level']!r} is not one of {sorted(levels)}"
+        for line, row in enumerate(rows, start=2)
+        if row["level"] not in levels
+    ]
     if problems:
         raise DepartmentFileError(f"{path}: " + "; ".join(problems))
     return rows
 
 
+def check_department_areas(session: Session, *, rows: list[dict[str, str]]) -> list[str]:
+    """Rows whose area code no boundary generation knows (typing mistakes, another city)."""
+    codes = {row["area_code"] for row in rows}
+    known = set(session.scalars(select(Area.code).where(Area.code.in_(codes)).distinct()))
+    return [
+        f"row {line}: area_code {row['area_code']} is no area of any boundary generation"
+        for line, row in enumerate(rows, start=2)
+        if row["area_code"] not in known
+    ]
+
+
 def upsert_departments(session: Session, *, rows: list[dict[str, str]]) -> int:
     """Insert departments, updating name, level and area of codes that already exist."""
-    return upsert(session, Department, rows, keys=["code"])
+    records = [{**row, "role": row.get("role") or None} for row in rows]
+    return upsert(session, Department, records, keys=["code"])
 
 
 LEVEL_ORDER = {level.value: n for n, level in enumerate(reversed(AREA_LEVELS))}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.responsibilities.routing import ESCALATION_LEVELS, Assignment, Rule, assignment_from
-from gridgov.tables import TableError, read_table
+from gridgov.tables import Column, TableError, read_reference_table, read_table
 
 # Headers as cities keep them (Chinese) or as gridgov writes them (English).
 HEADERS = {
@@ -65,19 +64,32 @@ class ResponsibilityListError(ValueError):
         self.problems = problems
 
 
+CATEGORY_COLUMNS = (
+    Column("code", 16, headers=("编码", "类别编码")),
+    Column("parent_code", 16, required=False, headers=("上级编码", "大类编码")),
+    Column("name_zh", 100, headers=("名称", "中文名称")),
+    Column("name_en", 200, headers=("英文名称",)),
+    Column("urgent", 8, required=False, headers=("紧急",)),
+)
+_YES, _NO = ("true", "1", "yes", "是"), ("", "false", "0", "no", "否")
+
+
 def load_categories(session: Session, *, path: Path) -> int:
-    """Insert or update the category catalogue from a CSV (code, parent_code, names, urgent)."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
+    """Insert or update the category catalogue from a file (code, parent_code, name_zh,
+    name_en, urgent); a parent must be in the file or the catalogue already."""
+    rows = read_reference_table(path, CATEGORY_COLUMNS)
+    known = {r["code"] for r in rows} | set(session.scalars(select(Category.code)))
+    problems = []
+    for line, row in enumerate(rows, start=2):
+        if row["parent_code"] and row["parent_code"] not in known:
+            problems.append(f"row {line}: parent_code {row['parent_code']} is no category")
+        if row["urgent"].lower() not in (*_YES, *_NO):
+            problems.append(f"row {line}: urgent {row['urgent']!r} is not true or false")
+    if problems:
+        raise TableError(f"{path}: " + "; ".join(problems))
     records = [
-        {
-            "code": r["code"].strip(),
-            "parent_code": r["parent_code"].strip() or None,
-            "name_zh": r["name_zh"].strip(),
-            "name_en": r["name_en"].strip(),
-            "urgent": r["urgent"].strip().lower() in ("true", "1", "yes", "是"),
-        }
-        for r in rows
+        {**row, "parent_code": row["parent_code"] or None, "urgent": row["urgent"].lower() in _YES}
+        for row in rows
     ]
     # Major classes first, so that sub-classes find their parent.
     records.sort(key=lambda r: (r["parent_code"] is not None, r["code"]))

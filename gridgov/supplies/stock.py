@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +20,7 @@ from gridgov.db import upsert, upsert_statement
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.supplies.models import Item, StockLot, Stockpile
-from gridgov.tables import TableError, read_table
+from gridgov.tables import Column, TableError, read_reference_table, read_table
 
 HEADERS = {
     "储备点编码": "stockpile_code", "储备点名称": "stockpile_name", "类型": "kind",
@@ -68,11 +67,18 @@ class StockImport:
     lots: int
 
 
+ITEM_COLUMNS = (
+    Column("code", 32, headers=("编码", "物资编码")),
+    Column("name_zh", 100, headers=("名称", "物资名称")),
+    Column("name_en", 100, headers=("英文名称",)),
+    Column("unit_zh", 16, headers=("单位",)),
+    Column("unit_en", 16, headers=("英文单位",)),
+)
+
+
 def load_items(session: Session, *, path: Path) -> int:
-    """Insert or update the item catalogue from a CSV."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        rows = [{k: v.strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-    return upsert(session, Item, rows, keys=["code"])
+    """Insert or update the item catalogue from a file (code, names, units)."""
+    return upsert(session, Item, read_reference_table(path, ITEM_COLUMNS), keys=["code"])
 
 
 def read_stock_file(path: Path | str) -> list[dict[str, str]]:
