@@ -380,11 +380,17 @@ def import_stockpiles_command(
 
     with session_scope(_sessions()) as session:
         try:
-            result = import_stock(session, rows=read_stock_file(file))
+            result = import_stock(
+                session,
+                rows=read_stock_file(file),
+                edge_tolerance_m=get_settings().edge_tolerance_m,
+            )
         except StockFileError as exc:
             for problem in exc.problems:
                 typer.echo(f"  {problem}")
             raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+        for code, grid, metres in result.attached:
+            typer.echo(f"  {code} lies {metres} m outside the city: attached to grid {grid}")
         if not commit:
             session.rollback()
             typer.echo(f"{result.stockpiles} stockpiles, {result.lots} lots are valid; dry run")
@@ -452,9 +458,21 @@ def import_sensors_command(
     """Check sensors (code, name, kind, owner_department, lon, lat, metrics); --commit writes."""
     from gridgov.sensors.catalogue import import_sensors
 
-    _import_catalogue(
-        file, "sensors", lambda session: import_sensors(session, path=file, crs=crs.value), commit
-    )
+    def load(session: Session) -> tuple[int, list[str]]:
+        result = import_sensors(
+            session, path=file, crs=crs.value, edge_tolerance_m=get_settings().edge_tolerance_m
+        )
+        notes = [
+            f"{code} lies {metres} m outside the city: attached to grid {grid}"
+            for code, grid, metres in result.attached
+        ] + [
+            f"{code} lies outside the city: registered without a grid; its alerts go to its"
+            " owner department"
+            for code in result.outside
+        ]
+        return result.count, notes
+
+    _import_catalogue(file, "sensors", load, commit)
 
 
 @import_app.command("sensor-rules")
@@ -465,23 +483,27 @@ def import_sensor_rules_command(
     """Check sensor rules (see geodata/sensor_rules.csv for the columns); --commit writes."""
     from gridgov.sensors.catalogue import import_rules
 
-    _import_catalogue(file, "rules", lambda session: import_rules(session, path=file), commit)
+    _import_catalogue(file, "rules", lambda session: (import_rules(session, path=file), []), commit)
 
 
-def _import_catalogue(file: Path, what: str, load: Callable[[Session], int], commit: bool) -> None:
+def _import_catalogue(
+    file: Path, what: str, load: Callable[[Session], tuple[int, list[str]]], commit: bool
+) -> None:
     """Check a catalogue CSV in a transaction, list every problem, and keep it only with
     --commit (the check needs the database: departments, grids, categories, sensors)."""
     from gridgov.sensors.catalogue import CatalogueError
 
     with session_scope(_sessions()) as session:
         try:
-            count = load(session)
+            count, notes = load(session)
         except CatalogueError as exc:
             for problem in exc.problems:
                 typer.echo(f"  {problem}")
             raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
         except OSError as exc:
             raise _fail(f"{file}: {exc}") from exc
+        for note in notes:
+            typer.echo(f"  {note}")
         if not commit:
             session.rollback()
             typer.echo(f"{count} {what} are valid; dry run: add --commit to write")

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     fence_dwell_positions: int = 3
     # Seconds between webhook delivery passes inside the service (0: none).
     delivery_interval: float = 2.0
+    # Stockpiles and sensors this close outside every grid (a pier, a river-bank station)
+    # are attached to the nearest grid on import; farther out they are refused.
+    edge_tolerance_m: float = 200.0
     # The city's own time zone: stock expires by the local calendar.
     timezone: str = "Asia/Shanghai"
     # The map's base layer: a tile URL template ({z}/{x}/{y}), e.g. the city's own tile server

@@ -11,10 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import shapely
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
+from gridgov.boundaries.frames import read_level
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.lookup import nearest_grid
 from gridgov.db import session_scope
 from gridgov.incidents.models import Incident, IncidentEvent
 from gridgov.notifications.models import Notification
@@ -583,7 +587,7 @@ def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_gener
         "sensors.csv",
         SENSOR_HEADER + "T-NEW,新水质站,water_quality,990105-HB,109.1,21.55,ph:pH;turbidity:NTU\n",
     )
-    assert import_sensors(session, path=good) == 1
+    assert import_sensors(session, path=good).count == 1
     new = session.scalar(select(Sensor).where(Sensor.code == "T-NEW"))
     assert (
         new.grid_code,
@@ -607,8 +611,9 @@ def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_gener
         + "T-B1,,water_quality,NOPE,109.1,21.55,ph:pH\n"
         + "T-B2,,water_quality,990105-HB,east,21.55,ph:pH\n"
         + "T-B3,,water_quality,990105-HB,109.1,95,ph:pH\n"
-        + "T-B4,,water_quality,990105-HB,100.0,10.0,ph:pH\n"
-        + "T-B5,,water_quality,990105-HB,109.1,21.55,Ph:pH\n",
+        + "T-B4,,water_quality,990105-HB,109.1,21.55,ph:pH\n"
+        + "T-B5,,water_quality,990105-HB,109.1,21.55,Ph:pH\n"
+        + "T-B4,,water_quality,990105-HB,109.1,21.55,ph:pH\n",
     )
     with pytest.raises(CatalogueError) as refused:
         import_sensors(session, path=bad)
@@ -616,8 +621,8 @@ def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_gener
         "line 2: owner_department: no department NOPE",
         "line 3: lon: 'east' is not a number",
         "line 4: lat: 95.0 is not between -90 and 90",
-        "line 5: lon: T-B4 lies outside the city",
         "line 6: metrics: 'Ph': use lower-case letters, digits and _",
+        "line 7: code: T-B4 is also on row 5",
     ]
     with pytest.raises(CatalogueError) as refused:
         import_sensors(session, path=good, crs="mercator")
@@ -625,6 +630,33 @@ def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_gener
         ("crs", "unknown CRS 'mercator' (use wgs84, gcj02, bd09, cgcs2000)")
     ]
     assert session.scalar(select(func.count()).where(Sensor.code.like("T-B%"))) == 0
+
+
+def test_sensors_outside_the_city_are_attached_or_registered_outside(
+    session, demo_generation, tmp_path
+):
+    generation = demo_generation.id
+    city = read_level(session, level=Level.CITY, generation_id=generation).geometry.iloc[0]
+    east_x, east_y = max(shapely.get_coordinates(city).tolist())
+    bank = east_x + 0.0002  # about 21 m east of the city's easternmost vertex
+    path = write(
+        tmp_path,
+        "sensors.csv",
+        SENSOR_HEADER
+        + f"T-BANK,河岸站,water_quality,990105-HB,{bank},{east_y},ph:pH\n"
+        + "T-UP,上游站,water_quality,990105-HB,100.0,10.0,ph:pH\n",
+    )
+    result = import_sensors(session, path=path, edge_tolerance_m=200)
+    nearest = nearest_grid(session, lon=bank, lat=east_y, generation_id=generation)
+    assert [(c, g) for c, g, _ in result.attached] == [("T-BANK", nearest.grid.code)]
+    assert 15 < result.attached[0][2] < 25
+    assert result.outside == ["T-UP"]
+    upstream = session.scalar(select(Sensor).where(Sensor.code == "T-UP"))
+    assert (upstream.grid_code, upstream.district_code, upstream.owner_department) == (
+        None,
+        None,
+        "990105-HB",
+    )
 
 
 def test_unknown_sensor_reasons_say_what_is_wrong(session, sensor):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
+import shapely
 from shapely.geometry import LineString
 from sqlalchemy import func, select, text
 
-from gridgov.boundaries.lookup import locate
+from gridgov.boundaries.frames import read_level
+from gridgov.boundaries.generations import active_generation
+from gridgov.boundaries.levels import Level
+from gridgov.boundaries.lookup import locate, nearest_grid
 from gridgov.db import session_scope
 from gridgov.errors import FieldError
 from gridgov.supplies import reservations
@@ -300,3 +305,37 @@ def test_the_nearest_search_walks_the_index_not_the_table(session, demo_generati
     # item's entries from the same index (Bitmap Index Scan). Never the whole table.
     assert "on ix_stock_lots_item_position" in plan or "using ix_stock_lots_item_position" in plan
     assert "Seq Scan on stock_lots" not in plan
+
+
+def just_outside_the_city(session, metres_east: float) -> tuple[float, float]:
+    """A point ``metres_east`` east of the city's easternmost vertex (outside every grid)."""
+    generation = active_generation(session)
+    city = read_level(session, level=Level.CITY, generation_id=generation.id).geometry.iloc[0]
+    x, y = max(shapely.get_coordinates(city).tolist())
+    return x + metres_east / (111_320 * math.cos(math.radians(y))), y
+
+
+def test_a_stockpile_on_a_pier_is_attached_to_the_nearest_grid(session):
+    add_items(session, "test_tent")
+    pier = just_outside_the_city(session, 19)
+    result = import_stock(
+        session, rows=[stock_row("T-P", pier, "test_tent", 5)], edge_tolerance_m=200
+    )
+    [(code, grid, metres)] = result.attached
+    assert code == "T-P" and 18 < metres < 20
+    stockpile = session.scalar(select(Stockpile).where(Stockpile.code == "T-P"))
+    assert stockpile.grid_code == grid
+    generation_id = active_generation(session).id
+    assert (
+        nearest_grid(session, lon=pier[0], lat=pier[1], generation_id=generation_id).grid.code
+        == grid
+    )
+
+
+def test_a_stockpile_beyond_the_tolerance_is_refused_with_its_distance(session):
+    add_items(session, "test_tent")
+    far = just_outside_the_city(session, 1000)
+    with pytest.raises(StockFileError) as refused:
+        import_stock(session, rows=[stock_row("T-F", far, "test_tent", 5)], edge_tolerance_m=200)
+    [problem] = refused.value.problems
+    assert problem.field == "lon" and "outside the city (1000 m" in problem.reason

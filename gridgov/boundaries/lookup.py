@@ -158,3 +158,23 @@ def children_of(session: Session, *, area: Area) -> list[Area] | list[Grid]:
             session.scalars(select(Grid).where(Grid.community_id == area.id).order_by(Grid.code))
         )
     return list(session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code)))
+
+
+def locate_near(
+    session: Session,
+    *,
+    lon: float,
+    lat: float,
+    generation_id: int,
+    tolerance_m: float,
+    index: GridIndex | None = None,
+) -> tuple[GridPlace | None, float]:
+    """The grid at a point, else the nearest grid if it lies within ``tolerance_m`` (a pier,
+    a station on the river bank); the distance is 0 inside a grid."""
+    place = locate(session, lon=lon, lat=lat, generation_id=generation_id, index=index)
+    if place is not None or tolerance_m <= 0:
+        return place, 0.0
+    nearest = nearest_grid(session, lon=lon, lat=lat, generation_id=generation_id)
+    if nearest is None or nearest.distance_m > tolerance_m:
+        return None, nearest.distance_m if nearest else 0.0
+    return place_of(session, grid=nearest.grid), nearest.distance_m

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoalchemy2.shape import from_shape
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.levels import Level
-from gridgov.boundaries.lookup import locate
+from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
@@ -116,8 +116,22 @@ def _position(
         return None, [CatalogueProblem(line, "crs", reason)]
 
 
-def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
-    """Insert or update sensors; each is located in its grid (outside the city is refused)."""
+@dataclass(frozen=True)
+class SensorImport:
+    """How many sensors a file held, which lie just outside the city and were attached to the
+    nearest grid (code, grid, metres), and which lie farther out (registered outside)."""
+
+    count: int
+    attached: list[tuple[str, str, float]] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+def import_sensors(
+    session: Session, *, path: Path, crs: str = "wgs84", edge_tolerance_m: float = 0.0
+) -> SensorImport:
+    """Insert or update sensors, each in its grid. One just outside every grid (within
+    ``edge_tolerance_m``) belongs to the nearest grid; one farther out (an upstream station)
+    is registered outside the city: no grid, its alerts go to its owner department."""
     try:
         input_crs = InputCRS(crs)
     except ValueError:
@@ -130,7 +144,14 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
     generation = active_generation(session)
     problems: list[CatalogueProblem] = []
     values = []
+    first_row: dict[str, int] = {}
+    attached: list[tuple[str, str, float]] = []
+    outside: list[str] = []
     for line, row in enumerate(rows, start=2):
+        if row["code"] in first_row:
+            reason = f"{row['code']} is also on row {first_row[row['code']]}"
+            problems.append(CatalogueProblem(line, "code", reason))
+        first_row.setdefault(row["code"], line)
         if row["owner_department"] not in departments:
             problems.append(
                 CatalogueProblem(
@@ -149,13 +170,22 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
             problems += found
             continue
         lon, lat = position
-        place = (
-            locate(session, lon=lon, lat=lat, generation_id=generation.id) if generation else None
+        place, distance = (
+            locate_near(
+                session,
+                lon=lon,
+                lat=lat,
+                generation_id=generation.id,
+                tolerance_m=edge_tolerance_m,
+            )
+            if generation
+            else (None, 0.0)
         )
         if place is None:
-            problems.append(CatalogueProblem(line, "lon", f"{row['code']} lies outside the city"))
-            continue
-        chain = {Level(a.level): a.code for a in place.areas}
+            outside.append(row["code"])
+        elif distance > 0:
+            attached.append((row["code"], place.grid.code, round(distance, 1)))
+        chain = {Level(a.level): a.code for a in place.areas} if place else {}
         values.append(
             {
                 "code": row["code"],
@@ -164,16 +194,17 @@ def import_sensors(session: Session, *, path: Path, crs: str = "wgs84") -> int:
                 "owner_department": row["owner_department"],
                 "metrics": metrics,
                 "position": from_shape(Point(lon, lat), srid=4326),
-                "grid_code": place.grid.code,
-                "community_code": chain[Level.COMMUNITY],
-                "street_code": chain[Level.STREET],
-                "district_code": chain[Level.DISTRICT],
-                "city_code": chain[Level.CITY],
+                "grid_code": place.grid.code if place else None,
+                "community_code": chain.get(Level.COMMUNITY),
+                "street_code": chain.get(Level.STREET),
+                "district_code": chain.get(Level.DISTRICT),
+                "city_code": chain.get(Level.CITY),
             }
         )
     if problems:
         raise CatalogueError(problems)
-    return upsert(session, Sensor, values, keys=["code"])
+    count = upsert(session, Sensor, values, keys=["code"])
+    return SensorImport(count=count, attached=attached, outside=outside)
 
 
 def import_rules(session: Session, *, path: Path) -> int:

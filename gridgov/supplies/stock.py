@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.levels import Level
-from gridgov.boundaries.lookup import locate
+from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert, upsert_statement
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
@@ -65,6 +65,8 @@ class StockFileError(ValueError):
 class StockImport:
     stockpiles: int
     lots: int
+    # Stockpiles just outside every grid, attached to the nearest: (code, grid, metres).
+    attached: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 ITEM_COLUMNS = (
@@ -99,11 +101,16 @@ def read_stock_file(path: Path | str) -> list[dict[str, str]]:
 
 
 def import_stock(
-    session: Session, *, rows: list[dict[str, str]], index: GridIndex | None = None
+    session: Session,
+    *,
+    rows: list[dict[str, str]],
+    index: GridIndex | None = None,
+    edge_tolerance_m: float = 0.0,
 ) -> StockImport:
     """Validate every row, then upsert stockpiles and their lots (all or nothing).
 
     A lot's quantity is set to the file's; it may not drop below what is already reserved.
+    A stockpile outside every grid but within ``edge_tolerance_m`` of one belongs to it.
     """
     items = set(session.scalars(select(Item.code)))
     departments = set(session.scalars(select(Department.code)))
@@ -128,7 +135,7 @@ def import_stock(
                 StockProblem(line, "item", f"{row['item']} with this expiry is listed twice")
             )
         lots[key] = _int(row["quantity"]) or 0
-    places = _places(session, stockpiles, first_line, problems, index)
+    places, attached = _places(session, stockpiles, first_line, problems, index, edge_tolerance_m)
     if problems:
         raise StockFileError(problems)
     ids = {
@@ -139,7 +146,7 @@ def import_stock(
     if problems:
         raise StockFileError(problems)
     session.flush()
-    return StockImport(stockpiles=len(ids), lots=len(lots))
+    return StockImport(stockpiles=len(ids), lots=len(lots), attached=attached)
 
 
 def _check_row(
@@ -188,24 +195,37 @@ def _places(
     first_line: dict[str, int],
     problems: list[StockProblem],
     index: GridIndex | None,
-) -> dict[str, Place]:
-    """WGS84 position and area codes of each stockpile; outside the city is a problem."""
+    tolerance_m: float,
+) -> tuple[dict[str, Place], list[tuple[str, str, float]]]:
+    """WGS84 position and area codes of each stockpile, and those attached to a grid they
+    lie just outside; beyond the tolerance is a problem."""
     generation = active_generation(session)
     known_crs = {c.value for c in InputCRS}
     places: dict[str, Place] = {}
+    attached: list[tuple[str, str, float]] = []
     for code, row in stockpiles.items():
         lon, lat = _float(row["lon"]), _float(row["lat"])
         crs = (row["crs"] or "wgs84").lower()
         if lon is None or lat is None or generation is None or crs not in known_crs:
             continue
         wgs = to_wgs84(lon, lat, crs)
-        place = locate(session, lon=wgs[0], lat=wgs[1], generation_id=generation.id, index=index)
+        place, distance = locate_near(
+            session,
+            lon=wgs[0],
+            lat=wgs[1],
+            generation_id=generation.id,
+            index=index,
+            tolerance_m=tolerance_m,
+        )
         if place is None:
-            problems.append(StockProblem(first_line[code], "lon", f"{code} lies outside the city"))
+            reason = f"{code} lies outside the city ({distance:.0f} m from the nearest grid)"
+            problems.append(StockProblem(first_line[code], "lon", reason))
             continue
+        if distance > 0:
+            attached.append((code, place.grid.code, round(distance, 1)))
         chain = {Level(a.level): a.code for a in place.areas}
         places[code] = (wgs[0], wgs[1], chain, place.grid.code)
-    return places
+    return places, attached
 
 
 def _upsert_stockpile(session: Session, code: str, row: dict[str, str], place: Place) -> int:
