@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from gridgov.supplies.roads import replace_roads
 from tests.conftest import auth
@@ -29,6 +30,27 @@ def test_single_item_search(client, session):
     first = body["nearest"][0]
     assert first["contact"]["phone"] and first["opening_hours"] == "24小时"
     assert body["plan"]["covered"] is True
+
+
+def test_covered_at_points_into_the_list_as_answered(client, session):
+    hand_made(session)
+    body = nearest(client, session, item="test_tent", quantity=100, limit=2).json()
+    assert [s["code"] for s in body["nearest"]] == ["T-A", "T-B"]
+    # 70 tents in the two shown: not covered within the list; the plan still covers it.
+    assert body["covered_at"] == {"test_tent": None}
+    assert body["plan"]["covered"] is True
+    body = nearest(client, session, item="test_tent", quantity=60, limit=2).json()
+    assert body["covered_at"] == {"test_tent": 1}
+
+
+def test_a_kind_of_the_citys_own_shows_as_written(client, session):
+    hand_made(session)
+    session.execute(text("UPDATE stockpiles SET kind = 'firehouse' WHERE code = 'T-A'"))
+    body = nearest(client, session, item="test_tent", quantity=10, lang="en").json()
+    first = body["nearest"][0]
+    assert (first["code"], first["kind"], first["kind_label"]) == ("T-A", "firehouse", "firehouse")
+    labels = {s["kind_label"] for s in body["nearest"][1:]}
+    assert not any(label.startswith("stockpile_kind.") for label in labels)
 
 
 def test_multi_item_plan_and_shortfall(client, session):

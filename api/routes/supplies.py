@@ -15,7 +15,7 @@ from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.lookup import get_area
 from gridgov.errors import FieldError
 from gridgov.geo.crs import InputCRS, to_wgs84
-from gridgov.i18n import t
+from gridgov.i18n import label, t
 from gridgov.supplies import reservations
 from gridgov.supplies.coverage import coverage
 from gridgov.supplies.models import Item, Reservation, StockLot, Stockpile, SupplyEvent
@@ -34,7 +34,7 @@ def stockpile_out(stockpile: Stockpile, lang: str) -> dict[str, Any]:
         "code": stockpile.code,
         "name": stockpile.name,
         "kind": stockpile.kind,
-        "kind_label": t("stockpile_kind." + stockpile.kind, lang),
+        "kind_label": label("stockpile_kind." + stockpile.kind, lang, stockpile.kind),
         "owner_department": stockpile.owner_department,
         "contact": {"name": stockpile.contact_name, "phone": stockpile.contact_phone},
         "opening_hours": stockpile.opening_hours,

@@ -43,3 +43,15 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: Any) -> str:
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
     return text.format(**params)
+
+
+def label(key: str, lang: str, fallback: str) -> str:
+    """The translation of ``key``, or ``fallback`` (the raw value) when no catalogue has it:
+    a city's own kinds of things show as the city wrote them, not as a key.
+
+    >>> label("stockpile_kind.firehouse", "en", "firehouse")
+    'firehouse'
+    """
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key)
+    return text if text is not None else fallback

@@ -230,7 +230,9 @@ def _answer(
     totals = dict.fromkeys(demand, 0)
     shown = ordered[:limit]
     for item, quantity in demand.items():
-        _, covered_at[item] = running_totals([c for c, _ in ordered], item, quantity)
+        # Where the list as answered covers the item (None: not within it; the plan may
+        # still cover it from stockpiles the limit left out).
+        _, covered_at[item] = running_totals([c for c, _ in shown], item, quantity)
     ids = {c.stockpile_id for c, _ in shown} | {p.candidate.stockpile_id for p in plan.picks}
     stockpiles = {s.id: s for s in session.scalars(select(Stockpile).where(Stockpile.id.in_(ids)))}
     ranked = []
