@@ -425,6 +425,49 @@ def _import_reference(file: Path, what: str, load: Callable[[Session], int], com
     typer.echo(f"wrote {count} {what}")
 
 
+@import_app.command("incidents")
+def import_incidents_command(
+    file: Path,
+    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+) -> None:
+    """Bring in past incidents (a hotline's or a previous system's) with their original times;
+    they notify nobody and escalate nothing. Times without an offset are the city's."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from gridgov.incidents.history import import_history, read_history_file
+    from gridgov.tables import RowsRefused, TableError
+
+    settings = get_settings()
+    with session_scope(_sessions()) as session:
+        index = GridIndexCache().get(session)
+        if index is None:
+            raise _fail("no boundary generation is active: run gridgov demo load, or import")
+        try:
+            result = import_history(
+                session,
+                rows=read_history_file(file),
+                index=index,
+                timezone=ZoneInfo(settings.timezone),
+                now=datetime.now(UTC),
+            )
+        except RowsRefused as refused:
+            for problem in refused.problems[:50]:
+                typer.echo(f"  {problem}")
+            if len(refused.problems) > 50:
+                typer.echo(f"  ... and {len(refused.problems) - 50} more")
+            count = len(refused.problems)
+            raise _fail(f"{file}: refused ({count} problems), nothing written") from refused
+        except TableError as exc:
+            raise _fail(str(exc)) from exc
+        skipped = f"; {result.already_imported} imported before, skipped"
+        if not commit:
+            session.rollback()
+            typer.echo(f"{result.imported} incidents are valid{skipped}; dry run")
+            return
+    typer.echo(f"wrote {result.imported} incidents{skipped}")
+
+
 @import_app.command("roads")
 def import_roads_command(
     file: Path,

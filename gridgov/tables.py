@@ -7,7 +7,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,45 @@ def read_table(
     else:
         table = read_csv_text(path, encoding=encoding).frame
     return table.rename(columns=lambda c: headers.get(str(c).strip(), str(c).strip().lower()))
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """What is wrong with one cell of a file: its row as a spreadsheet numbers it (the
+    header is row 1), its column, and why."""
+
+    row: int
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.column}: {self.reason}"
+
+
+class RowsRefused(ValueError):
+    """A file with bad rows, refused whole: nothing was written. Lists every problem."""
+
+    def __init__(self, problems: list[RowProblem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems[:20]))
+        self.problems = problems
+
+
+def parse_local_time(value: str, timezone: tzinfo) -> datetime | None:
+    """A time as offices write it (ISO 8601, or 2024/05/01 08:30), in the city's time zone
+    when it names no offset; None when it is no time.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> parse_local_time("2024/05/01 08:30", ZoneInfo("Asia/Shanghai")).isoformat()
+    '2024-05-01T08:30:00+08:00'
+    >>> parse_local_time("2024-05-01T00:30:00Z", ZoneInfo("Asia/Shanghai")).isoformat()
+    '2024-05-01T00:30:00+00:00'
+    """
+    text = value.strip().replace("/", "-").replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
 
 
 @dataclass(frozen=True)

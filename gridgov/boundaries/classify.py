@@ -14,15 +14,24 @@ from gridgov.geo.crs import InputCRS, to_wgs84_arrays
 _CHAIN_SQL = text(
     """
     SELECT g.id AS grid_id, g.code AS grid_code, g.name AS grid_name,
-           c.code AS community_code, s.code AS street_code, d.code AS district_code
+           c.code AS community_code, s.code AS street_code, d.code AS district_code,
+           city.code AS city_code
     FROM grids g
     JOIN areas c ON c.id = g.community_id
     LEFT JOIN areas s ON s.id = c.parent_id
     LEFT JOIN areas d ON d.id = s.parent_id
+    LEFT JOIN areas city ON city.id = d.parent_id
     WHERE g.generation_id = :generation_id
     """
 )
-RESULT_COLUMNS = ["grid_code", "grid_name", "community_code", "street_code", "district_code"]
+RESULT_COLUMNS = [
+    "grid_code",
+    "grid_name",
+    "community_code",
+    "street_code",
+    "district_code",
+    "city_code",
+]
 
 
 def classify_points(

@@ -48,6 +48,7 @@ def escalate_one(session: Session, *, now: datetime, run: EscalationRun) -> bool
             Incident.status.in_([s.value for s in DEADLINE_STATUSES]),
             Incident.deadline_at < now,
             ~Incident.overdue_at_top,
+            Incident.source != "history",  # imported history escalates nothing
         )
         .order_by(Incident.deadline_at, Incident.id)
         .limit(1)
