@@ -135,6 +135,13 @@ def import_boundaries_command(
         str | None,
         typer.Option(help="Column of the parent codes; parent.adcode reaches into an object."),
     ] = None,
+    within: Annotated[
+        str | None,
+        typer.Option(help="Import only the part under this area (e.g. one street's grids)."),
+    ] = None,
+    findings: Annotated[
+        Path | None, typer.Option(help="Write the findings as GeoJSON (to look at in QGIS).")
+    ] = None,
     commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
     lang: Lang = "zh",
 ) -> None:
@@ -157,17 +164,28 @@ def import_boundaries_command(
                 generation_id=target,
                 sliver_m2=sliver_m2,
                 dry_run=not commit,
+                within=within,
             )
         except ImportRefused as refused:
             typer.echo(refused.report.render(lang))
+            _write_findings(findings, refused.report.to_geojson(lang))
             session.rollback()
             raise _fail(f"{file}: refused, nothing written") from refused
         typer.echo(result.report.render(lang))
+        _write_findings(findings, result.report.to_geojson(lang))
         if not commit:
             session.rollback()
             typer.echo("dry run: nothing written (add --commit to write)")
         else:
             typer.echo(f"wrote {result.written} {level.value} boundaries to generation {target}")
+
+
+def _write_findings(path: Path | None, collection: dict[str, object]) -> None:
+    if path is not None:
+        import json
+
+        path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+        typer.echo(f"findings written to {path}")
 
 
 @import_app.command("departments")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,9 +90,17 @@ def test_file_with_errors_is_refused_whole_listing_every_error(cli_env, engine, 
     path = tmp_path / "grids.geojson"
     path.write_text(shapes.frame(rows).to_json())
     before = area_count(engine)
-    result = runner.invoke(app, ["import", "boundaries", str(path), "--level", "grid", "--commit"])
+    findings = tmp_path / "findings.geojson"
+    result = runner.invoke(
+        app,
+        ["import", "boundaries", str(path), "--level", "grid", "--commit", "--findings", findings],
+    )
     assert result.exit_code == 1
     assert "duplicate_code" in result.output and "overlap" in result.output
+    collection = json.loads(findings.read_text(encoding="utf-8"))
+    overlap = next(f for f in collection["features"] if f["properties"]["check"] == "overlap")
+    assert overlap["geometry"]["type"] == "Polygon" and overlap["properties"]["area_m2"] > 100
+    assert {f["properties"]["check"] for f in collection["features"]} >= {"duplicate_code"}
     assert "refused, nothing written" in result.output
     assert area_count(engine) == before
 

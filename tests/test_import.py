@@ -244,3 +244,54 @@ def test_named_columns_win_and_a_wrong_name_lists_the_columns(tmp_path):
     ]
     with pytest.raises(BoundaryFileError, match=r"no column 'bm'; the file's columns: jdbm, jdmc"):
         read_boundary_file(path, level=Level.STREET, columns=Columns(code="bm"))
+
+
+def two_community_city() -> dict[Level, gpd.GeoDataFrame]:
+    """The tiny city with two communities side by side, C1 (west) and C2 (east)."""
+    levels = shapes.tiny_city()
+    west = box(shapes.X0, shapes.Y0, shapes.X0 + shapes.STEP, shapes.Y0 + 2 * shapes.STEP)
+    east = box(shapes.X0 + shapes.STEP, shapes.Y0, shapes.X0 + 2 * shapes.STEP, shapes.Y0 + 0.02)
+    levels[Level.COMMUNITY] = shapes.frame(
+        [
+            {"code": "C1", "name": "西社区", "parent_code": shapes.STREET, "geometry": west},
+            {"code": "C2", "name": "东社区", "parent_code": shapes.STREET, "geometry": east},
+        ]
+    )
+    return levels
+
+
+def grids_of(community: str) -> gpd.GeoDataFrame:
+    col = 0 if community == "C1" else 1
+    rows = [
+        shapes.grid_row(f"{community}-1", shapes.square(col, 0), community),
+        shapes.grid_row(f"{community}-2", shapes.square(col, 1), community),
+    ]
+    return shapes.frame(rows)
+
+
+def test_grids_come_in_one_community_at_a_time(session):
+    generation = create_generation(session, name="two communities")
+    for level, frame in two_community_city().items():
+        if level is not Level.GRID:
+            import_boundaries(session, frame=frame, level=level, generation_id=generation.id)
+
+    def grids(frame, within):
+        return import_boundaries(
+            session, frame=frame, level=Level.GRID, generation_id=generation.id, within=within
+        )
+
+    # Without --within the other community is an uncovered parent.
+    with pytest.raises(ImportRefused) as refused:
+        grids(grids_of("C1"), None)
+    assert [f.check for f in refused.value.report.errors] == ["uncovered_parent"]
+    assert grids(grids_of("C1"), "C1").written == 2
+    with pytest.raises(ImportRefused) as refused:
+        grids(grids_of("C1"), "C1")
+    assert refused.value.report.errors[0].params == {"level": "grid", "count": 2}
+    with pytest.raises(ImportRefused) as refused:
+        grids(grids_of("C2"), "C1")
+    found = {f.check for f in refused.value.report.errors}
+    assert found == {"level_exists", "outside_within", "uncovered_parent"}
+    assert grids(grids_of("C2"), "C2").written == 2
+    codes = session.scalars(select(Grid.code).where(Grid.generation_id == generation.id)).all()
+    assert sorted(codes) == ["C1-1", "C1-2", "C2-1", "C2-2"]

@@ -9,8 +9,8 @@ import pandas as pd
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session, aliased
 
 from gridgov.boundaries.frames import read_level
 from gridgov.boundaries.levels import Level
@@ -43,15 +43,27 @@ def import_boundaries(
     generation_id: int,
     sliver_m2: float = DEFAULT_SLIVER_M2,
     dry_run: bool = False,
+    within: str | None = None,
 ) -> ImportResult:
-    """Check ``frame`` against its parents in the generation and write it if it passes."""
+    """Check ``frame`` against its parents in the generation and write it if it passes.
+
+    ``within`` (an area code) imports one part of a level at a time, for example the grids
+    of one street: only the parents under that area are checked for coverage, and only
+    their children count as already imported."""
     parents = (
         read_level(session, level=level.parent, generation_id=generation_id)
         if level.parent is not None
         else None
     )
+    all_parents = set(parents["code"]) if parents is not None else set()
+    scope: set[str] | None = None
+    if within is not None and parents is not None and level.parent is not None:
+        scope = _codes_under(session, code=within, level=level.parent, generation_id=generation_id)
+        parents = parents[parents["code"].isin(scope)]
     report = check_boundaries(frame, level=level, parents=parents, sliver_m2=sliver_m2)
-    existing = _count_existing(session, level=level, generation_id=generation_id)
+    if scope is not None:
+        report.findings[:] = [_outside_within(f, all_parents, within) for f in report.findings]
+    existing = _count_existing(session, level=level, generation_id=generation_id, parents=scope)
     if existing:
         report.findings.insert(
             0, Finding("level_exists", "error", {"level": level.value, "count": existing})
@@ -74,16 +86,51 @@ def import_boundaries(
     return ImportResult(report=report, written=len(rows), generation_id=generation_id)
 
 
-def _count_existing(session: Session, *, level: Level, generation_id: int) -> int:
+def _count_existing(
+    session: Session, *, level: Level, generation_id: int, parents: set[str] | None = None
+) -> int:
+    """Features of this level already in the generation (only under ``parents`` if given)."""
+    parent = aliased(Area)
     if level is Level.GRID:
         query = select(func.count()).select_from(Grid).where(Grid.generation_id == generation_id)
+        if parents is not None:
+            query = query.join(parent, parent.id == Grid.community_id).where(
+                parent.code.in_(parents)
+            )
     else:
         query = (
             select(func.count())
             .select_from(Area)
             .where(Area.generation_id == generation_id, Area.level == level.value)
         )
+        if parents is not None:
+            query = query.join(parent, parent.id == Area.parent_id).where(parent.code.in_(parents))
     return int(session.scalar(query) or 0)
+
+
+_UNDER = text(
+    """
+    WITH RECURSIVE under AS (
+        SELECT id, code, level FROM areas WHERE generation_id = :generation AND code = :code
+        UNION ALL
+        SELECT a.id, a.code, a.level FROM areas a JOIN under u ON a.parent_id = u.id
+    )
+    SELECT code FROM under WHERE level = :level
+    """
+)
+
+
+def _codes_under(session: Session, *, code: str, level: Level, generation_id: int) -> set[str]:
+    """The areas of ``level`` at or below the area ``code``."""
+    params = {"generation": generation_id, "code": code, "level": level.value}
+    return set(session.scalars(_UNDER, params))
+
+
+def _outside_within(finding: Finding, all_parents: set[str], within: str | None) -> Finding:
+    """A parent that exists but lies outside the part being imported is named as such."""
+    if finding.check == "unknown_parent" and finding.params.get("parent") in all_parents:
+        return Finding("outside_within", "error", {**finding.params, "within": within})
+    return finding
 
 
 # Column widths of the areas and grids tables.

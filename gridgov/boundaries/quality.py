@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 from shapely.geometry.base import BaseGeometry
 
 from gridgov.boundaries.levels import Level
@@ -38,6 +39,8 @@ class Finding:
     params: dict[str, Any] = field(default_factory=dict)
     lon: float | None = None
     lat: float | None = None
+    # The piece itself (an overlap, a gap, an overhang), to look at in a GIS.
+    geometry: BaseGeometry | None = field(default=None, compare=False, repr=False)
 
     def message(self, lang: str = "zh") -> str:
         """The finding as one line of text."""
@@ -80,6 +83,29 @@ class QualityReport:
             warnings=len(self.warnings),
         )
         return "\n".join([summary, *(f"  {f.message(lang)}" for f in self.findings)])
+
+    def to_geojson(self, lang: str = "zh") -> dict[str, Any]:
+        """The findings as a GeoJSON FeatureCollection (QGIS opens it): the piece where there
+        is one, else the point, else no geometry."""
+        features = []
+        for finding in self.findings:
+            geometry = finding.geometry
+            if geometry is None and finding.lon is not None and finding.lat is not None:
+                geometry = shapely.Point(finding.lon, finding.lat)
+            properties = {
+                "check": finding.check,
+                "severity": finding.severity,
+                "message": finding.message(lang),
+                **{k: v for k, v in finding.params.items() if isinstance(v, str | int | float)},
+            }
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": properties,
+                    "geometry": shapely.geometry.mapping(geometry) if geometry else None,
+                }
+            )
+        return {"type": "FeatureCollection", "features": features}
 
 
 def check_boundaries(
@@ -233,8 +259,8 @@ def _sized(
     point = piece.representative_point()
     params = {**params, "area_m2": round(area, 2)}
     if area < sliver_m2:
-        return Finding(sliver_check, "warning", params, point.x, point.y)
-    return Finding(check, "error", params, point.x, point.y)
+        return Finding(sliver_check, "warning", params, point.x, point.y, piece)
+    return Finding(check, "error", params, point.x, point.y, piece)
 
 
 def _areas_m2(geoms: np.ndarray, like: gpd.GeoDataFrame) -> np.ndarray:
