@@ -659,6 +659,16 @@ def test_sensors_outside_the_city_are_attached_or_registered_outside(
     )
 
 
+def test_sensors_before_any_boundaries_say_how_to_load_them(session, tmp_path):
+    path = write(
+        tmp_path, "s.csv", SENSOR_HEADER + "T-N,站,water_quality,990105-HB,109.1,21.55,ph:pH\n"
+    )
+    session.execute(text("UPDATE boundary_generations SET is_active = false"))
+    with pytest.raises(CatalogueError) as refused:
+        import_sensors(session, path=path)
+    assert "gridgov demo load" in str(refused.value.problems[0])
+
+
 def test_unknown_sensor_reasons_say_what_is_wrong(session, sensor):
     odd = [
         {"sensor": "nobody", "metric": "ph", "time": at(0).isoformat(), "value": 7},

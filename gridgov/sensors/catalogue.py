@@ -18,6 +18,7 @@ from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.i18n import t
 from gridgov.responsibilities.models import Category
 from gridgov.sensors.models import Sensor, SensorRule
 from gridgov.tables import parse_number
@@ -142,6 +143,8 @@ def import_sensors(
     rows = _read(path, SENSOR_COLUMNS)
     departments = set(session.scalars(select(Department.code)))
     generation = active_generation(session)
+    if generation is None:  # without boundaries every sensor would seem outside the city
+        raise CatalogueError([CatalogueProblem(0, "file", t("error.no_active_generation", "en"))])
     problems: list[CatalogueProblem] = []
     values = []
     first_row: dict[str, int] = {}
@@ -170,16 +173,8 @@ def import_sensors(
             problems += found
             continue
         lon, lat = position
-        place, distance = (
-            locate_near(
-                session,
-                lon=lon,
-                lat=lat,
-                generation_id=generation.id,
-                tolerance_m=edge_tolerance_m,
-            )
-            if generation
-            else (None, 0.0)
+        place, distance = locate_near(
+            session, lon=lon, lat=lat, generation_id=generation.id, tolerance_m=edge_tolerance_m
         )
         if place is None:
             outside.append(row["code"])

@@ -19,6 +19,7 @@ from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert, upsert_statement
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.i18n import t
 from gridgov.supplies.models import Item, StockLot, Stockpile
 from gridgov.tables import Column, TableError, read_reference_table, read_table
 
@@ -200,13 +201,16 @@ def _places(
     """WGS84 position and area codes of each stockpile, and those attached to a grid they
     lie just outside; beyond the tolerance is a problem."""
     generation = active_generation(session)
+    if generation is None:
+        problems.append(StockProblem(None, "file", t("error.no_active_generation", "en")))
+        return {}, []
     known_crs = {c.value for c in InputCRS}
     places: dict[str, Place] = {}
     attached: list[tuple[str, str, float]] = []
     for code, row in stockpiles.items():
         lon, lat = _float(row["lon"]), _float(row["lat"])
         crs = (row["crs"] or "wgs84").lower()
-        if lon is None or lat is None or generation is None or crs not in known_crs:
+        if lon is None or lat is None or crs not in known_crs:
             continue
         wgs = to_wgs84(lon, lat, crs)
         place, distance = locate_near(
