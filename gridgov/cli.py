@@ -43,11 +43,13 @@ import_app = typer.Typer(help="Import boundaries and reference tables.", no_args
 generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True)
 demo_app = typer.Typer(help="The synthetic demo city 示范市.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+forms_app = typer.Typer(help="Department forms (帮我填).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(generations_app, name="generations")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+app.add_typer(forms_app, name="forms")
 
 Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
 
@@ -570,6 +572,31 @@ def _import_catalogue(
             typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
             return
     typer.echo(f"wrote {count} {what}")
+
+
+@forms_app.command("audit")
+def forms_audit(
+    folder: Path,
+    xlsx: Annotated[Path | None, typer.Option(help="Also write the audit as a workbook.")] = None,
+    indicators: Annotated[
+        Path | None, typer.Option(help="The indicator vocabulary (default: the shipped one).")
+    ] = None,
+    lang: Lang = "zh",
+) -> None:
+    """Which forms fill themselves, which could merge, and what no indicator covers."""
+    from gridgov.forms.audit import FormError, audit_forms
+    from gridgov.forms.audit_report import render_text, write_workbook
+    from gridgov.forms.indicators import load_indicators
+
+    vocabulary = load_indicators(indicators or get_settings().geodata_dir / "indicators.csv")
+    try:
+        audit = audit_forms(folder, vocabulary)
+    except FormError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(render_text(audit, lang))
+    if xlsx is not None:
+        write_workbook(audit, xlsx, lang)
+        typer.echo(str(xlsx))
 
 
 def main() -> None:
