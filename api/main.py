@@ -27,6 +27,7 @@ from api.routes import (
     monitoring,
     notifications,
     supplies,
+    visits,
 )
 from api.security import current_user_or_query_token, hide_query_tokens_in_access_logs
 from gridgov import __version__
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(supplies.router)
     app.include_router(monitoring.router)
     app.include_router(notifications.router)
+    app.include_router(visits.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Stockpiles and sensors this close outside every grid (a pier, a river-bank station)
     # are attached to the nearest grid on import; farther out they are refused.
     edge_tolerance_m: float = 200.0
+    # Distinct visiting units in a month above which a community is yellow, and red.
+    visit_yellow_above: int = 30
+    visit_red_above: int = 35
     # The city's own time zone: stock expires by the local calendar.
     timezone: str = "Asia/Shanghai"
     # The map's base layer: a tile URL template ({z}/{x}/{y}), e.g. the city's own tile server

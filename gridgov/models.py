@@ -24,6 +24,7 @@ from gridgov.supplies.models import (
     SupplyEvent,
 )
 from gridgov.users.models import User
+from gridgov.visits.models import VisitPlace, VisitRegistration
 
 __all__ = [
     "Alert",
@@ -55,6 +56,8 @@ __all__ = [
     "Tracker",
     "TrackerSide",
     "User",
+    "VisitPlace",
+    "VisitRegistration",
     "Webhook",
     "WebhookDelivery",
     "Whistle",

@@ -46,12 +46,14 @@ EXPECTED_ROWS = {
         Action.EVALUATE: {Scope.ANY}, Action.RATE_DEPARTMENT: {Scope.AREA},
         Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
         Action.INGEST: {Scope.ANY}, Action.FENCES: {Scope.ANY},
+        Action.REGISTER_VISIT: {Scope.ANY},
     },
     Role.HANDLER: {
         Action.READ: {Scope.DEPARTMENT, Scope.SUMMONED}, Action.ACCEPT: {Scope.DEPARTMENT},
         Action.REJECT: {Scope.DEPARTMENT}, Action.RESOLVE: {Scope.DEPARTMENT},
         Action.WHISTLE: {Scope.DEPARTMENT}, Action.CHECK_IN: {Scope.SUMMONED},
         Action.EVALUATE: {Scope.ANY}, Action.SEARCH_SUPPLIES: {Scope.ANY},
+        Action.REGISTER_VISIT: {Scope.ANY},
     },
     Role.GRID_HEAD: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.OWN, Scope.GRID},

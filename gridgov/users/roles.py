@@ -41,6 +41,7 @@ class Action(StrEnum):
     RESERVE = "reserve"  # reserve, release and fulfil stock
     INGEST = "ingest"  # post sensor readings and tracker positions
     FENCES = "fences"  # define fences, trackers and sensors; read alerts
+    REGISTER_VISIT = "register_visit"  # register a unit's visit to communities (调研报备)
 
 
 class Scope(StrEnum):
@@ -69,6 +70,7 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.OPERATOR, A.RESERVE): (S.AREA,),
     (Role.OPERATOR, A.INGEST): (S.ANY,),
     (Role.OPERATOR, A.FENCES): (S.ANY,),
+    (Role.OPERATOR, A.REGISTER_VISIT): (S.ANY,),
     (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
     (Role.HANDLER, A.ACCEPT): (S.DEPARTMENT,),
     (Role.HANDLER, A.REJECT): (S.DEPARTMENT,),
@@ -77,6 +79,7 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.HANDLER, A.CHECK_IN): (S.SUMMONED,),
     (Role.HANDLER, A.EVALUATE): (S.ANY,),
     (Role.HANDLER, A.SEARCH_SUPPLIES): (S.ANY,),
+    (Role.HANDLER, A.REGISTER_VISIT): (S.ANY,),
     (Role.GRID_HEAD, A.REPORT): (S.ANY,),
     (Role.GRID_HEAD, A.READ): (S.OWN, S.GRID),
     (Role.GRID_HEAD, A.CLOSE): (S.OWN,),

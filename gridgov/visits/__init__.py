@@ -1,0 +1,1 @@
+"""Visit registration (调研报备): units register visits before they happen."""
