@@ -37,7 +37,7 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
     try:
-        result = ingest(session, rows=rows)
+        result = ingest(session, rows=rows, actor=user.actor())
     except BatchRefused as refused:
         return JSONResponse(
             status_code=422,
@@ -71,6 +71,7 @@ def post_positions(
         grid_index=index,
         dwell=Dwell(settings.fence_dwell_seconds, settings.fence_dwell_positions),
         timezone=settings.timezone,
+        actor=user.actor(),
     )
     return {
         "accepted": result.accepted,

@@ -28,8 +28,12 @@ from gridgov.fences.events import record_crossings
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.i18n import t
 from gridgov.responsibilities.models import Category
 from gridgov.tables import TimeCache, parse_number
+from gridgov.users.models import User
+from gridgov.users.roles import Action, Actor, allowed
+from gridgov.users.scope import owned_by
 
 MAX_FUTURE = timedelta(minutes=5)
 CRS_NAMES = frozenset(c.value for c in InputCRS)
@@ -100,15 +104,43 @@ class PositionsResult:
     events: list[FenceEvent] = field(default_factory=list)
 
 
+def reachable_trackers(
+    session: Session, *, codes: Iterable[str], actor: Actor | None
+) -> tuple[dict[str, int], set[str]]:
+    """The trackers with these codes whose positions ``actor`` may post (their owner, or a user
+    whose area holds the owner's; None: a trusted caller, the command line), by code, and
+    the codes of those that exist but are out of reach."""
+    found = session.execute(
+        select(Tracker.code, Tracker.id, Tracker.owner_id, User.area_code)
+        .outerjoin(User, User.id == Tracker.owner_id)
+        .where(Tracker.code.in_(set(codes)))
+    ).all()
+    reachable: dict[str, int] = {}
+    refused: set[str] = set()
+    owners: dict[tuple[int | None, str | None], bool] = {}  # one check per owner
+    for code, tracker_id, owner_id, owner_area in found:
+        if actor is not None and (owner_id, owner_area) not in owners:
+            target = owned_by(session, owner_id=owner_id, owner_area=owner_area)
+            owners[(owner_id, owner_area)] = allowed(actor, Action.INGEST, target)
+        if actor is None or owners[(owner_id, owner_area)]:
+            reachable[code] = tracker_id
+        else:
+            refused.add(code)
+    return reachable, refused
+
+
 def validate_positions(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime
+    session: Session,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> tuple[list[Fix], list[PositionProblem]]:
-    """Good rows as fixes (WGS84), bad rows as problems."""
+    """Good rows as fixes (WGS84), bad rows as problems (a tracker out of ``actor``'s reach
+    among them)."""
     rows = list(rows)
     codes = {str(r.get("tracker", "")) for r in rows}
-    trackers = dict(
-        session.execute(select(Tracker.code, Tracker.id).where(Tracker.code.in_(codes))).all()
-    )
+    trackers, out_of_reach = reachable_trackers(session, codes=codes, actor=actor)
     fixes: list[Fix] = []
     problems: list[PositionProblem] = []
     times = TimeCache()
@@ -131,7 +163,10 @@ def validate_positions(
             fixes.append(Fix(tracker_id, at, lon, lat))
             continue
         found = []
-        if tracker_id is None:
+        if str(row.get("tracker", "")) in out_of_reach:
+            reason = t("scope.tracker", "en", code=row.get("tracker"))
+            found.append(PositionProblem(n, "tracker", reason))
+        elif tracker_id is None:
             found.append(PositionProblem(n, "tracker", f"unknown tracker {row.get('tracker')!r}"))
         if lon is None or not -180 <= lon <= 180:
             found.append(PositionProblem(n, "lon", f"{row.get('lon')!r} is not a longitude"))
@@ -165,10 +200,12 @@ def process_positions(
     dwell: Dwell = Dwell(),
     timezone: str = "Asia/Shanghai",
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> PositionsResult:
-    """Run a batch of positions through every fence they touch, in time order per tracker."""
+    """Run a batch of positions through every fence they touch, in time order per tracker;
+    rows of trackers out of ``actor``'s reach are refused (None: a trusted caller)."""
     now = now or datetime.now(UTC)
-    fixes, problems = validate_positions(session, rows, now=now)
+    fixes, problems = validate_positions(session, rows, now=now, actor=actor)
     result = PositionsResult(accepted=len(fixes), refused=problems)
     if not fixes:
         return result
