@@ -467,3 +467,14 @@ def test_a_refused_department_changes_nothing(
     assert refused.status_code == 403 and "990102-CG" in refused.text
     session.refresh(before)
     assert (before.department_code, before.deadline_at) == (department, deadline)
+
+
+def test_a_reservation_for_no_incident_is_422_naming_the_field(
+    client: TestClient, session: Session, world: World
+) -> None:
+    body = {"lines": [{"stockpile": "T-NW", "item": "test_tent", "quantity": 1}],
+            "incident_id": 2_000_000_000}  # fmt: skip
+    answer = client.post(
+        "/api/v1/supplies/reservations", json=body, headers=auth(session, "operator_nw")
+    )
+    assert answer.status_code == 422 and "incident_id" in answer.text
