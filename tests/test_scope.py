@@ -478,3 +478,24 @@ def test_a_reservation_for_no_incident_is_422_naming_the_field(
         "/api/v1/supplies/reservations", json=body, headers=auth(session, "operator_nw")
     )
     assert answer.status_code == 422 and "incident_id" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("user", "offered", "not_offered"),
+    [
+        ("operator_nw", {"990105-CG", "990105009-CG"}, {"990100-CG", "990102-CG"}),
+        ("operator", {"990100-CG", "990105-CG"}, {"990102-CG"}),
+        ("handler_jw", {"990100-CG", "990105009-ZF"}, {"990102-CG"}),
+    ],
+)
+def test_the_page_offers_only_departments_in_reach(
+    client: TestClient,
+    session: Session,
+    world: World,
+    user: str,
+    offered: set[str],
+    not_offered: set[str],
+) -> None:
+    detail = client.get(f"/api/v1/incidents/{world.incident[NW]}", headers=auth(session, user))
+    reach = set(detail.json()["my_departments"])
+    assert offered <= reach and not (not_offered & reach)

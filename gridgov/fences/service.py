@@ -64,8 +64,8 @@ def save_fence(
     multi = MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
     existing = _changeable(session, code, actor)
     if actor is not None:
-        kept = existing is not None and existing.is_active
-        owner_id = existing.owner_id if kept and existing is not None else actor.user_id
+        active = existing is not None and existing.is_active
+        owner_id = existing.owner_id if existing is not None and active else actor.user_id
     fence = existing or Fence(code=code)
     fence.name, fence.rule, fence.owner_id = name, rule, owner_id
     fence.active_from, fence.active_to = active_from, active_to
