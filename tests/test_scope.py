@@ -234,6 +234,17 @@ def accepted_then(district: str, move: str) -> Call:
     return call
 
 
+def sent_to(department: str, then: Call) -> Call:
+    """The 南湾区 incident dispatched to ``department`` first (by an admin), then ``then``."""
+
+    def call(client: TestClient, w: World, headers: dict[str, str]) -> httpx.Response:
+        sent = dispatch_to(NW, department)(client, w, auth(w.session, "admin"))
+        assert sent.status_code == 200, sent.text
+        return then(client, w, headers)
+
+    return call
+
+
 def reserve_from(stockpile: str, district: str | None = None) -> Call:
     def body(w: World) -> dict[str, Any]:
         return {
@@ -361,6 +372,9 @@ ROWS = [
     Row("whistle", "operator_nw", whistle_to(NW, "990102-CG"), R, leak=True),
     Row("whistle", "operator_nw", whistle_to(EAST, "990102-CG"), R),
     Row("whistle", "handler_cg", whistle_to(NW, "990105009-ZF"), R),  # not assigned
+    # A district department's handler summons up the chain (街乡吹哨) but not next door.
+    Row("whistle", "handler_dcg", sent_to("990105-CG", whistle_to(NW, "990100-CG")), A),
+    Row("whistle", "handler_dcg", sent_to("990105-CG", whistle_to(NW, "990102-CG")), R, leak=True),
     # -- supplies: stockpiles are searched city-wide; reservations within the RESERVE scope
     Row("read stockpile", "operator_nw", get(lambda w: "/api/v1/supplies/stockpiles/T-EAST"), A),
     Row("read stockpile", "handler_jw", get(lambda w: "/api/v1/supplies/stockpiles/T-EAST"), A),
