@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.deps import request_language
-from gridgov.errors import FieldError
+from gridgov.errors import FieldError, OutOfScope
 from gridgov.i18n import t
 from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
 from gridgov.incidents.lifecycle import TransitionNotAllowed
@@ -100,6 +100,13 @@ async def forbidden(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=403, content={"detail": {"message": message}})
 
 
+async def out_of_scope(request: Request, exc: Exception) -> JSONResponse:
+    """403: the thing named lies outside the caller's scope."""
+    assert isinstance(exc, OutOfScope)
+    message = exc.reason(request_language(request))
+    return JSONResponse(status_code=403, content={"detail": {"message": message}})
+
+
 async def conflict(request: Request, exc: Exception) -> JSONResponse:
     """409: the action is not allowed from the incident's current status."""
     assert isinstance(exc, TransitionNotAllowed)
@@ -176,6 +183,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(FieldError, field_error)
     app.add_exception_handler(IncidentNotFound, not_found)
     app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(OutOfScope, out_of_scope)
     app.add_exception_handler(TransitionNotAllowed, conflict)
     app.add_exception_handler(UserError, user_error)
     app.add_exception_handler(InsufficientStock, insufficient_stock)

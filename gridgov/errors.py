@@ -19,3 +19,15 @@ class FieldError(ValueError):
 
     def reason(self, lang: str = "zh") -> str:
         return t(self.key, lang, **self.params)
+
+
+class OutOfScope(PermissionError):
+    """The thing named lies outside the caller's scope (403); ``key`` says which thing."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(t(key, "en", **params))
+
+    def reason(self, lang: str = "zh") -> str:
+        return t(self.key, lang, **self.params)

@@ -173,7 +173,7 @@ def test_only_the_owner_or_an_admin_changes_a_tracker(client, session):
         json={"code": "T-OWN", "name": "我的车"},
         headers=auth(session, "operator_nw"),
     )
-    assert taken.status_code == 409
+    assert taken.status_code == 403
     assert taken.json()["detail"]["message"] == (
         "定位设备 T-OWN 已属于其他用户，只有其所有者或管理员可以修改"
     )
@@ -245,7 +245,7 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
         client.post("/api/v1/fences", json={**fence, "name": "我的"}, headers=other),
         client.delete("/api/v1/fences/T-MINE", headers=other),
     ):
-        assert response.status_code == 409
+        assert response.status_code == 403
         assert response.json()["detail"]["message"] == (
             "围栏 T-MINE 属于其他用户，只有其所有者或管理员可以修改或删除"
         )
@@ -260,7 +260,7 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
     assert (
         client.delete("/api/v1/fences/T-MINE", headers=auth(session, "operator")).status_code == 204
     )
-    # Removed, its code is free: not "taken" (409) but gone (404), and anyone may use it again.
+    # Removed, its code is free: not someone else's (403) but gone (404); anyone may use it.
     assert client.delete("/api/v1/fences/T-MINE", headers=other).status_code == 404
     assert client.post("/api/v1/fences", json=fence, headers=other).status_code == 201
     assert session.scalar(select(Fence.owner_id).where(Fence.code == "T-MINE")) != owner

@@ -176,7 +176,7 @@ def test_inbox(client, session):
     )
     assert read.status_code == 200
     assert client.post(f"/api/v1/notifications/{inbox[0]['id']}/read",
-                       headers=auth(session, "operator")).status_code == 404  # fmt: skip
+                       headers=auth(session, "operator")).status_code == 403  # fmt: skip
     assert session.get(Notification, inbox[0]["id"]).read_at is not None
 
 

@@ -45,7 +45,7 @@ EXPECTED_ROWS = {
         Action.CLOSE: {Scope.AREA}, Action.REOPEN: {Scope.AREA}, Action.WHISTLE: {Scope.AREA},
         Action.EVALUATE: {Scope.ANY}, Action.RATE_DEPARTMENT: {Scope.AREA},
         Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
-        Action.INGEST: {Scope.ANY}, Action.FENCES: {Scope.ANY},
+        Action.INGEST: {Scope.OWN, Scope.AREA}, Action.FENCES: {Scope.ANY},
         Action.REGISTER_VISIT: {Scope.ANY},
     },
     Role.HANDLER: {
@@ -91,6 +91,8 @@ def test_every_role_and_action(role, action):
     assert allowed(actor, action, INSIDE)
     assert allowed(actor, action, OUTSIDE) == (Scope.ANY in scopes)
     for scope, target in ONLY.items():
+        if scope is Scope.OWN:  # the actor's own report (or tracker)
+            target = Target(reporter_id=actor.user_id)
         if Scope.ANY in scopes:
             assert allowed(actor, action, target)
         else:

@@ -11,8 +11,6 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.deps import LangDep, SessionDep
 from api.security import UserDep, require
-from gridgov.boundaries.generations import active_generation
-from gridgov.boundaries.lookup import area_chain, get_area
 from gridgov.evaluation.quadrants import Thresholds, city_medians
 from gridgov.evaluation.service import (
     department_figures,
@@ -22,7 +20,7 @@ from gridgov.evaluation.service import (
     scorecards_csv,
 )
 from gridgov.i18n import t
-from gridgov.users.roles import Action, Target, allowed
+from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1", tags=["evaluation"])
 
@@ -104,33 +102,8 @@ class StreetRatingIn(BaseModel):
 def street_rating(
     body: StreetRatingIn, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
-    generation = active_generation(session)
-    street = (
-        get_area(session, code=body.street_code, generation_id=generation.id)
-        if generation
-        else None
-    )
-    if street is None or street.level != "street":
-        raise HTTPException(
-            422,
-            detail={
-                "message": t(
-                    "error.field",
-                    lang,
-                    field="street_code",
-                    reason=t("error.not_found.area", lang, code=body.street_code),
-                ),
-                "detail": [{"field": "street_code", "reason": "not a street"}],
-            },
-        )
-    target = Target(area_codes=frozenset(a.code for a in area_chain(session, area_id=street.id)))
-    if not allowed(user.actor(), Action.RATE_DEPARTMENT, target):
-        raise HTTPException(
-            403,
-            detail={
-                "message": t("incident.forbidden", lang, action=t("action.rate_department", lang))
-            },
-        )
+    """The street must lie in the caller's area and the department must serve it."""
+    require(user, Action.RATE_DEPARTMENT, lang)
     rating = rate_department(
         session,
         street_code=body.street_code,
@@ -140,6 +113,7 @@ def street_rating(
         score=body.score,
         comment=body.comment,
         rated_by=user.id,
+        actor=user.actor(),
     )
     return {
         "id": rating.id,

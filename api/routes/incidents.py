@@ -44,6 +44,7 @@ from gridgov.incidents.photos import (
 from gridgov.incidents.queries import (
     MAX_PAGE,
     IncidentFilter,
+    departments_in_reach,
     get_incident,
     grid_name,
     list_incidents,
@@ -290,6 +291,9 @@ def read_incident(
     incident = get_incident(session, incident_id=incident_id, actor=user.actor())
     out = incident_detail(session, incident, lang)
     out["my_moves"] = moves_for(session, incident, user)
+    # Whom the caller may dispatch to or summon: the page offers only these.
+    reach = departments_in_reach(session, incident=incident, actor=user.actor())
+    out["my_departments"] = [d.code for d in reach]
     return out
 
 

@@ -12,20 +12,18 @@ from pydantic import BaseModel, Field
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from api.batches import batch_rows
 from api.deps import IndexDep, LangDep, SessionDep
 from api.security import UserDep, require
 from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell
-from gridgov.fences.models import Fence, FenceEvent, Tracker
-from gridgov.fences.service import process_positions, remove_fence, save_fence
+from gridgov.fences.models import Fence, FenceEvent
+from gridgov.fences.service import process_positions, remove_fence, save_fence, save_tracker
 from gridgov.i18n import t
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
-from gridgov.users.models import User
-from gridgov.users.roles import Action, Role
+from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
 Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
@@ -37,7 +35,7 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
     try:
-        result = ingest(session, rows=rows)
+        result = ingest(session, rows=rows, actor=user.actor())
     except BatchRefused as refused:
         return JSONResponse(
             status_code=422,
@@ -71,6 +69,7 @@ def post_positions(
         grid_index=index,
         dwell=Dwell(settings.fence_dwell_seconds, settings.fence_dwell_positions),
         timezone=settings.timezone,
+        actor=user.actor(),
     )
     return {
         "accepted": result.accepted,
@@ -112,7 +111,6 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
         raise FieldError("geometry", "fence.bad_geometry") from exc
     if geom.geom_type not in ("Polygon", "MultiPolygon") or not geom.is_valid:
         raise FieldError("geometry", "fence.bad_geometry")
-    existing = _fence_of_caller(session, body.code, user, lang)
     try:
         with session.begin_nested():
             fence = save_fence(
@@ -121,10 +119,10 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
                 name=body.name,
                 rule=body.rule,
                 geom=geom,
-                owner_id=existing.owner_id if existing is not None else user.id,
                 active_from=body.active_from,
                 active_to=body.active_to,
                 category_code=body.category_code,
+                actor=user.actor(),
             )
     except IntegrityError:  # someone made a fence with this code a moment ago
         raise HTTPException(
@@ -135,26 +133,12 @@ def put_fence(body: FenceIn, session: SessionDep, user: UserDep, lang: LangDep) 
 
 @router.delete("/fences/{code}", status_code=204, summary="Remove a fence (its history stays)")
 def delete_fence(code: str, session: SessionDep, user: UserDep, lang: LangDep) -> Response:
-    """Every worker's index drops it at its next batch; 404 when no active fence has the code."""
+    """Every worker's index drops it at its next batch; 404 when no active fence has the code,
+    403 when it is someone else's."""
     require(user, Action.FENCES, lang)
-    if (
-        _fence_of_caller(session, code, user, lang) is None
-        or remove_fence(session, code=code) is None
-    ):
+    if remove_fence(session, code=code, actor=user.actor()) is None:
         raise HTTPException(404, detail={"message": t("fence.not_found", lang, code=code)})
     return Response(status_code=204)
-
-
-def _fence_of_caller(session: Session, code: str, user: User, lang: str) -> Fence | None:
-    """The active fence with this code, locked, if the caller may change it: its owner or an
-    admin (409 for anyone else, so that nobody takes over a fence whose breaches another is
-    told of). None when no active fence has the code: a removed fence's code is free again."""
-    fence = session.scalar(select(Fence).where(Fence.code == code).with_for_update())
-    if fence is None or not fence.is_active:
-        return None
-    if fence.owner_id != user.id and user.role != Role.ADMIN:
-        raise HTTPException(409, detail={"message": t("fence.taken", lang, code=code)})
-    return fence
 
 
 @router.get("/fences", summary="Active fences as GeoJSON")
@@ -186,18 +170,13 @@ def put_tracker(
     body: TrackerIn, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     """A new tracker belongs to the caller; an existing one may be changed only by its owner
-    or an admin (409 otherwise), and a change never moves its owner."""
+    or an admin (403 otherwise), and a change never moves its owner."""
     require(user, Action.FENCES, lang)
-    tracker = session.scalar(select(Tracker).where(Tracker.code == body.code).with_for_update())
-    if tracker is None:
-        tracker = Tracker(code=body.code, owner_id=user.id)
-    elif tracker.owner_id != user.id and user.role != Role.ADMIN:
-        raise _taken(body.code, lang)
-    tracker.name, tracker.kind = body.name, body.kind
-    session.add(tracker)
     try:
         with session.begin_nested():
-            session.flush()
+            tracker = save_tracker(
+                session, code=body.code, name=body.name, kind=body.kind, actor=user.actor()
+            )
     except IntegrityError:  # someone registered the same code a moment ago
         raise _taken(body.code, lang) from None
     return {"id": tracker.id, "code": tracker.code}

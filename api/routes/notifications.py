@@ -12,6 +12,7 @@ from sqlalchemy import select
 from api.deps import LangDep, SessionDep
 from api.security import UserDep, require
 from gridgov.i18n import t
+from gridgov.notifications import service as notifications
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.users.roles import Action
 
@@ -45,10 +46,11 @@ def inbox(
 
 @router.post("/notifications/{notification_id}/read", summary="Mark one as read")
 def mark_read(notification_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
-    note = session.get(Notification, notification_id)
-    if note is None or note.user_id != user.id:
+    """404 when there is no such notification, 403 when it is someone else's."""
+    note = notifications.mark_read(session, notification_id=notification_id, user_id=user.id)
+    if note is None:
         raise HTTPException(404, detail={"message": "notification not found"})
-    note.read_at = note.read_at or datetime.now(UTC)
+    assert note.read_at is not None
     return {"id": note.id, "read_at": note.read_at.isoformat()}
 
 

@@ -246,9 +246,7 @@ def read_reservation(
     reservation_id: int, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     require(user, Action.RESERVE, lang)
-    reservation = session.get(Reservation, reservation_id)
-    if reservation is None:
-        raise reservations.ReservationNotFound(reservation_id)
+    reservation = reservations.get_reservation(session, reservation_id=reservation_id, actor=user)
     return reservation_out(session, reservation, lang)
 
 

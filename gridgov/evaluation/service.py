@@ -13,7 +13,11 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.generations import active_generation
+from gridgov.boundaries.lookup import get_area
+from gridgov.boundaries.models import Area
 from gridgov.departments.models import Department
+from gridgov.errors import FieldError, OutOfScope
 from gridgov.evaluation.quadrants import (
     DepartmentFigures,
     Quadrant,
@@ -22,6 +26,8 @@ from gridgov.evaluation.quadrants import (
     quadrant,
 )
 from gridgov.incidents.models import IncidentEvent, StreetRating
+from gridgov.users.roles import Action, Actor, Target, allowed
+from gridgov.users.scope import codes_above
 
 ASSIGNING = ("dispatch", "escalate", "reopen")
 
@@ -148,8 +154,24 @@ def rate_department(
     score: int,
     comment: str = "",
     rated_by: int | None = None,
+    actor: Actor | None = None,
 ) -> StreetRating:
-    """A street rates a department for a period (again: the new score replaces the old)."""
+    """A street rates a department for a period (again: the new score replaces the old).
+
+    The street must lie in ``actor``'s area (None: a trusted caller) and the department must
+    serve it: its area is the street, one above it, or a community of the street."""
+    street = _street(session, street_code)
+    department = session.scalar(select(Department).where(Department.code == department_code))
+    if department is None:
+        raise FieldError("department_code", "incident.unknown_department", code=department_code)
+    above = codes_above(session, code=street_code)
+    if actor is not None and not allowed(actor, Action.RATE_DEPARTMENT, Target(area_codes=above)):
+        raise OutOfScope("scope.street", code=street.code)
+    serves = department.area_code in above or street_code in codes_above(
+        session, code=department.area_code
+    )
+    if not serves:
+        raise OutOfScope("scope.rated_department", code=department_code, street=street_code)
     rating = session.scalar(
         select(StreetRating).where(
             StreetRating.street_code == street_code,
@@ -171,6 +193,14 @@ def rate_department(
     rating.rated_by = rated_by
     session.flush()
     return rating
+
+
+def _street(session: Session, code: str) -> Area:
+    generation = active_generation(session)
+    street = get_area(session, code=code, generation_id=generation.id) if generation else None
+    if street is None or street.level != "street":
+        raise FieldError("street_code", "error.not_found.area", code=code)
+    return street
 
 
 CSV_COLUMNS = [

@@ -22,14 +22,18 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.index import GridIndex
-from gridgov.errors import FieldError
+from gridgov.errors import FieldError, OutOfScope
 from gridgov.fences.crossing import Dwell, Fix, Side, step, walk
 from gridgov.fences.events import record_crossings
 from gridgov.fences.index import FenceIndex, IndexedFence
 from gridgov.fences.models import Fence, FenceChange, FenceEvent, Tracker
 from gridgov.geo.crs import InputCRS, to_wgs84
+from gridgov.i18n import t
 from gridgov.responsibilities.models import Category
 from gridgov.tables import TimeCache, parse_number
+from gridgov.users.models import User
+from gridgov.users.roles import Action, Actor, Role, allowed
+from gridgov.users.scope import owned_by
 
 MAX_FUTURE = timedelta(minutes=5)
 CRS_NAMES = frozenset(c.value for c in InputCRS)
@@ -47,13 +51,22 @@ def save_fence(
     active_to: time | None = None,
     category_code: str = "0601",
     is_active: bool = True,
+    actor: Actor | None = None,
 ) -> Fence:
-    """Add or change a fence (by code) and log the change for every worker's index."""
+    """Add or change a fence (by code) and log the change for every worker's index.
+
+    With an ``actor`` (None: a trusted caller, the command line), an active fence is changed
+    only by its owner or an admin (OutOfScope otherwise) and keeps its owner; a new one (or a
+    removed one's code) belongs to the actor."""
     if rule not in ("no_entry", "no_exit", "watch"):
         raise FieldError("rule", "fence.bad_rule")
     _check_category(session, category_code)
     multi = MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom
-    fence = session.scalar(select(Fence).where(Fence.code == code)) or Fence(code=code)
+    existing = _changeable(session, code, actor)
+    if actor is not None:
+        active = existing is not None and existing.is_active
+        owner_id = existing.owner_id if existing is not None and active else actor.user_id
+    fence = existing or Fence(code=code)
     fence.name, fence.rule, fence.owner_id = name, rule, owner_id
     fence.active_from, fence.active_to = active_from, active_to
     fence.category_code, fence.is_active = category_code, is_active
@@ -75,15 +88,45 @@ def _check_category(session: Session, code: str) -> None:
         raise FieldError("category_code", "incident.major_class", code=code)
 
 
-def remove_fence(session: Session, *, code: str) -> Fence | None:
+def _changeable(session: Session, code: str, actor: Actor | None) -> Fence | None:
+    """The fence with this code, locked; OutOfScope when it is active and ``actor`` is neither
+    its owner nor an admin (nobody takes over a fence whose breaches another is told of)."""
+    fence = session.scalar(select(Fence).where(Fence.code == code).with_for_update())
+    if fence is not None and fence.is_active and not _owns(actor, fence.owner_id):
+        raise OutOfScope("fence.taken", code=code)
+    return fence
+
+
+def _owns(actor: Actor | None, owner_id: int | None) -> bool:
+    return actor is None or actor.role is Role.ADMIN or actor.user_id == owner_id
+
+
+def remove_fence(session: Session, *, code: str, actor: Actor | None = None) -> Fence | None:
     """Switch a fence off (its history stays) and log the change for every worker's index;
-    None when no active fence has this code."""
-    fence = session.scalar(select(Fence).where(Fence.code == code, Fence.is_active))
+    None when no active fence has this code. Only its owner or an admin may (``actor``;
+    None: a trusted caller)."""
+    fence = _changeable(session, code, actor)
+    if fence is not None and not fence.is_active:
+        fence = None
     if fence is not None:
         fence.is_active = False
         session.add(FenceChange(fence_id=fence.id))
         session.flush()
     return fence
+
+
+def save_tracker(session: Session, *, code: str, name: str, kind: str, actor: Actor) -> Tracker:
+    """Register a tracker owned by ``actor``, or change one: only its owner or an admin may
+    (OutOfScope otherwise), and a change never moves its owner."""
+    tracker = session.scalar(select(Tracker).where(Tracker.code == code).with_for_update())
+    if tracker is None:
+        tracker = Tracker(code=code, owner_id=actor.user_id)
+    elif not _owns(actor, tracker.owner_id):
+        raise OutOfScope("tracker.taken", code=code)
+    tracker.name, tracker.kind = name, kind
+    session.add(tracker)
+    session.flush()
+    return tracker
 
 
 @dataclass(frozen=True)
@@ -100,15 +143,43 @@ class PositionsResult:
     events: list[FenceEvent] = field(default_factory=list)
 
 
+def reachable_trackers(
+    session: Session, *, codes: Iterable[str], actor: Actor | None
+) -> tuple[dict[str, int], set[str]]:
+    """The trackers with these codes whose positions ``actor`` may post (their owner, or a user
+    whose area holds the owner's; None: a trusted caller, the command line), by code, and
+    the codes of those that exist but are out of reach."""
+    found = session.execute(
+        select(Tracker.code, Tracker.id, Tracker.owner_id, User.area_code)
+        .outerjoin(User, User.id == Tracker.owner_id)
+        .where(Tracker.code.in_(set(codes)))
+    ).all()
+    reachable: dict[str, int] = {}
+    refused: set[str] = set()
+    owners: dict[tuple[int | None, str | None], bool] = {}  # one check per owner
+    for code, tracker_id, owner_id, owner_area in found:
+        if actor is not None and (owner_id, owner_area) not in owners:
+            target = owned_by(session, owner_id=owner_id, owner_area=owner_area)
+            owners[(owner_id, owner_area)] = allowed(actor, Action.INGEST, target)
+        if actor is None or owners[(owner_id, owner_area)]:
+            reachable[code] = tracker_id
+        else:
+            refused.add(code)
+    return reachable, refused
+
+
 def validate_positions(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime
+    session: Session,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> tuple[list[Fix], list[PositionProblem]]:
-    """Good rows as fixes (WGS84), bad rows as problems."""
+    """Good rows as fixes (WGS84), bad rows as problems (a tracker out of ``actor``'s reach
+    among them)."""
     rows = list(rows)
     codes = {str(r.get("tracker", "")) for r in rows}
-    trackers = dict(
-        session.execute(select(Tracker.code, Tracker.id).where(Tracker.code.in_(codes))).all()
-    )
+    trackers, out_of_reach = reachable_trackers(session, codes=codes, actor=actor)
     fixes: list[Fix] = []
     problems: list[PositionProblem] = []
     times = TimeCache()
@@ -131,7 +202,10 @@ def validate_positions(
             fixes.append(Fix(tracker_id, at, lon, lat))
             continue
         found = []
-        if tracker_id is None:
+        if str(row.get("tracker", "")) in out_of_reach:
+            reason = t("scope.tracker", "en", code=row.get("tracker"))
+            found.append(PositionProblem(n, "tracker", reason))
+        elif tracker_id is None:
             found.append(PositionProblem(n, "tracker", f"unknown tracker {row.get('tracker')!r}"))
         if lon is None or not -180 <= lon <= 180:
             found.append(PositionProblem(n, "lon", f"{row.get('lon')!r} is not a longitude"))
@@ -165,10 +239,12 @@ def process_positions(
     dwell: Dwell = Dwell(),
     timezone: str = "Asia/Shanghai",
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> PositionsResult:
-    """Run a batch of positions through every fence they touch, in time order per tracker."""
+    """Run a batch of positions through every fence they touch, in time order per tracker;
+    rows of trackers out of ``actor``'s reach are refused (None: a trusted caller)."""
     now = now or datetime.now(UTC)
-    fixes, problems = validate_positions(session, rows, now=now)
+    fixes, problems = validate_positions(session, rows, now=now, actor=actor)
     result = PositionsResult(accepted=len(fixes), refused=problems)
     if not fixes:
         return result

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.levels import Level
 from gridgov.departments.models import Department
+from gridgov.errors import OutOfScope
 from gridgov.incidents.errors import Forbidden, IncidentError, IncidentNotFound
 from gridgov.incidents.events import record, target_of
 from gridgov.incidents.lifecycle import Move, Status, transition
@@ -25,7 +26,7 @@ from gridgov.incidents.reporting import dispatch_by_rules
 from gridgov.responsibilities.routing import pick_rule
 from gridgov.responsibilities.service import rules_for
 from gridgov.users.models import User
-from gridgov.users.roles import Action, allowed
+from gridgov.users.roles import Action, allowed, may_name_department
 
 DEFAULT_CHECK_IN_HOURS = 2.0
 MAX_NOTE = 4000
@@ -195,6 +196,7 @@ def dispatch(
     department = session.scalar(select(Department).where(Department.code == department_code))
     if department is None:
         raise IncidentError("department_code", "incident.unknown_department", code=department_code)
+    _check_reach(step, [department])
     level = Level(department.level)
     hours = sla_hours if sla_hours is not None else _sla_at(session, step.incident, level)
     if hours <= 0:
@@ -237,12 +239,15 @@ def whistle(
     if due_hours <= 0:
         raise IncidentError("due_hours", "incident.positive")
     codes = list(dict.fromkeys(department_codes))
-    known = set(session.scalars(select(Department.code).where(Department.code.in_(codes))))
+    known = {
+        d.code: d for d in session.scalars(select(Department).where(Department.code.in_(codes)))
+    }
     unknown = [code for code in codes if code not in known]
     if unknown:
         raise IncidentError(
             "department_codes", "incident.unknown_departments", codes=", ".join(unknown)
         )
+    _check_reach(step, [known[code] for code in codes])
     due = step.now + timedelta(hours=due_hours)
     for code in codes:
         session.add(
@@ -278,6 +283,14 @@ def check_in(
     late = any(s.due_at < step.now for s in pending)
     step.done({"department": actor.department_code, "late": late})
     return step.incident
+
+
+def _check_reach(step: _Step, departments: Sequence[Department]) -> None:
+    """Every department named must serve the incident's place and lie in the actor's scope."""
+    chain = tuple(step.incident.chain().values())
+    for department in departments:
+        if not may_name_department(step.actor.actor(), chain, department.area_code):
+            raise OutOfScope("scope.department", code=department.code)
 
 
 def _sla_at(session: Session, incident: Incident, level: Level) -> float:

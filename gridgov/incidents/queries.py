@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.models import Grid
 from gridgov.departments.models import Department
+from gridgov.departments.service import list_departments
 from gridgov.incidents.errors import Forbidden, IncidentNotFound
 from gridgov.incidents.events import target_of
 from gridgov.incidents.models import Incident, IncidentEvent, IncidentPhoto, Whistle
 from gridgov.users.models import User
-from gridgov.users.roles import Action, Actor, Scope, allowed, scopes_for
+from gridgov.users.roles import Action, Actor, Scope, allowed, may_name_department, scopes_for
 
 MAX_PAGE = 500
 
@@ -146,6 +147,17 @@ def grid_name(session: Session, *, incident: Incident) -> str | None:
             Grid.generation_id == incident.generation_id, Grid.code == incident.grid_code
         )
     )
+
+
+def departments_in_reach(session: Session, *, incident: Incident, actor: Actor) -> list[Department]:
+    """The departments ``actor`` may send ``incident`` to or summon to it (they serve its
+    place, within the actor's area), nearest level first."""
+    chain = tuple(incident.chain().values())
+    return [
+        department
+        for department in list_departments(session, area_codes=[c for c in chain if c])
+        if may_name_department(actor, chain, department.area_code)
+    ]
 
 
 def photos_of(session: Session, *, incident_id: int) -> list[IncidentPhoto]:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.db import session_scope
+from gridgov.errors import OutOfScope
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.users.models import User
 
@@ -145,6 +146,20 @@ def grid_heads(session: Session, grid_code: str | None) -> list[int]:
             )
         )
     )
+
+
+def mark_read(
+    session: Session, *, notification_id: int, user_id: int, now: datetime | None = None
+) -> Notification | None:
+    """Mark one of the user's notifications read (None: no such notification; OutOfScope:
+    it is someone else's)."""
+    note = session.get(Notification, notification_id)
+    if note is None:
+        return None
+    if note.user_id != user_id:
+        raise OutOfScope("scope.notification", id=notification_id)
+    note.read_at = note.read_at or now or datetime.now(UTC)
+    return note
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

@@ -13,7 +13,7 @@ belongs. Alerts are opened and cleared, never deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -22,9 +22,12 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridgov.i18n import t
 from gridgov.sensors.evaluation import Evaluation
 from gridgov.sensors.partitions import ensure_partitions, month_of
 from gridgov.tables import TimeCache, parse_number
+from gridgov.users.roles import Action, Actor, allowed
+from gridgov.users.scope import placed
 
 MAX_FUTURE = timedelta(minutes=5)
 Row = tuple[int, str, datetime, float]  # sensor id, metric, time, value
@@ -58,23 +61,41 @@ class IngestResult:
         return self.received - self.written
 
 
-_SENSORS = text("SELECT code, id, kind, metrics FROM sensors WHERE code = ANY(:codes)")
+_SENSORS = text(
+    "SELECT code, id, kind, metrics, city_code, district_code, street_code, community_code "
+    "FROM sensors WHERE code = ANY(:codes)"
+)
 
 
-def validate(session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime) -> list[Row]:
+def validate(
+    session: Session,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    actor: Actor | None = None,
+) -> list[Row]:
     """Rows as (sensor id, metric, time, value), or BatchRefused with every problem."""
-    return _validate(session, rows, now=now)[0]
+    return _validate(session, rows, now=now, actor=actor)[0]
 
 
 def _validate(
-    session: Session, rows: Iterable[Mapping[str, Any]], *, now: datetime
+    session: Session,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> tuple[list[Row], dict[int, str]]:
-    """The good rows, and the kind of each sensor they name."""
+    """The good rows, and the kind of each sensor they name; a sensor outside ``actor``'s
+    area makes its rows bad (None: a trusted caller, the command line)."""
     rows = list(rows)
     codes = sorted({str(r.get("sensor", "")) for r in rows})
     sensors: dict[str, tuple[int, set[str]]] = {}
     kinds: dict[int, str] = {}
-    for code, sensor_id, kind, metrics in session.execute(_SENSORS, {"codes": codes}):
+    out_of_reach: set[str] = set()
+    for code, sensor_id, kind, metrics, *areas in session.execute(_SENSORS, {"codes": codes}):
+        if actor is not None and not allowed(actor, Action.INGEST, placed(session, areas)):
+            out_of_reach.add(code)
+            continue
         sensors[code] = (sensor_id, set(metrics))
         kinds[sensor_id] = kind
     problems: list[RowProblem] = []
@@ -99,7 +120,7 @@ def _validate(
         ):
             out.append((sensor[0], str(metric), at, value))
         else:
-            problems += _check_row(n, row, sensors, at, latest, value)
+            problems += _check_row(n, row, sensors, at, latest, value, out_of_reach)
     if problems:
         raise BatchRefused(problems)
     return out, kinds
@@ -112,12 +133,15 @@ def _check_row(
     at: datetime | None,
     latest: datetime,
     value: float | None,
+    out_of_reach: Container[str] = (),
 ) -> list[RowProblem]:
     found = []
     code = row.get("sensor")
     sensor = sensors.get(code) if isinstance(code, str) else None
     if not isinstance(code, str):
         found.append(RowProblem(n, "sensor", f"{code!r} is not a sensor code (a code is a string)"))
+    elif code in out_of_reach:
+        found.append(RowProblem(n, "sensor", t("scope.sensor", "en", code=code)))
     elif sensor is None:
         found.append(RowProblem(n, "sensor", f"unknown sensor {code!r}"))
     metric = row.get("metric")
@@ -133,11 +157,16 @@ def _check_row(
 
 
 def ingest(
-    session: Session, *, rows: Iterable[Mapping[str, Any]], now: datetime | None = None
+    session: Session,
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> IngestResult:
-    """Validate, write (skipping duplicates) and evaluate one batch, in the caller's transaction."""
+    """Validate, write (skipping duplicates) and evaluate one batch, in the caller's
+    transaction; rows of sensors outside ``actor``'s area refuse it (None: a trusted caller)."""
     now = now or datetime.now(UTC)
-    valid, kinds = _validate(session, rows, now=now)
+    valid, kinds = _validate(session, rows, now=now, actor=actor)
     result = IngestResult(received=len(valid))
     if not valid:
         return result

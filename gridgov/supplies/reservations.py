@@ -16,7 +16,9 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridgov.errors import FieldError
+from gridgov.errors import FieldError, OutOfScope
+from gridgov.incidents.events import target_of
+from gridgov.incidents.models import Incident
 from gridgov.supplies.models import Reservation, ReservationLine, StockLot, Stockpile, SupplyEvent
 from gridgov.users.models import User
 from gridgov.users.roles import Action, Target, allowed
@@ -84,6 +86,46 @@ def _target(stockpile: Stockpile) -> Target:
     return Target(area_codes=frozenset(c for c in codes if c), grid_code=stockpile.grid_code)
 
 
+def _check_stockpiles(session: Session, reservation_id: int, actor: User) -> None:
+    """A reservation is the caller's to read, release or fulfil when every stockpile it takes
+    from lies in the caller's RESERVE scope (StockForbidden, 403, names the first that does
+    not)."""
+    stockpiles = session.scalars(
+        select(Stockpile)
+        .where(
+            Stockpile.id.in_(
+                select(ReservationLine.stockpile_id).where(
+                    ReservationLine.reservation_id == reservation_id
+                )
+            )
+        )
+        .order_by(Stockpile.code)
+    )
+    for stockpile in stockpiles:
+        if not allowed(actor.actor(), Action.RESERVE, _target(stockpile)):
+            raise StockForbidden(stockpile.code)
+
+
+def get_reservation(session: Session, *, reservation_id: int, actor: User) -> Reservation:
+    """One reservation, if every stockpile it takes from lies in the caller's scope."""
+    reservation = session.get(Reservation, reservation_id)
+    if reservation is None:
+        raise ReservationNotFound(reservation_id)
+    _check_stockpiles(session, reservation_id, actor)
+    return reservation
+
+
+def _check_incident(session: Session, actor: User, incident_id: int | None) -> None:
+    """A reservation may name an incident the caller may read (and only one that exists)."""
+    if incident_id is None:
+        return
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise FieldError("incident_id", "incident.not_found", id=incident_id)
+    if not allowed(actor.actor(), Action.READ, target_of(session, incident)):
+        raise OutOfScope("scope.incident", id=incident_id)
+
+
 def reserve(
     session: Session,
     *,
@@ -116,6 +158,7 @@ def reserve(
             )
         if not allowed(actor.actor(), Action.RESERVE, _target(stockpile)):
             raise StockForbidden(want.stockpile_code)
+    _check_incident(session, actor, incident_id)
     requested: dict[tuple[int, str], int] = defaultdict(int)
     for want in wants:
         requested[(stockpiles[want.stockpile_code].id, want.item_code)] += want.quantity
@@ -223,14 +266,10 @@ def _finish(
     )
     if reservation is None:
         raise ReservationNotFound(reservation_id)
+    _check_stockpiles(session, reservation_id, actor)
     lines = session.scalars(
         select(ReservationLine).where(ReservationLine.reservation_id == reservation_id)
     ).all()
-    for stockpile in session.scalars(
-        select(Stockpile).where(Stockpile.id.in_({line.stockpile_id for line in lines}))
-    ):
-        if not allowed(actor.actor(), Action.RESERVE, _target(stockpile)):
-            raise StockForbidden(stockpile.code)
     new_status = TRANSITIONS.get((reservation.status, action))
     if new_status is None:
         raise ReservationConflict(reservation.status, action)

@@ -1,11 +1,18 @@
 """What each role may read and do: one table, checked by one pure function.
 
 Every permission is a (role, action) row naming the scopes in which it holds; any one of
-them suffices. Rows absent from the table are refused.
+them suffices. Rows absent from the table are refused. The table is asked about the very
+thing acted on (an incident, a stockpile, a sensor, a tracker, a department named in a
+move), never only about the role: an area scope reaches the user's area and everything
+below it, nothing beside it. A thing outside the caller's scope is refused with 403 whether
+it is read or acted on (ids are sequential and codes are listed, so a 404 would hide
+nothing); 404 only when it does not exist. docs/SECURITY.md has the operation-by-operation
+table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,7 +59,7 @@ class Scope(StrEnum):
     DEPARTMENT = "department"  # the target is assigned to the user's department
     SUMMONED = "summoned"  # the user's department was whistled in on the target
     GRID = "grid"  # the target lies in the user's grid
-    OWN = "own"  # the user reported the target
+    OWN = "own"  # the user reported (or owns) the target
 
 
 A, S = Action, Scope
@@ -68,7 +75,9 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.OPERATOR, A.RATE_DEPARTMENT): (S.AREA,),
     (Role.OPERATOR, A.SEARCH_SUPPLIES): (S.ANY,),
     (Role.OPERATOR, A.RESERVE): (S.AREA,),
-    (Role.OPERATOR, A.INGEST): (S.ANY,),
+    # Readings of sensors in the area; positions of own trackers and of trackers whose
+    # owner's area lies in the operator's area.
+    (Role.OPERATOR, A.INGEST): (S.OWN, S.AREA),
     (Role.OPERATOR, A.FENCES): (S.ANY,),
     (Role.OPERATOR, A.REGISTER_VISIT): (S.ANY,),
     (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
@@ -113,7 +122,7 @@ class Target:
     department_code: str | None = None
     summoned: frozenset[str] = field(default_factory=frozenset)
     grid_code: str | None = None
-    reporter_id: int | None = None
+    reporter_id: int | None = None  # or the owner (of a tracker)
 
 
 def scopes_for(role: Role, action: Action) -> tuple[Scope, ...]:
@@ -152,3 +161,28 @@ def allowed(actor: Actor, action: Action, target: Target | None = None) -> bool:
     if target is None:
         return bool(scopes)
     return any(in_scope(actor, scope, target) for scope in scopes)
+
+
+def may_name_department(actor: Actor, chain: Sequence[str | None], department_area: str) -> bool:
+    """May ``actor`` send an incident to (dispatch) or summon (whistle) a department that
+    serves ``department_area``? ``chain`` is the incident's areas, city down to community.
+
+    The department must serve the incident's place (one of its areas), and an actor scoped
+    to an area may only name departments of that area or below it: a district's command
+    centre sends to its district's departments, not to the city's or a neighbour's.
+    Handlers (scoped to a department) may summon any department serving the place.
+
+    >>> chain = ("C", "D1", "S1", "M1")
+    >>> district = Actor(user_id=1, role=Role.OPERATOR, area_code="D1")
+    >>> [may_name_department(district, chain, a) for a in ("S1", "D1", "C", "D2")]
+    [True, True, False, False]
+    >>> handler = Actor(user_id=2, role=Role.HANDLER, department_code="M1-JW")
+    >>> [may_name_department(handler, chain, a) for a in ("C", "D2")]
+    [True, False]
+    """
+    if department_area not in chain:
+        return False
+    if actor.role is Role.ADMIN or actor.area_code is None:
+        return True
+    place = list(chain)
+    return actor.area_code in place and place.index(actor.area_code) <= place.index(department_area)

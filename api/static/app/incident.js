@@ -165,7 +165,9 @@
       return;
     }
     if (ticket !== formTicket) return; // another form was opened meanwhile
-    const others = found.filter((d) => d.code !== current.department.code);
+    // Only the departments the caller may name (the answer says which): others would be refused.
+    const reach = new Set(current.my_departments || found.map((d) => d.code));
+    const others = found.filter((d) => d.code !== current.department.code && reach.has(d.code));
     const label = (d) => d.name + " · " + T("level." + d.level);
     if (spec.department) {
       const select = $("action-department");
