@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gridgov.fences.models import Fence, Tracker
 from gridgov.fences.service import save_fence
@@ -264,3 +264,123 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
     assert client.delete("/api/v1/fences/T-MINE", headers=other).status_code == 404
     assert client.post("/api/v1/fences", json=fence, headers=other).status_code == 201
     assert session.scalar(select(Fence.owner_id).where(Fence.code == "T-MINE")) != owner
+
+
+def small_batches(client, rows=5, size=64 * 1024):
+    """The app's batch limits set low for a test (GRIDGOV_BATCH_MAX_ROWS / _BYTES)."""
+    state = client.app.state
+    state.settings = state.settings.model_copy(
+        update={"batch_max_rows": rows, "batch_max_bytes": size}
+    )
+
+
+def stored(session, sensor="SN0006"):
+    return session.execute(
+        text(
+            "SELECT count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id "
+            "WHERE s.code = :code"
+        ),
+        {"code": sensor},
+    ).scalar_one()
+
+
+def bodies(rows):
+    """The same rows as a JSON array, CSV and NDJSON, with their content types."""
+    csv_body = "sensor,time,metric,value\n" + "".join(
+        f"{r['sensor']},{r['time']},{r['metric']},{r['value']}\n" for r in rows
+    )
+    return [
+        (json.dumps(rows), "application/json"),
+        (csv_body, "text/csv"),
+        ("\n".join(json.dumps(r) for r in rows) + "\n", "application/x-ndjson"),
+    ]
+
+
+def test_a_batch_over_the_row_limit_is_refused_whole(client, session):
+    small_batches(client, rows=5)
+    headers = auth(session, "operator")
+    before = stored(session)
+    for body, kind in bodies(readings(*[(m, 5) for m in range(6)])):
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 413, (kind, refused.text)
+        assert "5" in refused.text
+        assert stored(session) == before
+    for body, kind in bodies(readings(*[(m, 5) for m in range(5)])):
+        accepted = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert accepted.status_code == 200, (kind, accepted.text)
+        assert accepted.json()["received"] == 5
+    assert stored(session) == before + 5
+
+
+def test_the_row_limit_is_met_while_the_body_streams_in(client, session):
+    """Refused at the first row past the limit: what follows is never parsed."""
+    small_batches(client, rows=5)
+    rows = json.dumps(readings(*[(m, 5) for m in range(6)]))
+    body = rows[:-1] + ", {broken"
+    refused = client.post("/api/v1/readings", content=body, headers=auth(session, "operator"))
+    assert refused.status_code == 413, refused.text
+
+
+def test_positions_have_the_row_limit_too(client, session):
+    small_batches(client, rows=3)
+    rows = [{"tracker": "BOAT-1", "lon": 121.0, "lat": 31.0, "time": T.isoformat()}] * 4
+    refused = client.post("/api/v1/positions", json=rows, headers=auth(session, "operator"))
+    assert refused.status_code == 413 and "3" in refused.text
+
+
+def test_a_body_over_the_byte_limit_is_refused(client, session):
+    small_batches(client, rows=1_000_000, size=2048)
+    headers = auth(session, "operator")
+    rows = readings(*[(m, 5) for m in range(100)])
+    for body, kind in bodies(rows):
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 413 and "2048" in refused.text
+
+    def chunks():  # no Content-Length: counted as it streams
+        yield json.dumps(rows).encode()
+
+    streamed = client.post("/api/v1/readings", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and "2048" in streamed.text
+
+
+def test_bodies_that_are_no_batch_name_the_body(client, session):
+    headers = auth(session, "operator")
+    for body, kind in [
+        (b"[" * 100_000, "application/json"),
+        (b'[{"sensor": "SN0006", "metric": "\xff\xfe"}]', "application/json"),
+        (b"sensor,time\n\xff\xfe,1\n", "text/csv"),
+        (b'{"sensor": "\xff"}\n', "application/x-ndjson"),
+        (b"[1, 2]", "application/json"),
+        (b'{"rows": 3}', "application/json"),
+        (b"[{]", "application/json"),
+    ]:
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 422, (body[:20], refused.text)
+        assert "body" in refused.text
+
+
+def test_batch_bodies_in_their_other_shapes(client, session):
+    headers = auth(session, "operator")
+    wrapped = client.post(
+        "/api/v1/readings", json={"source": "x", "readings": readings((0, 5))}, headers=headers
+    )
+    assert wrapped.status_code == 200 and wrapped.json()["written"] == 1, wrapped.text
+    empty = client.post("/api/v1/readings", content=b"", headers=headers)
+    assert empty.status_code == 200 and empty.json()["received"] == 0
+    with_bom = '\ufeffsensor,time,metric,"value"\r\n' + (
+        f'SN0006,{(T + timedelta(minutes=1)).isoformat()},methane,"6"\r\n'
+    )
+    csv_answer = client.post(
+        "/api/v1/readings",
+        content=with_bom.encode(),
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+    assert csv_answer.status_code == 200 and csv_answer.json()["written"] == 1, csv_answer.text
