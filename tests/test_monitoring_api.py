@@ -12,7 +12,7 @@ from gridgov.fences.models import Fence, Tracker
 from gridgov.fences.service import save_fence
 from gridgov.incidents.models import Incident
 from gridgov.notifications.models import Notification
-from gridgov.sensors.models import Sensor
+from gridgov.sensors.models import Alert, Sensor, SensorRule
 from gridgov.users.models import User
 from tests.conftest import auth
 
@@ -384,3 +384,46 @@ def test_batch_bodies_in_their_other_shapes(client, session):
         headers={**headers, "Content-Type": "text/csv"},
     )
     assert csv_answer.status_code == 200 and csv_answer.json()["written"] == 1, csv_answer.text
+
+
+def test_alerts_are_paged_and_filtered(client, session):
+    sensor = session.scalar(select(Sensor).where(Sensor.code == "SN0006"))
+    rule = session.scalar(select(SensorRule).where(SensorRule.sensor_kind == sensor.kind))
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(5):  # cleared: 1-2, 3-4, 5-6, 7-8, 9-10 March
+        start = day + timedelta(days=2 * n)
+        session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=start,
+                          cleared_at=start + timedelta(days=1), readings=[]))  # fmt: skip
+    session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=day + timedelta(days=11),
+                      cleared_at=day + timedelta(days=11), withdrawn_at=day + timedelta(days=12),
+                      withdrawn_reason="unsupported", readings=[]))  # fmt: skip
+    session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=day + timedelta(days=20),
+                      readings=[]))  # fmt: skip
+    session.flush()
+    headers = auth(session, "operator")
+
+    def get(**params):
+        answer = client.get("/api/v1/alerts", params={"sensor": "SN0006", **params},
+                            headers=headers)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    first = get(limit=3)
+    assert first.headers["X-Total-Count"] == "7" and len(first.json()) == 3
+    assert first.json()[0]["cleared_at"] is None  # the open one first
+    seen = [a["id"] for a in first.json()]
+    following = first.headers["Link"]
+    while following:
+        url = following.split(">")[0].lstrip("<")
+        page = client.get(url, headers=headers)
+        seen += [a["id"] for a in page.json()]
+        following = page.headers.get("Link", "")
+    assert len(seen) == len(set(seen)) == 7
+    assert [len(get(status=s).json()) for s in ("open", "cleared", "withdrawn")] == [1, 5, 1]
+    withdrawn = get(status="withdrawn").json()[0]
+    assert withdrawn["withdrawn_reason"] == "unsupported" and withdrawn["rule"] == rule.name
+    march_3_to_7 = get(**{"from": "2026-03-03T12:00:00Z", "to": "2026-03-07T00:00:00Z"})
+    assert [a["opened_at"][:10] for a in march_3_to_7.json()] == ["2026-03-05", "2026-03-03"]
+    assert get(rule=rule.id + 100000).headers["X-Total-Count"] == "0"
+    assert client.get("/api/v1/alerts", params={"status": "maybe"},
+                      headers=headers).status_code == 422  # fmt: skip
