@@ -93,6 +93,7 @@ class JsonRows(Reader):
         self.started = False
         self.depth = 0
         self.rows_depth: int | None = None  # where the row objects are
+        self.rows_open = False  # inside the array of rows
         self.row: Any = None  # the ObjectBuilder of the row being read
 
     def feed(self, chunk: bytes) -> None:
@@ -125,29 +126,28 @@ class JsonRows(Reader):
         for event, value in events:
             opens = event in ("start_map", "start_array")
             closes = event in ("end_map", "end_array")
-            if self.row is not None:
+            if self.row is not None:  # inside a row: build it
                 self.row.event(event, value)
-                self.depth += opens - closes
-                if self.depth > MAX_DEPTH:
-                    raise FieldError("body", "batch.not_rows")
-                if self.depth == self.rows_depth:
-                    self.add(self.row.value)
-                    self.row = None
-                continue
-            if self.depth == 0 and event not in ("start_array", "start_map"):
+            elif self.depth == 0 and event == "start_array":
+                self.rows_depth, self.rows_open = 1, True
+            elif self.depth == 0 and event != "start_map":
                 raise FieldError("body", "batch.not_rows")
-            if self.depth == 0 and event == "start_array":
-                self.rows_depth = 1
-            elif self.rows_depth is None and self.depth == 1 and event == "start_array":
-                self.rows_depth = 2  # {"readings": [...]}: the first array in the object
-            elif self.rows_depth is not None and self.depth == self.rows_depth and not closes:
-                if event != "start_map":
+            elif self.depth == 1 and event == "start_array" and self.rows_depth is None:
+                self.rows_depth, self.rows_open = 2, True  # {"readings": [...]}: the first array
+            elif self.rows_open and self.depth == self.rows_depth:
+                if closes:
+                    self.rows_open = False  # the rest of a wrapping object is ignored
+                elif event != "start_map":
                     raise FieldError("body", "batch.not_rows")
-                self.row = ijson.ObjectBuilder()
-                self.row.event(event, value)
+                else:
+                    self.row = ijson.ObjectBuilder()
+                    self.row.event(event, value)
             self.depth += opens - closes
             if self.depth > MAX_DEPTH:
                 raise FieldError("body", "batch.not_rows")
+            if self.row is not None and closes and self.depth == self.rows_depth:
+                self.add(self.row.value)
+                self.row = None
 
 
 class NdjsonRows(Reader):
@@ -155,19 +155,24 @@ class NdjsonRows(Reader):
 
     def __init__(self, limits: Limits) -> None:
         super().__init__(limits)
-        self.pending = b""
+        self.pending: list[bytes] = []  # the start of a line not yet whole
         self.line_no = 0
 
     def feed(self, chunk: bytes) -> None:
-        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        if b"\n" not in chunk:
+            self.pending.append(chunk)
+            return
+        *lines, rest = b"".join([*self.pending, chunk]).split(b"\n")
+        self.pending = [rest]
         for line in lines:
             self.line_no += 1
             self._one(line)
 
     def close(self) -> list[dict[str, Any]]:
-        if self.pending.strip():
+        last = b"".join(self.pending)
+        if last.strip():
             self.line_no += 1
-            self._one(self.pending)
+            self._one(last)
         return self.rows
 
     def _one(self, line: bytes) -> None:
@@ -215,6 +220,9 @@ class CsvRows(Reader):
             raise FieldError("body", "batch.bad_encoding") from exc
 
     def _text(self, text: str) -> None:
+        if "\n" not in text and "\r" not in text:
+            self.pending += text  # no record ends here
+            return
         # Whole records: up to the last line break outside quotes. Quotes inside a quoted
         # field are doubled, so the parity of the quote count says where we are.
         lines = (self.pending + text).splitlines(keepends=True)

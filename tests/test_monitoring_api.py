@@ -370,7 +370,9 @@ def test_bodies_that_are_no_batch_name_the_body(client, session):
 def test_batch_bodies_in_their_other_shapes(client, session):
     headers = auth(session, "operator")
     wrapped = client.post(
-        "/api/v1/readings", json={"source": "x", "readings": readings((0, 5))}, headers=headers
+        "/api/v1/readings",
+        json={"source": {"by": "x"}, "readings": readings((0, 5)), "more": [1, {"a": 2}]},
+        headers=headers,
     )
     assert wrapped.status_code == 200 and wrapped.json()["written"] == 1, wrapped.text
     empty = client.post("/api/v1/readings", content=b"", headers=headers)
