@@ -38,6 +38,7 @@ from gridgov.db import make_session_factory
 from gridgov.fences.index import FenceIndex
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.jobs import PeriodicJob
+from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
 from gridgov.runtime import prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
@@ -67,9 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = [PeriodicJob("partitions", 3600, lambda: make_partitions_ahead(sessions))]
         if settings.escalation_interval > 0:
             jobs.append(EscalationScheduler(app.state.sessions, settings.escalation_interval))
+        allow = parse_allow_list(settings.webhook_allow)
         if settings.delivery_interval > 0:
             jobs.append(
-                PeriodicJob("webhooks", settings.delivery_interval, lambda: deliver_due(sessions))
+                PeriodicJob(
+                    "webhooks",
+                    settings.delivery_interval,
+                    lambda: deliver_due(sessions, allow=allow),
+                )
             )
         for job in jobs:
             job.start()

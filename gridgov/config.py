@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # Distinct visiting units in a month above which a community is yellow, and red.
     visit_yellow_above: int = 30
     visit_red_above: int = 35
+    # Webhooks go to public addresses only; a city's internal receivers are listed here:
+    # CIDRs, addresses or host names, separated by commas or spaces ("10.8.0.0/16 hooks.lan").
+    webhook_allow: str = ""
+    # One batch of readings or positions: at most this many rows and bytes (413 beyond).
+    batch_max_rows: int = Field(default=50_000, ge=1)
+    batch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     # The city's own time zone: stock expires by the local calendar.
     timezone: str = "Asia/Shanghai"
     # The map's base layer: a tile URL template ({z}/{x}/{y}), e.g. the city's own tile server
@@ -62,6 +68,14 @@ class Settings(BaseSettings):
     def media_dir(self) -> Path:
         """Where photos are stored, by content hash."""
         return self.data_dir / "media"
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        from gridgov.notifications.addresses import parse_allow_list
+
+        parse_allow_list(value)  # a typo in a CIDR stops the start, it does not open a hole
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from shapely.geometry import box
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from gridgov.fences.models import Fence, Tracker
 from gridgov.fences.service import save_fence
 from gridgov.incidents.models import Incident
 from gridgov.notifications.models import Notification
-from gridgov.sensors.models import Sensor
+from gridgov.sensors.models import Alert, Sensor, SensorRule
 from gridgov.users.models import User
 from tests.conftest import auth
 
@@ -264,3 +264,168 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
     assert client.delete("/api/v1/fences/T-MINE", headers=other).status_code == 404
     assert client.post("/api/v1/fences", json=fence, headers=other).status_code == 201
     assert session.scalar(select(Fence.owner_id).where(Fence.code == "T-MINE")) != owner
+
+
+def small_batches(client, rows=5, size=64 * 1024):
+    """The app's batch limits set low for a test (GRIDGOV_BATCH_MAX_ROWS / _BYTES)."""
+    state = client.app.state
+    state.settings = state.settings.model_copy(
+        update={"batch_max_rows": rows, "batch_max_bytes": size}
+    )
+
+
+def stored(session, sensor="SN0006"):
+    return session.execute(
+        text(
+            "SELECT count(*) FROM readings r JOIN sensors s ON s.id = r.sensor_id "
+            "WHERE s.code = :code"
+        ),
+        {"code": sensor},
+    ).scalar_one()
+
+
+def bodies(rows):
+    """The same rows as a JSON array, CSV and NDJSON, with their content types."""
+    csv_body = "sensor,time,metric,value\n" + "".join(
+        f"{r['sensor']},{r['time']},{r['metric']},{r['value']}\n" for r in rows
+    )
+    return [
+        (json.dumps(rows), "application/json"),
+        (csv_body, "text/csv"),
+        ("\n".join(json.dumps(r) for r in rows) + "\n", "application/x-ndjson"),
+    ]
+
+
+def test_a_batch_over_the_row_limit_is_refused_whole(client, session):
+    small_batches(client, rows=5)
+    headers = auth(session, "operator")
+    before = stored(session)
+    for body, kind in bodies(readings(*[(m, 5) for m in range(6)])):
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 413, (kind, refused.text)
+        assert "5" in refused.text
+        assert stored(session) == before
+    for body, kind in bodies(readings(*[(m, 5) for m in range(5)])):
+        accepted = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert accepted.status_code == 200, (kind, accepted.text)
+        assert accepted.json()["received"] == 5
+    assert stored(session) == before + 5
+
+
+def test_the_row_limit_is_met_while_the_body_streams_in(client, session):
+    """Refused at the first row past the limit: what follows is never parsed."""
+    small_batches(client, rows=5)
+    rows = json.dumps(readings(*[(m, 5) for m in range(6)]))
+    body = rows[:-1] + ", {broken"
+    refused = client.post("/api/v1/readings", content=body, headers=auth(session, "operator"))
+    assert refused.status_code == 413, refused.text
+
+
+def test_positions_have_the_row_limit_too(client, session):
+    small_batches(client, rows=3)
+    rows = [{"tracker": "BOAT-1", "lon": 121.0, "lat": 31.0, "time": T.isoformat()}] * 4
+    refused = client.post("/api/v1/positions", json=rows, headers=auth(session, "operator"))
+    assert refused.status_code == 413 and "3" in refused.text
+
+
+def test_a_body_over_the_byte_limit_is_refused(client, session):
+    small_batches(client, rows=1_000_000, size=2048)
+    headers = auth(session, "operator")
+    rows = readings(*[(m, 5) for m in range(100)])
+    for body, kind in bodies(rows):
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 413 and "2048" in refused.text
+
+    def chunks():  # no Content-Length: counted as it streams
+        yield json.dumps(rows).encode()
+
+    streamed = client.post("/api/v1/readings", content=chunks(), headers=headers)
+    assert streamed.status_code == 413 and "2048" in streamed.text
+
+
+def test_bodies_that_are_no_batch_name_the_body(client, session):
+    headers = auth(session, "operator")
+    for body, kind in [
+        (b"[" * 100_000, "application/json"),
+        (b'[{"sensor": "SN0006", "metric": "\xff\xfe"}]', "application/json"),
+        (b"sensor,time\n\xff\xfe,1\n", "text/csv"),
+        (b'{"sensor": "\xff"}\n', "application/x-ndjson"),
+        (b"[1, 2]", "application/json"),
+        (b'{"rows": 3}', "application/json"),
+        (b"[{]", "application/json"),
+    ]:
+        refused = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert refused.status_code == 422, (body[:20], refused.text)
+        assert "body" in refused.text
+
+
+def test_batch_bodies_in_their_other_shapes(client, session):
+    headers = auth(session, "operator")
+    wrapped = client.post(
+        "/api/v1/readings",
+        json={"source": {"by": "x"}, "readings": readings((0, 5)), "more": [1, {"a": 2}]},
+        headers=headers,
+    )
+    assert wrapped.status_code == 200 and wrapped.json()["written"] == 1, wrapped.text
+    empty = client.post("/api/v1/readings", content=b"", headers=headers)
+    assert empty.status_code == 200 and empty.json()["received"] == 0
+    with_bom = '\ufeffsensor,time,metric,"value"\r\n' + (
+        f'SN0006,{(T + timedelta(minutes=1)).isoformat()},methane,"6"\r\n'
+    )
+    csv_answer = client.post(
+        "/api/v1/readings",
+        content=with_bom.encode(),
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+    assert csv_answer.status_code == 200 and csv_answer.json()["written"] == 1, csv_answer.text
+
+
+def test_alerts_are_paged_and_filtered(client, session):
+    sensor = session.scalar(select(Sensor).where(Sensor.code == "SN0006"))
+    rule = session.scalar(select(SensorRule).where(SensorRule.sensor_kind == sensor.kind))
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(5):  # cleared: 1-2, 3-4, 5-6, 7-8, 9-10 March
+        start = day + timedelta(days=2 * n)
+        session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=start,
+                          cleared_at=start + timedelta(days=1), readings=[]))  # fmt: skip
+    session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=day + timedelta(days=11),
+                      cleared_at=day + timedelta(days=11), withdrawn_at=day + timedelta(days=12),
+                      withdrawn_reason="unsupported", readings=[]))  # fmt: skip
+    session.add(Alert(sensor_id=sensor.id, rule_id=rule.id, opened_at=day + timedelta(days=20),
+                      readings=[]))  # fmt: skip
+    session.flush()
+    headers = auth(session, "operator")
+
+    def get(**params):
+        answer = client.get("/api/v1/alerts", params={"sensor": "SN0006", **params},
+                            headers=headers)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    first = get(limit=3)
+    assert first.headers["X-Total-Count"] == "7" and len(first.json()) == 3
+    assert first.json()[0]["cleared_at"] is None  # the open one first
+    seen = [a["id"] for a in first.json()]
+    following = first.headers["Link"]
+    while following:
+        url = following.split(">")[0].lstrip("<")
+        page = client.get(url, headers=headers)
+        seen += [a["id"] for a in page.json()]
+        following = page.headers.get("Link", "")
+    assert len(seen) == len(set(seen)) == 7
+    assert [len(get(status=s).json()) for s in ("open", "cleared", "withdrawn")] == [1, 5, 1]
+    withdrawn = get(status="withdrawn").json()[0]
+    assert withdrawn["withdrawn_reason"] == "unsupported" and withdrawn["rule"] == rule.name
+    march_3_to_7 = get(**{"from": "2026-03-03T12:00:00Z", "to": "2026-03-07T00:00:00Z"})
+    assert [a["opened_at"][:10] for a in march_3_to_7.json()] == ["2026-03-05", "2026-03-03"]
+    assert get(rule=rule.id + 100000).headers["X-Total-Count"] == "0"
+    assert client.get("/api/v1/alerts", params={"status": "maybe"},
+                      headers=headers).status_code == 422  # fmt: skip

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from gridgov.db import session_scope
+from gridgov.notifications.addresses import AddressRefused, parse_allow_list
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.notifications.service import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    add_webhook,
     backoff,
     deliver_due,
     notify,
@@ -26,12 +28,16 @@ from gridgov.users.models import User
 from tests.conftest import auth
 
 SECRET = "a-long-shared-secret-for-tests"
+# The receivers of these tests listen on 127.0.0.1, which webhooks may reach only when the
+# city lists it (GRIDGOV_WEBHOOK_ALLOW), as it would for an internal receiver.
+LOCAL = parse_allow_list("127.0.0.1")
+NONE = parse_allow_list("")
 
 
 class Receiver:
     """An HTTP server that answers 503 to the first ``failures`` posts, then 200."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, answer: bytes = b"busy") -> None:
         self.failures = failures
         self.received: list[tuple[dict, str, bytes]] = []
         outer = self
@@ -43,7 +49,7 @@ class Receiver:
                 status = 503 if len(outer.received) <= outer.failures else 200
                 self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b"busy" if status == 503 else b"ok")
+                self.wfile.write(answer if status == 503 else b"ok")
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -61,8 +67,8 @@ class Receiver:
 def receiver():
     made: list[Receiver] = []
 
-    def make(failures: int) -> Receiver:
-        made.append(Receiver(failures))
+    def make(failures: int, answer: bytes = b"busy") -> Receiver:
+        made.append(Receiver(failures, answer))
         return made[-1]
 
     yield make
@@ -102,14 +108,14 @@ def test_delivery_survives_a_receiver_that_fails_at_first(committed, receiver):
     target = receiver(failures=2)
     hook_id = add_hook(committed, target.url)
     now = T0
-    first = deliver_due(committed, now=now)
+    first = deliver_due(committed, now=now, allow=LOCAL)
     assert (first.delivered, first.failed) == (0, 1)
     # Not due yet: nothing is tried before the back-off has passed.
-    assert deliver_due(committed, now=now + timedelta(seconds=1)).failed == 0
+    assert deliver_due(committed, now=now + timedelta(seconds=1), allow=LOCAL).failed == 0
     now += backoff(1)
-    assert deliver_due(committed, now=now).failed == 1
+    assert deliver_due(committed, now=now, allow=LOCAL).failed == 1
     now += backoff(2)
-    assert deliver_due(committed, now=now).delivered == 1
+    assert deliver_due(committed, now=now, allow=LOCAL).delivered == 1
     [delivery] = deliveries(committed, hook_id)
     assert (delivery.status, delivery.attempts, delivery.last_status) == ("delivered", 3, 200)
     # Every attempt is kept, not only the last.
@@ -137,7 +143,7 @@ def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
     hook_id = add_hook(committed, target.url, max_attempts=3)
     now = T0
     for attempt in range(1, 4):
-        deliver_due(committed, now=now)
+        deliver_due(committed, now=now, allow=LOCAL)
         now += backoff(attempt)
     [delivery] = deliveries(committed, hook_id)
     assert (delivery.status, delivery.attempts) == ("dead", 3)
@@ -150,7 +156,7 @@ def test_a_receiver_that_never_answers_ends_in_the_dead_letters(
 def test_only_dead_deliveries_can_be_retried(committed, receiver, client, session):
     target = receiver(failures=0)
     hook_id = add_hook(committed, target.url)
-    deliver_due(committed, now=T0)
+    deliver_due(committed, now=T0, allow=LOCAL)
     [delivery] = deliveries(committed, hook_id)
     assert delivery.status == "delivered"
     again = client.post(
@@ -185,8 +191,8 @@ def test_every_attempt_is_kept_even_when_nobody_answers(committed, receiver):
     url = gone.url
     gone.close()  # nothing listens on that port any more
     hook_id = add_hook(committed, url)
-    deliver_due(committed, now=T0)
-    deliver_due(committed, now=T0 + backoff(1))
+    deliver_due(committed, now=T0, allow=LOCAL)
+    deliver_due(committed, now=T0 + backoff(1), allow=LOCAL)
     [delivery] = deliveries(committed, hook_id)
     assert [(a["at"], a["status"]) for a in delivery.attempt_log] == [
         (T0.isoformat(), None),
@@ -200,14 +206,14 @@ def test_a_switched_off_webhook_gets_nothing_until_switched_on(committed, receiv
     hook_id = add_hook(committed, target.url)
     with session_scope(committed) as session:
         session.get(Webhook, hook_id).is_active = False
-    run = deliver_due(committed, now=T0 + timedelta(hours=1))
+    run = deliver_due(committed, now=T0 + timedelta(hours=1), allow=LOCAL)
     assert (run.delivered, run.failed, run.dead) == (0, 0, 0)
     [delivery] = deliveries(committed, hook_id)
     assert (delivery.status, delivery.attempts, delivery.attempt_log) == ("pending", 0, [])
     assert target.received == []
     with session_scope(committed) as session:
         session.get(Webhook, hook_id).is_active = True
-    assert deliver_due(committed, now=T0 + timedelta(hours=1)).delivered == 1
+    assert deliver_due(committed, now=T0 + timedelta(hours=1), allow=LOCAL).delivered == 1
     assert [payload["data"] for payload, _, _ in target.received] == [{"fence": "F1"}]
 
 
@@ -246,3 +252,124 @@ def test_switching_a_webhook_and_reading_a_deliverys_history(client, session):
         ).status_code
         == 403
     )
+
+
+HOSTILE = [
+    "http://127.0.0.1/hook",
+    "http://[::1]/hook",
+    "http://0x7f000001/hook",
+    "http://2130706433/hook",
+    "http://127.1/hook",
+    "http://0177.0.0.1/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.100.100.200/latest/meta-data/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "http://10.1.2.3/hook",
+    "http://192.168.0.10/hook",
+    "http://0.0.0.0/hook",
+    "http://224.0.0.1/hook",
+    "http://240.0.0.1/hook",
+    "http://[fe80::1]/hook",
+    "http://localhost:8000/hook",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE)
+def test_a_webhook_to_an_internal_address_is_refused(client, session, url):
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": url, "secret": SECRET, "kinds": ["alert"]},
+        headers=auth(session, "admin"),
+    )
+    assert made.status_code == 422, made.text
+    assert "url" in made.text
+    assert session.scalar(select(Webhook).where(Webhook.secret == SECRET)) is None
+
+
+def test_a_webhook_to_a_public_address_is_made(client, session):
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://93.184.215.14/hook", "secret": SECRET, "kinds": ["alert"]},
+        headers=auth(session, "admin"),
+    )
+    assert made.status_code == 201, made.text
+
+
+def resolver(*answers: str):
+    """A resolver that gives these addresses for every name (the system's is not asked)."""
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return list(answers)
+
+    resolve.asked = asked  # type: ignore[attr-defined]
+    return resolve
+
+
+def test_every_address_of_a_name_is_checked(session):
+    url = "https://hooks.example.test/hook"
+    public = resolver("93.184.215.14")
+    assert add_webhook(session, url=url, secret=SECRET, kinds=["alert"], allow=NONE,
+                       resolve=public).id  # fmt: skip
+    for answers in (("127.0.0.1",), ("93.184.215.14", "::1"), ("::ffff:169.254.169.254",)):
+        with pytest.raises(AddressRefused) as refused:
+            add_webhook(session, url=url, secret=SECRET, kinds=["alert"], allow=NONE,
+                        resolve=resolver(*answers))  # fmt: skip
+        assert refused.value.field == "url"
+    with pytest.raises(AddressRefused, match="cannot be resolved"):
+        add_webhook(session, url=url, secret=SECRET, kinds=["alert"], allow=NONE,
+                    resolve=resolver())  # fmt: skip
+    # The city's own receivers, by network or by name.
+    for allow in (parse_allow_list("10.8.0.0/16"), parse_allow_list("hooks.example.test")):
+        assert add_webhook(session, url=url, secret=SECRET, kinds=["alert"], allow=allow,
+                           resolve=resolver("10.8.3.4")).id  # fmt: skip
+
+
+def test_the_address_is_checked_again_at_delivery(committed, receiver):
+    """A name that resolved to a public address when the hook was made and to loopback now
+    (DNS rebinding) gets nothing."""
+    target = receiver(failures=0)
+    port = target.server.server_address[1]
+    with session_scope(committed) as session:
+        hook = add_webhook(session, url=f"http://rebind.example.test:{port}/hook",
+                           secret=SECRET, kinds=["alert"], allow=NONE,
+                           resolve=resolver("93.184.215.14"))  # fmt: skip
+        notify(session, kind="alert", title="告警", now=T0)
+        hook_id = hook.id
+    run = deliver_due(committed, now=T0, allow=NONE, resolve=resolver("127.0.0.1"))
+    assert (run.delivered, run.failed) == (0, 1)
+    assert target.received == []
+    [delivery] = deliveries(committed, hook_id)
+    assert "127.0.0.1" in delivery.last_error and delivery.last_status is None
+
+
+def test_delivery_connects_to_the_address_it_checked(committed, receiver):
+    """The name is resolved once, by the check; the connection goes to that address and the
+    name travels in Host (the system could not resolve this name at all)."""
+    target = receiver(failures=0)
+    port = target.server.server_address[1]
+    local = resolver("127.0.0.1")
+    with session_scope(committed) as session:
+        hook = add_webhook(session, url=f"http://receiver.invalid:{port}/hook", secret=SECRET,
+                           kinds=["alert"], allow=LOCAL, resolve=local)  # fmt: skip
+        notify(session, kind="alert", title="告警", now=T0)
+        hook_id = hook.id
+    assert deliver_due(committed, now=T0, allow=LOCAL, resolve=local).delivered == 1
+    [(_, headers, _)] = target.received
+    assert headers["Host"] == f"receiver.invalid:{port}"
+    [delivery] = deliveries(committed, hook_id)
+    assert delivery.status == "delivered"
+
+
+def test_only_a_short_clean_excerpt_of_an_answer_is_kept(committed, receiver):
+    target = receiver(failures=100, answer=b"\x1b[2J<html>" + b"secret " * 5000 + b"\r\n")
+    hook_id = add_hook(committed, target.url)
+    deliver_due(committed, now=T0, allow=LOCAL)
+    [delivery] = deliveries(committed, hook_id)
+    assert delivery.last_status == 503
+    assert delivery.last_error.startswith("[2J<html>secret")
+    assert len(delivery.last_error) <= 200
+    assert not any(ch < " " for ch in delivery.last_error)
+    assert delivery.attempt_log[-1]["error"] == delivery.last_error

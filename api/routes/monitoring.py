@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import time
-from typing import Annotated, Any
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -21,6 +21,7 @@ from gridgov.fences.crossing import Dwell
 from gridgov.fences.models import Fence, FenceEvent
 from gridgov.fences.service import process_positions, remove_fence, save_fence, save_tracker
 from gridgov.i18n import t
+from gridgov.sensors.alert_list import list_alerts
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
 from gridgov.users.roles import Action
@@ -52,6 +53,7 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
         "duplicates": result.duplicates,
         "alerts_opened": result.alerts_opened,
         "alerts_cleared": result.alerts_cleared,
+        "alerts_withdrawn": result.alerts_withdrawn,
     }
 
 
@@ -213,30 +215,58 @@ def get_sensors(session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, 
     }
 
 
-@router.get("/alerts", summary="Alerts, open first")
+@router.get("/alerts", summary="Alerts, open first, a page at a time")
 def get_alerts(
+    request: Request,
+    response: Response,
     session: SessionDep,
     user: UserDep,
     lang: LangDep,
-    open_only: Annotated[bool, Query(alias="open")] = False,
+    sensor: Annotated[str | None, Query(max_length=64, description="a sensor code")] = None,
+    rule: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a rule id")] = None,
+    since: Annotated[
+        datetime | None, Query(alias="from", description="open at any moment from then on")
+    ] = None,
+    until: Annotated[datetime | None, Query(alias="to", description="opened before then")] = None,
+    status: Annotated[Literal["open", "cleared", "withdrawn"] | None, Query()] = None,
+    open_only: Annotated[bool, Query(alias="open", description="same as status=open")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[dict[str, Any]]:
+    """``X-Total-Count`` says how many match; ``Link: <...>; rel="next"`` gives the next page
+    while there is one. Withdrawn alerts (late readings showed the data has no such alert)
+    carry ``withdrawn_at`` and ``withdrawn_reason``."""
     require(user, Action.FENCES, lang)
-    query = select(Alert, Sensor.code).join(Sensor, Sensor.id == Alert.sensor_id)
-    if open_only:
-        query = query.where(Alert.cleared_at.is_(None))
-    rows = session.execute(
-        query.order_by(Alert.cleared_at.is_not(None), Alert.opened_at.desc()).limit(limit)
+    page = list_alerts(
+        session,
+        sensor=sensor,
+        rule_id=rule,
+        since=since,
+        until=until,
+        status="open" if open_only else status,
+        limit=limit,
+        offset=offset,
     )
+    response.headers["X-Total-Count"] = str(page.total)
+    if offset + len(page.rows) < page.total:
+        following = request.url.include_query_params(offset=offset + limit)
+        response.headers["Link"] = f'<{following}>; rel="next"'
     return [
         {
-            "id": a.id,
-            "sensor": code,
-            "rule_id": a.rule_id,
-            "opened_at": a.opened_at.isoformat(),
-            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None,
-            "incident_id": a.incident_id,
-            "readings": a.readings,
+            "id": row.alert.id,
+            "sensor": row.sensor_code,
+            "rule_id": row.alert.rule_id,
+            "rule": row.rule_name,
+            "opened_at": row.alert.opened_at.isoformat(),
+            "cleared_at": row.alert.cleared_at.isoformat() if row.alert.cleared_at else None,
+            "withdrawn_at": _iso(row.alert.withdrawn_at),
+            "withdrawn_reason": row.alert.withdrawn_reason,
+            "incident_id": row.alert.incident_id,
+            "readings": row.alert.readings,
         }
-        for a, code in rows
+        for row in page.rows
     ]
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None

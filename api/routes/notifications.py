@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
@@ -13,7 +13,9 @@ from api.deps import LangDep, SessionDep
 from api.security import UserDep, require
 from gridgov.i18n import t
 from gridgov.notifications import service as notifications
+from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
+from gridgov.notifications.service import add_webhook as make_webhook
 from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -63,14 +65,19 @@ class WebhookIn(BaseModel):
 
 @router.post("/webhooks", status_code=201, summary="Send events of these kinds to a URL")
 def add_webhook(
-    body: WebhookIn, session: SessionDep, user: UserDep, lang: LangDep
+    body: WebhookIn, request: Request, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
+    """The URL must reach a public address, or one listed in GRIDGOV_WEBHOOK_ALLOW (422
+    naming ``url`` otherwise); it is checked again before every delivery."""
     require(user, Action.MANAGE, lang)
-    hook = Webhook(
-        url=str(body.url), secret=body.secret, kinds=body.kinds, max_attempts=body.max_attempts
+    hook = make_webhook(
+        session,
+        url=str(body.url),
+        secret=body.secret,
+        kinds=body.kinds,
+        max_attempts=body.max_attempts,
+        allow=parse_allow_list(request.app.state.settings.webhook_allow),
     )
-    session.add(hook)
-    session.flush()
     return {"id": hook.id, "url": hook.url, "kinds": hook.kinds}
 
 

@@ -19,7 +19,16 @@ CHANNEL = "gridgov_incidents"
 # What an audit row may say happened: a life-cycle move, or one of these. The pages label
 # each one (move.* or web.event.* in the catalogues).
 OTHER_ACTIONS = frozenset(
-    {"report", "overdue", "check_in_overdue", "alert_opened", "alert_cleared"}
+    {
+        "report",
+        "overdue",
+        "check_in_overdue",
+        "alert_opened",
+        "alert_cleared",
+        "alert_reopened",
+        "alert_corrected",
+        "alert_withdrawn",
+    }
 )
 ACTIONS = frozenset(m.value for m in Move) | OTHER_ACTIONS
 

@@ -7,6 +7,12 @@ Each webhook delivery is an HTTP POST of a JSON body with these headers:
   of the timestamp, a full stop and the raw body (``b"1764650000." + body``);
 - ``X-Gridgov-Delivery``: the delivery's id (the same on every retry).
 
+Webhooks reach public addresses only, unless listed in ``GRIDGOV_WEBHOOK_ALLOW`` (see
+``addresses``): the URL is checked when the webhook is made and again before every attempt,
+and the attempt connects to the address that was checked. No redirect is followed. Of a
+receiver's answer only a short excerpt is kept (``EXCERPT`` characters, control characters
+removed), and no more of it is read than that.
+
 A receiver recomputes the signature and refuses a timestamp more than a few minutes away
 from its own clock, so a captured request cannot be replayed later. Every attempt is kept
 on the delivery (``attempt_log``). A webhook that is switched off (``is_active`` false) gets
@@ -18,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +37,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.db import session_scope
 from gridgov.errors import OutOfScope
+from gridgov.notifications.addresses import (
+    AddressRefused,
+    AllowList,
+    Resolver,
+    Target,
+    check_url,
+    system_resolver,
+)
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
 from gridgov.users.models import User
 
@@ -37,6 +52,26 @@ SIGNATURE_HEADER = "X-Gridgov-Signature"
 TIMESTAMP_HEADER = "X-Gridgov-Timestamp"
 FIRST_RETRY = timedelta(seconds=2)
 MAX_RETRY = timedelta(minutes=30)
+EXCERPT = 200  # characters of a receiver's answer (or of an error) kept on a delivery
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def add_webhook(
+    session: Session,
+    *,
+    url: str,
+    secret: str,
+    kinds: list[str],
+    max_attempts: int = 6,
+    allow: AllowList,
+    resolve: Resolver = system_resolver,
+) -> Webhook:
+    """A new webhook, if its URL reaches an address it may (AddressRefused naming ``url``)."""
+    check_url(url, allow=allow, resolve=resolve)
+    hook = Webhook(url=url, secret=secret, kinds=kinds, max_attempts=max_attempts)
+    session.add(hook)
+    session.flush()
+    return hook
 
 
 def notify(
@@ -190,12 +225,18 @@ def deliver_due(
     now: datetime | None = None,
     client: httpx.Client | None = None,
     limit: int = 100,
+    allow: AllowList | None = None,
+    resolve: Resolver = system_resolver,
 ) -> DeliveryRun:
-    """Try every delivery that is due, each in its own transaction (safe across workers)."""
+    """Try every delivery that is due, each in its own transaction (safe across workers).
+
+    ``allow`` is the city's allow-list (``GRIDGOV_WEBHOOK_ALLOW``); without it, only public
+    addresses are reached."""
+    allow = allow or AllowList()
     now = now or datetime.now(UTC)
     run = DeliveryRun()
     own = client is None
-    http = client or httpx.Client(timeout=5.0)
+    http = client or httpx.Client(timeout=5.0, follow_redirects=False, trust_env=False)
     try:
         for _ in range(limit):
             with session_scope(factory) as session:
@@ -216,7 +257,7 @@ def deliver_due(
                 if found is None:
                     break
                 delivery, hook = found
-                _attempt(http, hook, delivery, now, run)
+                _attempt(http, hook, delivery, now, run, allow=allow, resolve=resolve)
     finally:
         if own:
             http.close()
@@ -224,7 +265,14 @@ def deliver_due(
 
 
 def _attempt(
-    http: httpx.Client, hook: Webhook, delivery: WebhookDelivery, now: datetime, run: DeliveryRun
+    http: httpx.Client,
+    hook: Webhook,
+    delivery: WebhookDelivery,
+    now: datetime,
+    run: DeliveryRun,
+    *,
+    allow: AllowList,
+    resolve: Resolver,
 ) -> None:
     body = json.dumps(
         {"id": delivery.id, **delivery.payload}, ensure_ascii=False, separators=(",", ":")
@@ -232,23 +280,28 @@ def _attempt(
     delivery.attempts += 1
     timestamp = int(time.time())  # the receiver's clock judges it: the real time, always
     status: int | None = None
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
+        "X-Gridgov-Delivery": str(delivery.id),
+    }
     try:
-        response = http.post(
-            hook.url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(hook.secret, timestamp, body),
-                "X-Gridgov-Delivery": str(delivery.id),
-            },
-        )
-        status = response.status_code
-        ok = 200 <= status < 300
-        error = "" if ok else response.text[:500]
+        # Checked again now: the name may resolve elsewhere than when the hook was made.
+        target = check_url(hook.url, allow=allow, resolve=resolve)
+        url, extensions = _pinned(target, headers)
+        with http.stream(
+            "POST", url, content=body, headers=headers, extensions=extensions
+        ) as response:
+            status = response.status_code
+            ok = 200 <= status < 300
+            error = "" if ok else _excerpt(_head(response))
+    except AddressRefused as refused:
+        ok = False
+        error = _excerpt(refused.reason("en"))
     except httpx.HTTPError as exc:
         ok = False
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = _excerpt(f"{type(exc).__name__}: {exc}")
     delivery.last_status, delivery.last_error = status, error
     # A new list, so the ORM sees the change of the JSONB column.
     delivery.attempt_log = [
@@ -265,3 +318,33 @@ def _attempt(
     else:
         delivery.next_attempt_at = now + backoff(delivery.attempts)
         run.failed += 1
+
+
+def _pinned(target: Target, headers: dict[str, str]) -> tuple[httpx.URL, dict[str, str]]:
+    """The URL with its host replaced by the checked address (the name stays in ``Host`` and,
+    for https, in SNI and the certificate check), so nothing resolves the name again."""
+    url = httpx.URL(target.url)
+    if target.literal:
+        return url, {}
+    headers["Host"] = url.netloc.decode("ascii")
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    return url.copy_with(host=str(target.address)), extensions
+
+
+def _head(response: httpx.Response, limit: int = 4 * EXCERPT) -> str:
+    """The start of an answer, reading no more of it than that."""
+    data = b""
+    for part in response.iter_bytes():
+        data += part
+        if len(data) >= limit:
+            break
+    return data[:limit].decode("utf-8", errors="replace")
+
+
+def _excerpt(text: str) -> str:
+    """A short, one-line excerpt without control characters (what a delivery keeps).
+
+    >>> _excerpt("busy\\r\\n\\x1b[31mred")
+    'busy [31mred'
+    """
+    return _CONTROL.sub(" ", text).strip()[:EXCERPT]

@@ -2,9 +2,10 @@
 
 ``Evaluation`` locks the batch's sensors and reads their rules and saved rule states first;
 ``judge`` is pure (no database), so it can run while the server is still taking the COPY of
-the same rows; ``finish`` acts on what was found, replays readings that came out of order,
-and saves where each (sensor, rule) evaluation stands. Nothing is kept between batches: each
-batch reads the states under the sensors' locks, so no worker goes on from a stale one.
+the same rows; ``finish`` acts on what was found, has the series with readings out of order
+replayed (``late``), and saves where each (sensor, rule) evaluation stands. Nothing is kept
+between batches: each batch reads the states under the sensors' locks, so no worker goes on
+from a stale one.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.sensors.alerts import apply_transitions
+from gridgov.sensors.late import replay_late
 from gridgov.sensors.models import Alert, Sensor, SensorRule
 from gridgov.sensors.rules import RuleSpec, RunState, Sample, Transition, advance, calm_between
 
@@ -44,7 +46,7 @@ class Judged:
 
     outcome: dict[Key, RunState] = field(default_factory=dict)
     transitions: list[tuple[int, int, list[Transition]]] = field(default_factory=list)
-    late: list[tuple[int, Rule, datetime]] = field(default_factory=list)  # window start
+    late: list[tuple[int, Rule, datetime]] = field(default_factory=list)  # earliest reading
 
 
 _TIME = itemgetter(2)  # a row's time
@@ -118,7 +120,7 @@ class Evaluation:
                 key = (sensor_id, rule.id)
                 saved = self.states.get(key)
                 if saved is None or saved.previous_at is None or earliest <= saved.previous_at:
-                    judged.late.append((sensor_id, rule, earliest - rule.spec.lookback))
+                    judged.late.append((sensor_id, rule, earliest))
                 elif (
                     not saved.is_open
                     and not saved.run_length
@@ -139,23 +141,8 @@ class Evaluation:
         for sensor_id, rule_id, transitions in judged.transitions:
             _apply(session, sensor_id, rule_id, transitions, result=result, now=now)
         if judged.late:
-            windows = _windows(session, judged.late)
-            alerts = _alerts_since(session, judged.late)
-            for sensor_id, rule, _ in judged.late:
-                samples = windows.get((sensor_id, rule.metric, rule.id), [])
-                if not samples:
-                    continue
-                first = samples[0].at
-                open_at_start = any(
-                    a.opened_at < first and (a.cleared_at is None or a.cleared_at >= first)
-                    for a in alerts.get((sensor_id, rule.id), [])
-                )
-                transitions, judged.outcome[(sensor_id, rule.id)] = advance(
-                    rule.spec, samples, RunState(is_open=open_at_start)
-                )
-                if transitions:
-                    _apply(session, sensor_id, rule.id, transitions, result=result, now=now)
-        changed = bool(result.alerts_opened or result.alerts_cleared)
+            judged.outcome.update(replay_late(session, judged.late, result=result, now=now))
+        changed = bool(result.alerts_opened or result.alerts_cleared or result.alerts_withdrawn)
         _save_states(session, judged.outcome, truth_needed=changed)
 
 
@@ -244,56 +231,3 @@ def _save_states(session: Session, outcome: dict[Key, RunState], *, truth_needed
         "prev_value": [st.previous.value if st.previous else None for _, st in items],
     }
     session.execute(_SAVE_STATES, columns)
-
-
-_WINDOWS = text(
-    """
-    SELECT v.sensor_id, v.metric, v.rule_id, r.at, r.value
-    FROM unnest(CAST(:sensors AS int[]), CAST(:metrics AS text[]), CAST(:rules AS int[]),
-                CAST(:starts AS timestamptz[]), CAST(:befores AS int[]))
-         AS v(sensor_id, metric, rule_id, start, before)
-    CROSS JOIN LATERAL (
-        SELECT at, value FROM readings
-        WHERE sensor_id = v.sensor_id AND metric = v.metric
-          AND at >= LEAST(v.start, coalesce((
-              SELECT at FROM readings
-              WHERE sensor_id = v.sensor_id AND metric = v.metric AND at < v.start
-              ORDER BY at DESC OFFSET v.before LIMIT 1), v.start))
-    ) r
-    ORDER BY v.sensor_id, v.metric, v.rule_id, r.at
-    """
-)
-
-
-def _windows(
-    session: Session, late: list[tuple[int, Rule, datetime]]
-) -> dict[tuple[int, str, int], list[Sample]]:
-    """For every (sensor, rule): readings from its start on, plus enough earlier ones to judge
-    a run or a rate; one round trip for the whole batch."""
-    params = {
-        "sensors": [sensor_id for sensor_id, _, _ in late],
-        "metrics": [rule.metric for _, rule, _ in late],
-        "rules": [rule.id for _, rule, _ in late],
-        "starts": [start for _, _, start in late],
-        "befores": [max(rule.spec.sustain_count, 1) for _, rule, _ in late],
-    }
-    windows: dict[tuple[int, str, int], list[Sample]] = defaultdict(list)
-    for row in session.execute(_WINDOWS, params):
-        windows[(row.sensor_id, row.metric, row.rule_id)].append(Sample(row.at, row.value))
-    return windows
-
-
-def _alerts_since(
-    session: Session, late: list[tuple[int, Rule, datetime]]
-) -> dict[Key, list[Alert]]:
-    """Alerts that could be open inside the windows (open now, or cleared after they start)."""
-    earliest = min(start for _, _, start in late) - timedelta(days=1)
-    found: dict[Key, list[Alert]] = defaultdict(list)
-    for alert in session.scalars(
-        select(Alert).where(
-            Alert.sensor_id.in_({sensor_id for sensor_id, _, _ in late}),
-            or_(Alert.cleared_at.is_(None), Alert.cleared_at >= earliest),
-        )
-    ):
-        found[(alert.sensor_id, alert.rule_id)].append(alert)
-    return found

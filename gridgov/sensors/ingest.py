@@ -7,8 +7,9 @@ If any row is there already, the batch goes through a temporary table and INSERT
 CONFLICT DO NOTHING instead, so a re-sent batch writes nothing twice, and only the new
 readings are evaluated: for each (sensor, rule) they touch, the rule goes on from where it
 stands (readings in order, the usual case: nothing is read back), or replays the readings
-around them in time order (readings out of order), so a late reading is judged where it
-belongs. Alerts are opened and cleared, never deleted.
+from the last known state before them to the end, in time order (readings out of order),
+and the alerts become those of the data in time order (see ``late``). Alerts are opened,
+cleared, moved or withdrawn, never deleted.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class IngestResult:
     written: int = 0
     alerts_opened: list[int] = field(default_factory=list)
     alerts_cleared: list[int] = field(default_factory=list)
+    alerts_withdrawn: list[int] = field(default_factory=list)  # late readings showed none
 
     @property
     def duplicates(self) -> int:

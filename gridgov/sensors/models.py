@@ -102,6 +102,8 @@ class Alert(Base):
             unique=True,
             postgresql_where=text("cleared_at IS NULL"),
         ),
+        Index("ix_alerts_sensor_rule_opened", "sensor_id", "rule_id", "opened_at"),
+        Index("ix_alerts_opened", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -111,6 +113,11 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     readings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)  # the ones that triggered it
+    # Set when late readings showed the data in time order has no such alert: "unsupported"
+    # (no episode at its time) or "merged" (its time is another alert's episode). A
+    # withdrawn alert is closed and kept, with its incident; it is no part of the history.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class RuleState(Base):
