@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.classify import classify_points
@@ -152,6 +152,10 @@ def import_history(
     session.add_all(incidents)
     session.flush()
     _copy_events(session, [e for r, i in zip(todo, incidents, strict=True) for e in _events(r, i)])
+    # A bulk load leaves the planner's statistics behind: without them the evaluation's
+    # semi-join over the audit log became a nested loop of sequential scans (minutes).
+    session.execute(text("ANALYZE incidents"))
+    session.execute(text("ANALYZE incident_events"))
     return HistoryImport(imported=len(incidents), already_imported=len(rows) - len(todo))
 
 
