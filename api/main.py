@@ -36,6 +36,7 @@ from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.fences.index import FenceIndex
 from gridgov.incidents.escalation import EscalationScheduler
+from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
 from gridgov.notifications.service import deliver_due
 from gridgov.runtime import prepare_database
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.image_slots = ImageSlots(settings.image_workers)
     errors.install(app)
     # The map's GeoJSON shrinks about ninefold. Starlette leaves event streams (the live feed)
     # and images alone and flushes streamed bodies as they go.

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
+    # Width × height a photo may unpack to (a phone camera takes 12-50 MP); more is refused.
+    max_photo_pixels: int = Field(default=50_000_000, ge=1)
+    # Photos decoded at once (uploads' checks and thumbnails): each may take 200 MB.
+    image_workers: int = Field(default=2, ge=1)
     # A fence crossing counts once the tracker stayed on the new side this long or this often.
     fence_dwell_seconds: float = 30.0
     fence_dwell_positions: int = 3

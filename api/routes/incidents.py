@@ -176,10 +176,17 @@ def _read_photos(uploads: list[UploadFile], limit: int) -> list[bytes]:
 
 def _store(request: Request, photos: list[bytes]) -> list[StoredPhoto]:
     settings = request.app.state.settings
-    check_photos(photos, max_bytes=settings.max_photo_bytes)
+    limits = {"max_bytes": settings.max_photo_bytes, "max_pixels": settings.max_photo_pixels}
+    check_photos(photos, **limits)
     return [
-        store_photo(data, media_dir=settings.media_dir, max_bytes=settings.max_photo_bytes)
-        for data in photos
+        store_photo(
+            data,
+            media_dir=settings.media_dir,
+            slots=request.app.state.image_slots,
+            field=f"photos[{index}]",
+            **limits,
+        )
+        for index, data in enumerate(photos)
     ]
 
 
@@ -325,7 +332,9 @@ def read_photo(
         raise HTTPException(status_code=404, detail={"message": "photo not found"})
     media_dir = request.app.state.settings.media_dir
     if size == "thumb":
-        thumb = thumbnail_path(media_dir, photo.sha256, photo.content_type)
+        thumb = thumbnail_path(
+            media_dir, photo.sha256, photo.content_type, slots=request.app.state.image_slots
+        )
         return FileResponse(thumb, media_type="image/jpeg", headers=PRIVATE_CACHE)
     path = photo_path(media_dir, photo.sha256, photo.content_type)
     return FileResponse(path, media_type=photo.content_type, headers=PRIVATE_CACHE)
