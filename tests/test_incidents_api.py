@@ -44,11 +44,11 @@ def test_photos_are_stored_by_hash_and_served(client, session):
     assert [p["content_type"] for p in body["photos"]] == ["image/jpeg", "image/png", "image/webp"]
     photo = client.get(body["photos"][0]["url"], headers=auth(session, "gridhead"))
     assert photo.status_code == 200 and photo.content == image_bytes("JPEG")
-    # Someone outside the incident's scope cannot fetch it.
-    assert (
-        client.get(body["photos"][0]["url"], headers=auth(session, "handler_ccg")).status_code
-        == 403
-    )
+    # Someone outside the incident's scope cannot fetch it, nor get a signed link to it.
+    path = body["photos"][0]["url"].split("?")[0]
+    assert client.get(path, headers=auth(session, "handler_ccg")).status_code == 403
+    outsider = client.get(f"/api/v1/incidents/{body['id']}", headers=auth(session, "handler_ccg"))
+    assert outsider.status_code in (403, 404) and "signature" not in outsider.text
 
 
 @pytest.mark.parametrize(
