@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 from api import errors
 from api.deps import SessionDep
 from api.feed import IncidentFeed, events_for
+from api.headers import SecurityHeaders
 from api.pages import routes as pages
 from api.pages.assets import STATIC_DIR, STATIC_URL
 from api.routes import (
@@ -37,6 +38,7 @@ from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.fences.index import FenceIndex
 from gridgov.incidents.escalation import EscalationScheduler
+from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
 from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
@@ -94,10 +96,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.image_slots = ImageSlots(settings.image_workers)
     errors.install(app)
     # The map's GeoJSON shrinks about ninefold. Starlette leaves event streams (the live feed)
     # and images alone and flushes streamed bodies as they go.
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
+    app.add_middleware(SecurityHeaders, settings=settings)
 
     @app.get(
         "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"

@@ -71,8 +71,9 @@ def current_user_or_query_token(
     lang: LangDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """As current_user, also reading ``?access_token=``: EventSource and <img> cannot send
-    headers. Only for the live feed and photos; the access log hides it (HideQueryTokens)."""
+    """As current_user, also reading ``?access_token=``: EventSource cannot send headers.
+    Only for the live feed (photos have signed links instead); the access log hides it
+    (HideQueryTokens)."""
     return _user(request, session, token or request.query_params.get("access_token"), lang)
 
 

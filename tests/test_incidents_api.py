@@ -44,11 +44,11 @@ def test_photos_are_stored_by_hash_and_served(client, session):
     assert [p["content_type"] for p in body["photos"]] == ["image/jpeg", "image/png", "image/webp"]
     photo = client.get(body["photos"][0]["url"], headers=auth(session, "gridhead"))
     assert photo.status_code == 200 and photo.content == image_bytes("JPEG")
-    # Someone outside the incident's scope cannot fetch it.
-    assert (
-        client.get(body["photos"][0]["url"], headers=auth(session, "handler_ccg")).status_code
-        == 403
-    )
+    # Someone outside the incident's scope cannot fetch it, nor get a signed link to it.
+    path = body["photos"][0]["url"].split("?")[0]
+    assert client.get(path, headers=auth(session, "handler_ccg")).status_code == 403
+    outsider = client.get(f"/api/v1/incidents/{body['id']}", headers=auth(session, "handler_ccg"))
+    assert outsider.status_code in (403, 404) and "signature" not in outsider.text
 
 
 @pytest.mark.parametrize(
@@ -109,13 +109,37 @@ def test_bad_fields_are_422_naming_the_field(client, session, fields, field):
 
 
 def test_same_idempotency_key_returns_the_same_incident(client, session):
-    first = report(client, session, idempotency_key="phone-42-0001")
-    again = report(client, session, idempotency_key="phone-42-0001", description="retry")
-    by_header = report(client, session, headers={"Idempotency-Key": "phone-42-0001"})
+    photo = [("photos", ("a.jpg", image_bytes("JPEG"), "image/jpeg"))]
+    first = report(client, session, files=photo, idempotency_key="phone-42-0001")
+    again = report(client, session, files=photo, idempotency_key="phone-42-0001")
+    by_header = report(client, session, files=photo, headers={"Idempotency-Key": "phone-42-0001"})
     assert first.status_code == 201 and again.status_code == 200 and by_header.status_code == 200
     assert first.json()["id"] == again.json()["id"] == by_header.json()["id"]
     other = report(client, session, idempotency_key="phone-42-0002")
     assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "another report"},
+        {"category": "0101"},
+        {"lon": HERE["lon"] + 0.001},
+        {"files": [("photos", ("b.jpg", image_bytes("JPEG", colour="blue"), "image/jpeg"))]},
+    ],
+)
+def test_an_idempotency_key_reused_for_another_report_is_refused(client, session, change):
+    """422, as the IETF Idempotency-Key draft says: the key names one request, not a slot."""
+    photo = [("photos", ("a.jpg", image_bytes("JPEG"), "image/jpeg"))]
+    first = report(client, session, files=photo, idempotency_key="phone-42-0003")
+    assert first.status_code == 201, first.text
+    fields = {"files": photo, **change}
+    reused = report(client, session, headers={"Idempotency-Key": "phone-42-0003"}, **fields)
+    assert reused.status_code == 422, reused.text
+    assert "idempotency_key" in reused.text and "幂等键" in reused.text
+    total = client.get("/api/v1/incidents", headers=auth(session, "admin")).json()["total"]
+    assert report(client, session, files=photo, idempotency_key="phone-42-0003").status_code == 200
+    assert client.get("/api/v1/incidents", headers=auth(session, "admin")).json()["total"] == total
 
 
 def test_position_outside_every_grid_is_refused_with_the_distance(client, session):

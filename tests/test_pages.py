@@ -6,11 +6,13 @@ import io
 import json
 import logging
 import re
+import time
 
 import pytest
 from PIL import Image
 
 from api.pages.assets import STATIC_DIR
+from api.photo_links import PhotoLinks
 from api.security import HideQueryTokens
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import catalogue
@@ -242,7 +244,7 @@ def test_map_layers_need_a_sign_in(client):
 # -- what the pages ask of the incidents API -------------------------------------------------
 
 
-def test_photo_thumbnails_with_a_query_token(client, session):
+def test_photos_open_by_signed_links_not_tokens(client, session):
     files = [("photos", ("a.jpg", image_bytes("JPEG", size=(1600, 1200)), "image/jpeg"))]
     response = client.post(
         "/api/v1/incidents",
@@ -250,14 +252,48 @@ def test_photo_thumbnails_with_a_query_token(client, session):
         files=files,
         headers=auth(session, "gridhead"),
     )
-    url = response.json()["photos"][0]["url"]
-    token = token_for(session, "operator")
-    thumb = client.get(url, params={"size": "thumb", "access_token": token})
+    [photo] = response.json()["photos"]
+    assert "access_token" not in photo["thumb_url"] and "signature=" in photo["thumb_url"]
+    thumb = client.get(photo["thumb_url"])  # no header: the link is the permission
     assert thumb.status_code == 200
     assert thumb.headers["content-type"] == "image/jpeg"
+    assert thumb.headers["x-content-type-options"] == "nosniff"
     assert max(Image.open(io.BytesIO(thumb.content)).size) <= 320
-    assert client.get(url).status_code == 401
-    assert client.get(url, params={"access_token": "nonsense"}).status_code == 401
+    full = client.get(photo["url"])
+    assert full.status_code == 200 and full.content == files[0][1][1]
+    assert full.headers["x-content-type-options"] == "nosniff"
+
+    path, query = photo["url"].split("?")
+    signed = dict(pair.split("=") for pair in query.split("&"))
+    token = token_for(session, "operator")
+    assert client.get(path).status_code == 401
+    assert client.get(path, params={"access_token": token}).status_code == 401
+    assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    forged = {**signed, "signature": "0" * 64}
+    assert client.get(path, params=forged).status_code == 403
+    longer = {**signed, "expires": str(int(signed["expires"]) + 600)}
+    assert client.get(path, params=longer).status_code == 403
+    other_incident = path.replace(f"/incidents/{response.json()['id']}/", "/incidents/1/")
+    assert client.get(other_incident, params=signed).status_code == 403
+
+
+def test_a_photo_link_expires(client, session):
+    files = [("photos", ("a.jpg", image_bytes("JPEG"), "image/jpeg"))]
+    made = client.post(
+        "/api/v1/incidents",
+        data={**HERE, "category": "0102"},
+        files=files,
+        headers=auth(session, "gridhead"),
+    ).json()
+    sha256 = made["photos"][0]["sha256"]
+    secret = client.app.state.settings.secret_key.get_secret_value()
+    two_hours_ago = PhotoLinks.for_secret(secret, lifetime=3600, now=time.time() - 7200)
+    assert client.get(two_hours_ago.url(made["id"], sha256)).status_code == 403
+    now = PhotoLinks.for_secret(secret, lifetime=3600)
+    assert client.get(now.url(made["id"], sha256)).status_code == 200
+    # The answer's links last at least the configured time, whatever the minute.
+    expires = int(made["photos"][0]["url"].split("expires=")[1].split("&")[0])
+    assert expires - time.time() >= client.app.state.settings.photo_link_seconds - 60
 
 
 def test_the_incident_says_which_moves_the_caller_may_take(client, session):
@@ -318,7 +354,7 @@ def test_thumbnails_are_upright(client, session):
         files=files,
         headers=auth(session, "gridhead"),
     ).json()
-    thumb = client.get(made["photos"][0]["url"] + "?size=thumb", headers=auth(session, "gridhead"))
+    thumb = client.get(made["photos"][0]["thumb_url"])
     assert Image.open(io.BytesIO(thumb.content)).size == (80, 160)
 
 

@@ -16,6 +16,7 @@ from branca.element import MacroElement
 from folium.plugins import HeatMap, MarkerCluster
 from jinja2 import Template
 
+from api.headers import with_nonce
 from api.pages.assets import LEAFLET_CSS, LEAFLET_JS, vendor
 from gridgov.config import Settings
 from gridgov.i18n import t
@@ -70,6 +71,9 @@ def build_map(
             attr=settings.tile_attribution or "&nbsp;",
             subdomains=settings.tile_subdomains,
             name=t("web.layer.tiles", lang),
+            # The page sends no Referer elsewhere; a tile server whose key is bound to the
+            # site (Tianditu's browser keys) is told the origin, never the page's path.
+            referrerPolicy="strict-origin",
         ).add_to(city_map)
 
     layers: dict[str, str] = {}
@@ -118,8 +122,11 @@ def render_map_page(
     bounds: tuple[float, float, float, float] | None,
     chrome: str,
     head: str,
+    nonce: str,
 ) -> str:
-    """The whole page: folium's map with gridgov's header, filter bar and live panel."""
+    """The whole page: folium's map with gridgov's header, filter bar and live panel.
+
+    folium writes its map script and styles inline: each gets the answer's CSP nonce."""
     city_map, names = build_map(settings=settings, lang=lang, bounds=bounds)
     root = city_map.get_root()
     root.header.add_child(folium.Element(head))  # type: ignore[attr-defined]
@@ -131,4 +138,5 @@ def render_map_page(
         folium.Element(f'document.addEventListener("DOMContentLoaded", () => {{ {start} }});')
     )
     html_lang = "zh-CN" if lang == "zh" else lang  # folium's template has no lang attribute
-    return str(root.render()).replace("<html>", f'<html lang="{html_lang}">', 1)
+    html = str(root.render()).replace("<html>", f'<html lang="{html_lang}">', 1)
+    return with_nonce(html, nonce)

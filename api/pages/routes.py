@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, select
 
 from api.deps import SessionDep
+from api.headers import nonce_of, with_nonce
 from api.pages.assets import STATIC_URL
 from api.pages.city_map import render_map_page
 from gridgov.boundaries.generations import active_generation
@@ -58,6 +59,7 @@ def _context(request: Request, title_key: str, **config: Any) -> dict[str, Any]:
         "config": client_config(lang, tiles=_tiles(request), **config),
         "static": STATIC_URL,
         "path": request.url.path,
+        "nonce": nonce_of(request),
     }
 
 
@@ -128,14 +130,15 @@ def map_page(request: Request, session: SessionDep) -> Response:
         bounds=city_bounds(session),
         head=templates.get_template("_map_head.html").render(context),
         chrome=templates.get_template("_map_chrome.html").render(context),
+        nonce=context["nonce"],
     )
     return _remember_language(request, HTMLResponse(html), context["lang"])
 
 
 @router.get("/docs")
 def api_docs(request: Request) -> HTMLResponse:
-    """Swagger UI from gridgov's own copy (no CDN)."""
-    return get_swagger_ui_html(
+    """Swagger UI from gridgov's own copy (no CDN), its start-up script under the nonce."""
+    page = get_swagger_ui_html(
         openapi_url=request.app.openapi_url or "/openapi.json",
         title="gridgov API",
         swagger_js_url=f"{STATIC_URL}/vendor/swagger-ui/swagger-ui-bundle.js",
@@ -143,3 +146,4 @@ def api_docs(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{STATIC_URL}/vendor/swagger-ui/favicon-32x32.png",
         swagger_ui_parameters={"validatorUrl": None},
     )
+    return HTMLResponse(with_nonce(bytes(page.body).decode(), nonce_of(request)))

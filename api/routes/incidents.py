@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import IndexDep, LangDep, SessionDep
-from api.security import UserDep, current_user_or_query_token, require
+from api.photo_links import PhotoLinks, PhotoLinksDep
+from api.security import UserDep, current_user, oauth2_scheme, require
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS
 from gridgov.i18n import t
@@ -120,8 +121,11 @@ def incident_out(
     }
 
 
-def incident_detail(session: Session, incident: Incident, lang: str) -> dict[str, Any]:
-    """The incident with its photos, summoned departments, audit trail and next moves."""
+def incident_detail(
+    session: Session, incident: Incident, lang: str, links: PhotoLinks
+) -> dict[str, Any]:
+    """The incident with its photos (signed, short-lived URLs: only a caller who may read the
+    incident is answered this), summoned departments, audit trail and next moves."""
     categories, departments = _names(session, [incident])
     out = incident_out(incident, lang, categories, departments)
     out["photos"] = [
@@ -130,7 +134,8 @@ def incident_detail(session: Session, incident: Incident, lang: str) -> dict[str
             "content_type": p.content_type,
             "width": p.width,
             "height": p.height,
-            "url": f"/api/v1/incidents/{incident.id}/photos/{p.sha256}",
+            "url": links.url(incident.id, p.sha256, "full"),
+            "thumb_url": links.url(incident.id, p.sha256, "thumb"),
             "event_id": p.event_id,
         }
         for p in photos_of(session, incident_id=incident.id)
@@ -177,10 +182,17 @@ def _read_photos(uploads: list[UploadFile], limit: int) -> list[bytes]:
 
 def _store(request: Request, photos: list[bytes]) -> list[StoredPhoto]:
     settings = request.app.state.settings
-    check_photos(photos, max_bytes=settings.max_photo_bytes)
+    limits = {"max_bytes": settings.max_photo_bytes, "max_pixels": settings.max_photo_pixels}
+    check_photos(photos, **limits)
     return [
-        store_photo(data, media_dir=settings.media_dir, max_bytes=settings.max_photo_bytes)
-        for data in photos
+        store_photo(
+            data,
+            media_dir=settings.media_dir,
+            slots=request.app.state.image_slots,
+            field=f"photos[{index}]",
+            **limits,
+        )
+        for index, data in enumerate(photos)
     ]
 
 
@@ -192,6 +204,7 @@ def report(
     user: UserDep,
     index: IndexDep,
     lang: LangDep,
+    links: PhotoLinksDep,
     lon: Annotated[float, Form(ge=-180, le=180)],
     lat: Annotated[float, Form(ge=-90, le=90)],
     category: Annotated[str, Form(min_length=1, max_length=16)],
@@ -223,7 +236,7 @@ def report(
     )
     if not result.created:
         response.status_code = 200
-    return incident_detail(session, result.incident, lang)
+    return incident_detail(session, result.incident, lang, links)
 
 
 # -- read ------------------------------------------------------------------------------
@@ -286,10 +299,10 @@ def read_incidents(
 
 @router.get("/incidents/{incident_id}", summary="One incident with its photos and audit trail")
 def read_incident(
-    incident_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int, session: SessionDep, user: UserDep, lang: LangDep, links: PhotoLinksDep
 ) -> dict[str, Any]:
     incident = get_incident(session, incident_id=incident_id, actor=user.actor())
-    out = incident_detail(session, incident, lang)
+    out = incident_detail(session, incident, lang, links)
     out["my_moves"] = moves_for(session, incident, user)
     # Whom the caller may dispatch to or summon: the page offers only these.
     reach = departments_in_reach(session, incident=incident, actor=user.actor())
@@ -317,19 +330,31 @@ def read_photo(
     incident_id: int,
     sha256: str,
     session: SessionDep,
-    user: Annotated[User, Depends(current_user_or_query_token)],
+    lang: LangDep,
+    links: PhotoLinksDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
     size: Literal["full", "thumb"] = "full",
+    expires: Annotated[int | None, Query(ge=0)] = None,
+    signature: Annotated[str | None, Query(max_length=64)] = None,
 ) -> FileResponse:
-    """The photo, or a small JPEG of it; ``?access_token=`` also signs in (for <img>)."""
-    get_incident(session, incident_id=incident_id, actor=user.actor())
+    """The photo, or a small JPEG of it: with a bearer token, or by the signed link that the
+    incident's detail gives (``expires`` and ``signature``: an <img> sends no header)."""
+    if expires is not None or signature is not None:
+        if not links.valid(incident_id, sha256, expires or 0, signature or ""):
+            raise HTTPException(status_code=403, detail={"message": t("photo.link_invalid", lang)})
+    else:
+        user = current_user(request, session, lang, token)
+        get_incident(session, incident_id=incident_id, actor=user.actor())
     photo = next(
         (p for p in photos_of(session, incident_id=incident_id) if p.sha256 == sha256), None
     )
     if photo is None:
-        raise HTTPException(status_code=404, detail={"message": "photo not found"})
+        raise HTTPException(status_code=404, detail={"message": t("photo.not_found", lang)})
     media_dir = request.app.state.settings.media_dir
     if size == "thumb":
-        thumb = thumbnail_path(media_dir, photo.sha256, photo.content_type)
+        thumb = thumbnail_path(
+            media_dir, photo.sha256, photo.content_type, slots=request.app.state.image_slots
+        )
         return FileResponse(thumb, media_type="image/jpeg", headers=PRIVATE_CACHE)
     path = photo_path(media_dir, photo.sha256, photo.content_type)
     return FileResponse(path, media_type=photo.content_type, headers=PRIVATE_CACHE)
@@ -365,18 +390,28 @@ class Whistle(BaseModel):
 
 @router.post("/incidents/{incident_id}/accept", summary="受理: take the incident on")
 def accept(
-    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Note,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.accept(session, incident_id=incident_id, actor=user, note=body.note)
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/reject", summary="退回: not ours, with a reason")
 def reject(
-    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Reason,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.reject(session, incident_id=incident_id, actor=user, reason=body.reason)
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/resolve", summary="处置: resolved, with a note and photos")
@@ -386,6 +421,7 @@ def resolve(
     session: SessionDep,
     user: UserDep,
     lang: LangDep,
+    links: PhotoLinksDep,
     note: Annotated[str, Form(min_length=1, max_length=4000)],
     photos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> dict[str, Any]:
@@ -398,30 +434,45 @@ def resolve(
     incident = actions.resolve(
         session, incident_id=incident_id, actor=user, note=note, photos=stored
     )
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/close", summary="结案: confirm, optionally rate 1-5")
 def close(
-    incident_id: int, body: Close, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Close,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.close(
         session, incident_id=incident_id, actor=user, rating=body.rating, note=body.note
     )
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/reopen", summary="Not satisfied: back to the department")
 def reopen(
-    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Reason,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.reopen(session, incident_id=incident_id, actor=user, reason=body.reason)
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/dispatch", summary="派遣: send to a named department")
 def dispatch(
-    incident_id: int, body: Dispatch, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Dispatch,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.dispatch(
         session,
@@ -431,14 +482,19 @@ def dispatch(
         sla_hours=body.sla_hours,
         note=body.note,
     )
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post(
     "/incidents/{incident_id}/whistle", summary="吹哨: summon departments (none: escalate)"
 )
 def whistle(
-    incident_id: int, body: Whistle, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Whistle,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.whistle(
         session,
@@ -448,15 +504,20 @@ def whistle(
         due_hours=body.due_hours,
         note=body.note,
     )
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.post("/incidents/{incident_id}/check-in", summary="报到: a summoned department reports")
 def check_in(
-    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: int,
+    body: Note,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    links: PhotoLinksDep,
 ) -> dict[str, Any]:
     incident = actions.check_in(session, incident_id=incident_id, actor=user, note=body.note)
-    return incident_detail(session, incident, lang)
+    return incident_detail(session, incident, lang, links)
 
 
 @router.get("/categories", summary="Incident categories (GB/T 30428.2 event classes)")

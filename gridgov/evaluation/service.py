@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,6 +23,7 @@ from gridgov.evaluation.quadrants import (
     city_medians,
     quadrant,
 )
+from gridgov.exports import csv_text
 from gridgov.incidents.models import IncidentEvent, StreetRating
 from gridgov.users.roles import Action, Actor, Target, allowed
 from gridgov.users.scope import codes_above
@@ -236,12 +235,8 @@ def scorecard_rows(evaluation: Evaluation) -> list[dict[str, object]]:
 
 
 def scorecards_csv(evaluation: Evaluation) -> str:
-    """The scorecards as CSV text."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(scorecard_rows(evaluation))
-    return out.getvalue()
+    """The scorecards as CSV text for a spreadsheet (see gridgov.exports)."""
+    return csv_text(CSV_COLUMNS, scorecard_rows(evaluation))
 
 
 def _round(value: float | None) -> float | None:

@@ -68,6 +68,8 @@ class Incident(Base):
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     source: Mapped[str] = mapped_column(String(16), server_default="report")
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    # SHA-256 of the report the key came with: the key may not be reused for another one.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -60,10 +62,19 @@ def report_incident(
     it, or if it lies within ``snap_within_m`` (for sources whose breaches are the city's
     business a little beyond its grids, like a fence at sea); the position itself is kept."""
     now = now or datetime.now(UTC)
+    fingerprint = request_fingerprint(
+        lon=lon,
+        lat=lat,
+        crs=InputCRS(crs).value,
+        accuracy_m=accuracy_m,
+        category_code=category_code,
+        description=description,
+        photo_hashes=[p.sha256 for p in photos or []],
+    )
     if idempotency_key is not None and reporter_id is not None:
         earlier = _by_key(session, reporter_id, idempotency_key)
         if earlier is not None:
-            return Report(earlier, created=False)
+            return _replayed(earlier, fingerprint)
     category = _leaf_category(session, category_code)
     if len(description) > MAX_DESCRIPTION:
         raise IncidentError("description", "incident.too_long", limit=MAX_DESCRIPTION)
@@ -91,6 +102,7 @@ def report_incident(
         reporter_id=reporter_id,
         source=source,
         idempotency_key=idempotency_key,
+        request_hash=fingerprint if idempotency_key is not None else None,
         reported_at=now,
         updated_at=now,
     )
@@ -104,7 +116,7 @@ def report_incident(
             raise
         earlier = _by_key(session, reporter_id, idempotency_key)
         assert earlier is not None
-        return Report(earlier, created=False)
+        return _replayed(earlier, fingerprint)
 
     incident.possible_duplicate_of = _possible_duplicate(session, incident, wgs_lon, wgs_lat, now)
     record(
@@ -170,6 +182,46 @@ def dispatch_by_rules(
         },
     )
     return True
+
+
+def request_fingerprint(
+    *,
+    lon: float,
+    lat: float,
+    crs: str,
+    accuracy_m: float | None,
+    category_code: str,
+    description: str,
+    photo_hashes: list[str],
+) -> str:
+    """SHA-256 of the report's canonical JSON: what an idempotency key is bound to.
+
+    >>> one = dict(lon=109.1, lat=21.5, crs="wgs84", accuracy_m=None, category_code="0102")
+    >>> request_fingerprint(**one, description="", photo_hashes=["b", "a"]) == (
+    ...     request_fingerprint(**one, description="", photo_hashes=["a", "b"]))
+    True
+    >>> request_fingerprint(**one, description="", photo_hashes=[]) == (
+    ...     request_fingerprint(**one, description="x", photo_hashes=[]))
+    False
+    """
+    fields = {
+        "lon": lon,
+        "lat": lat,
+        "crs": crs,
+        "accuracy_m": accuracy_m,
+        "category": category_code,
+        "description": description,
+        "photos": sorted(photo_hashes),  # the same photos, whatever order they were picked in
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(earlier: Incident, fingerprint: str) -> Report:
+    # A row from before request hashes were kept (None) cannot be compared: it is answered.
+    if earlier.request_hash is not None and earlier.request_hash != fingerprint:
+        raise IncidentError("idempotency_key", "incident.idempotency_key_reused")
+    return Report(earlier, created=False)
 
 
 def _by_key(session: Session, reporter_id: int, key: str) -> Incident | None:

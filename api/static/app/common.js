@@ -180,7 +180,7 @@ window.Gridgov = (function () {
     const opts = options || {};
     const tiles = config.tiles;
     if (tiles && tiles.url) {
-      L.tileLayer(tiles.url, { attribution: tiles.attribution, subdomains: tiles.subdomains }).addTo(map);
+      L.tileLayer(tiles.url, { attribution: tiles.attribution, subdomains: tiles.subdomains, referrerPolicy: "strict-origin" }).addTo(map);
     }
     api("/api/v1/map/streets")
       .then((fc) =>

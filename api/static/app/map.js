@@ -138,7 +138,7 @@ window.GridgovMap = (function () {
       const photos = i.photos
         .map(
           (ph) =>
-            '<img class="thumb" alt="" src="' + ph.url + "?size=thumb&access_token=" + encodeURIComponent(G.token()) + '">'
+            '<img class="thumb" alt="" src="' + G.esc(ph.thumb_url) + '">'
         )
         .join("");
       popup.setContent(
