@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.config import Settings
 from gridgov.db import make_engine, make_session_factory, resolve_database_url
+from gridgov.db.embedded import EmbeddedCluster, cluster_for
 from gridgov.db.migrate import upgrade
 
 
@@ -21,3 +22,8 @@ def prepare_database(settings: Settings, *, migrate: bool = True) -> Engine:
 def session_factory(settings: Settings) -> sessionmaker[Session]:
     """A session factory on the prepared database."""
     return make_session_factory(prepare_database(settings))
+
+
+def embedded_cluster(settings: Settings) -> EmbeddedCluster | None:
+    """The service's own cluster, or None when a database server is configured."""
+    return None if settings.database_url else cluster_for(settings.data_dir)

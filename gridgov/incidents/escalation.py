@@ -23,6 +23,7 @@ from gridgov.incidents.lifecycle import DEADLINE_STATUSES, Move
 from gridgov.incidents.models import Incident, Whistle
 from gridgov.incidents.reporting import dispatch_by_rules
 from gridgov.jobs import PeriodicJob
+from gridgov.metrics import ESCALATIONS
 
 log = logging.getLogger(__name__)
 
@@ -134,5 +135,8 @@ class EscalationScheduler(PeriodicJob):
 
 
 def _log(run: EscalationRun) -> None:
+    ESCALATIONS.labels("escalated").inc(len(run.escalated))
+    ESCALATIONS.labels("overdue_at_top").inc(len(run.overdue_at_top))
+    ESCALATIONS.labels("late_check_in").inc(len(run.late_check_ins))
     if run.changed:
         log.info("escalation: %s", run)
