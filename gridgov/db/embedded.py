@@ -190,7 +190,8 @@ class EmbeddedCluster:
         if not self.is_initialised():
             self.initialise()
         self._prepare_folder(self.socket_dir)
-        if not self.is_running():
+        # Not `pg_ctl status`: it takes a killed server that is not reaped yet for a live one.
+        if not self.postmaster_alive():
             bindir = postgres_bindir()
             result = self._run(
                 bindir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.pgdata, "-l", self.logfile
