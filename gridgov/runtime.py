@@ -13,7 +13,12 @@ from gridgov.db.migrate import upgrade
 
 def prepare_database(settings: Settings, *, migrate: bool = True) -> Engine:
     """An engine on the configured (or embedded) database, upgraded to the latest schema."""
-    engine = make_engine(resolve_database_url(settings.database_url, settings.data_dir))
+    # A server that stops answering must not hang readiness probes and the watchdog for the
+    # minutes a TCP connect can take.
+    engine = make_engine(
+        resolve_database_url(settings.database_url, settings.data_dir),
+        connect_args={"connect_timeout": 10},
+    )
     if migrate:
         upgrade(engine)
     return engine
