@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ from gridgov.config import Settings
 from gridgov.context import request_context
 from gridgov.db import make_engine, make_session_factory
 from gridgov.db.health import DatabaseWatchdog, database_unavailable
+from gridgov.incidents.escalation import EscalationRun, note_run
 from gridgov.incidents.models import IncidentEvent
 from gridgov.logs import formatter
 from gridgov.supplies.models import SupplyEvent
@@ -216,3 +218,31 @@ def test_watchdog_on_an_external_server_only_reports(caplog):
     assert watchdog.state.restarts == 0
     # A change is logged once, not at every tick.
     assert len([r for r in caplog.records if "does not answer" in r.getMessage()]) == 1
+
+
+def test_ingest_and_escalation_counters_count(client, session: Session):
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = value("gridgov_readings_written_total"), value("gridgov_positions_refused_total")
+    r = client.post(
+        "/api/v1/readings",
+        json=[
+            {"sensor": "SN0006", "metric": "methane", "time": "2026-11-02T00:00:00Z", "value": 1},
+            {"sensor": "SN0006", "metric": "methane", "time": "2026-11-02T00:01:00Z", "value": 2},
+        ],
+        headers=auth(session, "operator"),
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        "/api/v1/positions",
+        json=[{"tracker": "NO-SUCH-TRACKER", "time": "2026-11-02T00:00:00Z", "lon": 1, "lat": 2}],
+        headers=auth(session, "operator"),
+    )
+    assert r.status_code == 200, r.text
+    after = value("gridgov_readings_written_total"), value("gridgov_positions_refused_total")
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+
+    escalated = value("gridgov_escalations_total", kind="escalated")
+    note_run(EscalationRun(escalated=[1, 2], late_check_ins=[3]))
+    assert value("gridgov_escalations_total", kind="escalated") == escalated + 2
