@@ -19,7 +19,9 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs before the answer is sent, so a client never hears "done"
+# about a transaction that then failed to commit (FastAPI's default runs it afterwards).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_index(request: Request, session: SessionDep) -> GridIndex | None:

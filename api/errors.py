@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import Error as PsycopgError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.deps import request_language
+from gridgov.db.health import database_unavailable
 from gridgov.errors import FieldError, OutOfScope
 from gridgov.i18n import t
 from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
@@ -177,8 +182,52 @@ async def reservation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": {"message": message}})
 
 
+PROBLEM_JSON = "application/problem+json"
+# Seconds a client should wait before trying again while the database is away: about what
+# the watchdog needs to notice and restart the embedded cluster.
+DATABASE_RETRY_AFTER = 5
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    """An RFC 9457 problem details answer: type, title, status, detail, code, errors."""
+    content: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [],
+        **extensions,
+    }
+    return JSONResponse(content, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After while the database cannot be reached; anything else the database
+    refused is not ours to explain here and goes on to the generic handler."""
+    if not database_unavailable(exc):
+        raise exc
+    lang = request_language(request)
+    return problem(
+        503,
+        "error.database_unavailable",
+        t("error.database_unavailable", lang),
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app."""
+    for unavailable in (DBAPIError, PoolTimeout, PsycopgError):
+        app.add_exception_handler(unavailable, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(FieldError, field_error)
     app.add_exception_handler(IncidentNotFound, not_found)

@@ -16,6 +16,7 @@ from api import errors
 from api.deps import SessionDep
 from api.feed import IncidentFeed, events_for
 from api.headers import SecurityHeaders
+from api.observability import RequestContextMiddleware, ServiceMetrics
 from api.pages import routes as pages
 from api.pages.assets import STATIC_DIR, STATIC_URL
 from api.routes import (
@@ -27,6 +28,7 @@ from api.routes import (
     maps,
     monitoring,
     notifications,
+    ops,
     supplies,
     visits,
 )
@@ -36,13 +38,14 @@ from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
 from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
+from gridgov.db.health import DatabaseWatchdog, head_revision
 from gridgov.fences.index import FenceIndex
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
 from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
-from gridgov.runtime import prepare_database
+from gridgov.runtime import embedded_cluster, prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = prepare_database(settings)
+        app.state.engine = engine
+        app.state.head_revision = head_revision(engine)
         app.state.sessions = make_session_factory(engine)
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
         app.state.road_network = RoadNetworkCache()
@@ -68,6 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions = app.state.sessions
         # Readings' monthly partitions, made before the month begins (checked hourly).
         jobs = [PeriodicJob("partitions", 3600, lambda: make_partitions_ahead(sessions))]
+        if settings.db_watchdog_interval > 0:
+            watchdog = DatabaseWatchdog(
+                engine, cluster=embedded_cluster(settings), interval=settings.db_watchdog_interval
+            )
+            app.state.database_state = watchdog.state
+            jobs.append(watchdog)
         if settings.escalation_interval > 0:
             jobs.append(EscalationScheduler(app.state.sessions, settings.escalation_interval))
         allow = parse_allow_list(settings.webhook_allow)
@@ -102,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # and images alone and flushes streamed bodies as they go.
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=5)
     app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost (added last): the id is set before anything logs, the latency includes gzip.
+    app.state.metrics = ServiceMetrics(app.state)
+    app.add_middleware(RequestContextMiddleware, latency=app.state.metrics.latency)
 
     @app.get(
         "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Every change to an incident the caller may read, within a moment of its commit."""
         return EventSourceResponse(events_for(request.app.state.feed, user.actor()), ping=15)
 
+    app.include_router(ops.router)
     app.include_router(auth.router)
     app.include_router(boundaries.router)
     app.include_router(departments.router)

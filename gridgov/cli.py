@@ -74,7 +74,10 @@ def serve(
     """Run the HTTP service (migrating the database first)."""
     import uvicorn
 
+    from gridgov.logs import configure_logging
+
     settings = get_settings()
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     factory = _sessions()
     if demo:
         from gridgov.demo import load_demo_city
@@ -86,6 +89,9 @@ def serve(
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        # Logging is ours (JSON, request ids); the request line is written by the app.
+        log_config=None,
+        access_log=False,
     )
 
 

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     # What {s} in the tile URL runs over, one character each (Tianditu: t{s} with 01234567).
     tile_subdomains: str = "abc"
 
+    # Seconds between checks that the database answers; the embedded cluster is started again
+    # when its server is gone (0: no watchdog).
+    db_watchdog_interval: float = 2.0
+    # Who may read /metrics: clients on the loopback address always, others only with
+    # "Authorization: Bearer <this token>" (None: loopback only).
+    metrics_token: SecretStr | None = None
+    # Log lines: one JSON object each (for collectors), or readable key=value for a terminal.
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
     def today(self) -> date:
         """Today's date in the city."""
         return datetime.now(ZoneInfo(self.timezone)).date()

@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from gridgov.context import new_request_id, request_context
+
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +32,10 @@ class PeriodicJob:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.work()
+                # Each run has its own id, like a request: its log lines and audit rows
+                # say which run wrote them.
+                with request_context(f"{self.name}-{new_request_id()[:12]}"):
+                    self.work()
             except Exception:
                 log.exception("%s failed; retrying at the next tick", self.name)
             self._stop.wait(self.interval)

@@ -21,6 +21,12 @@ from gridgov.fences.crossing import Dwell
 from gridgov.fences.models import Fence, FenceEvent
 from gridgov.fences.service import process_positions, remove_fence, save_fence, save_tracker
 from gridgov.i18n import t
+from gridgov.metrics import (
+    POSITIONS_ACCEPTED,
+    POSITIONS_REFUSED,
+    READINGS_RECEIVED,
+    READINGS_WRITTEN,
+)
 from gridgov.sensors.alert_list import list_alerts
 from gridgov.sensors.ingest import BatchRefused, ingest
 from gridgov.sensors.models import Alert, Sensor
@@ -47,6 +53,8 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
                 ],
             },
         )
+    READINGS_RECEIVED.inc(result.received)
+    READINGS_WRITTEN.inc(result.written)
     return {
         "received": result.received,
         "written": result.written,
@@ -73,6 +81,8 @@ def post_positions(
         timezone=settings.timezone,
         actor=user.actor(),
     )
+    POSITIONS_ACCEPTED.inc(result.accepted)
+    POSITIONS_REFUSED.inc(len(result.refused))
     return {
         "accepted": result.accepted,
         "refused": [{"row": p.row, "field": p.field, "reason": p.reason} for p in result.refused],

@@ -124,6 +124,28 @@ class EmbeddedCluster:
         bindir = postgres_bindir()
         return self._run(bindir / "pg_ctl", "status", "-D", self.pgdata).returncode == 0
 
+    def postmaster_pid(self) -> int | None:
+        """The pid the server wrote into its lock file (None when there is none)."""
+        try:
+            first = (self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0]
+        except (FileNotFoundError, PermissionError):
+            return None
+        return int(first) if first.strip().isdigit() else None
+
+    def postmaster_alive(self) -> bool:
+        """Whether the server's process exists: a cheap check, no subprocess (a killed
+        server leaves its lock file behind, so the file alone says nothing)."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # owned by the cluster's user
+            pass
+        return not _is_zombie(pid)
+
     def initialise(self) -> None:
         """Create the cluster (initdb) with the gridgov superuser and local trust auth."""
         bindir = postgres_bindir()
@@ -168,7 +190,8 @@ class EmbeddedCluster:
         if not self.is_initialised():
             self.initialise()
         self._prepare_folder(self.socket_dir)
-        if not self.is_running():
+        # Not `pg_ctl status`: it takes a killed server that is not reaped yet for a live one.
+        if not self.postmaster_alive():
             bindir = postgres_bindir()
             result = self._run(
                 bindir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.pgdata, "-l", self.logfile
@@ -210,6 +233,15 @@ class EmbeddedCluster:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process not yet reaped by its parent still answers kill(pid, 0)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def cluster_for(data_dir: Path) -> EmbeddedCluster:

@@ -23,6 +23,7 @@ from gridgov.incidents.lifecycle import DEADLINE_STATUSES, Move
 from gridgov.incidents.models import Incident, Whistle
 from gridgov.incidents.reporting import dispatch_by_rules
 from gridgov.jobs import PeriodicJob
+from gridgov.metrics import ESCALATIONS
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,13 @@ class EscalationScheduler(PeriodicJob):
     """Runs `run_escalation` every ``interval`` seconds in a daemon thread."""
 
     def __init__(self, factory: sessionmaker[Session], interval: float = 30.0) -> None:
-        super().__init__("escalation", interval, lambda: _log(run_escalation(factory)))
+        super().__init__("escalation", interval, lambda: note_run(run_escalation(factory)))
 
 
-def _log(run: EscalationRun) -> None:
+def note_run(run: EscalationRun) -> None:
+    """Count what a scheduled run did (Prometheus) and log it when it changed anything."""
+    ESCALATIONS.labels("escalated").inc(len(run.escalated))
+    ESCALATIONS.labels("overdue_at_top").inc(len(run.overdue_at_top))
+    ESCALATIONS.labels("late_check_in").inc(len(run.late_check_ins))
     if run.changed:
         log.info("escalation: %s", run)

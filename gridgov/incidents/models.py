@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridgov.boundaries.levels import Level
+from gridgov.context import current_request_id
 from gridgov.db import Base
 
 STATUSES = ("reported", "dispatched", "accepted", "rejected", "resolved", "closed")
@@ -110,6 +111,8 @@ class IncidentEvent(Base):
     department_code: Mapped[str | None] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, server_default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # The request (or background run) that wrote the row, from the request context.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)
 
 
 class IncidentPhoto(Base):

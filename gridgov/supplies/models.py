@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gridgov.context import current_request_id
 from gridgov.db import Base
 
 
@@ -136,6 +137,8 @@ class SupplyEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # The request (or background run) that wrote the row, from the request context.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=current_request_id)
 
 
 class Road(Base):
