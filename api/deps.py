@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from gridgov.boundaries.index import GridIndex, GridIndexCache
+from gridgov.boundaries.index import GridIndex
+from gridgov.cache import GridIndexCache
 from gridgov.db import session_scope
 from gridgov.i18n import pick_language
 

@@ -15,9 +15,10 @@ from gridgov.boundaries.generations import (
     active_generation,
     create_generation,
 )
-from gridgov.boundaries.index import NO_GRID, GridIndex, GridIndexCache
+from gridgov.boundaries.index import NO_GRID, GridIndex
 from gridgov.boundaries.lookup import grid_at, locate, nearest_grid, nearest_grid_codes
 from gridgov.boundaries.models import Grid
+from gridgov.cache import GridIndexCache
 from gridgov.geo.crs import from_wgs84
 from tests import shapes
 from tests.test_import import import_tiny_city
