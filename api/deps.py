@@ -12,6 +12,7 @@ from gridgov.boundaries.index import GridIndex
 from gridgov.cache import GridIndexCache
 from gridgov.db import session_scope
 from gridgov.i18n import pick_language
+from gridgov.responsibilities.catalogue import Catalogue
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -30,6 +31,15 @@ def get_index(request: Request, session: SessionDep) -> GridIndex | None:
 
 
 IndexDep = Annotated[GridIndex | None, Depends(get_index)]
+
+
+def get_catalogue(request: Request, session: SessionDep) -> Catalogue:
+    """Categories, departments and rules as this process keeps them (read when they change)."""
+    cache: GridIndexCache = request.app.state.grid_index
+    return cache.catalogue(session)
+
+
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
 def get_lang(request: Request) -> str:
