@@ -6,10 +6,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -348,11 +349,18 @@ def _possible_duplicate(
     session: Session, incident: Incident, lon: float, lat: float, now: datetime
 ) -> int | None:
     """The nearest open incident of the same category close by in space and time, if any."""
-    here = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
     return session.scalar(
+        duplicate_query(category_code=incident.category_code, lon=lon, lat=lat, now=now)
+    )
+
+
+def duplicate_query(*, category_code: str, lon: float, lat: float, now: datetime) -> Select[Any]:
+    """The duplicate search as a statement (its plan is tested to use the partial index)."""
+    here = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+    return (
         select(Incident.id)
         .where(
-            Incident.category_code == incident.category_code,
+            Incident.category_code == category_code,
             _OPEN,
             Incident.reported_at >= now - DUPLICATE_WINDOW,
             func.ST_DWithin(func.geography(Incident.position), here, DUPLICATE_RADIUS_M),
