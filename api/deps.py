@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -22,6 +23,24 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """The session SessionDep would give, for an async route that needs one only sometimes
+    (called in a worker thread; a test's override of ``get_session`` is honoured)."""
+    override = request.app.dependency_overrides.get(get_session)
+    provider = cast(
+        Generator[Session, None, None],
+        override() if override is not None else get_session(request),
+    )
+    session = next(provider)
+    try:
+        yield session
+    except BaseException as exc:
+        provider.throw(exc)  # rolls back and raises
+        raise
+    next(provider, None)  # commits
 
 
 def get_index(request: Request, session: SessionDep) -> GridIndex | None:

@@ -42,11 +42,25 @@ class GridIndexCache:
         self._catalogue: Catalogue | None = None
         self._catalogue_version: int | None = None
         self._checked = -float("inf")
+        self._ready = False  # a check has completed: there is something to answer from
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
         """Force a check on the next call (after an activation in this process)."""
         self._checked = -float("inf")
+
+    def peek(self) -> tuple[bool, GridIndex | None]:
+        """(True, the index) when no check is due, or another thread is making it, so the
+        caller needs no session at all; (False, None) when the caller should make the check
+        (``get`` with a session)."""
+        if time.monotonic() - self._checked < self.check_interval or self._busy():
+            return True, self._index
+        return False, None
+
+    def _busy(self) -> bool:
+        # While one thread checks (or rebuilds), the others answer from what is there, at
+        # most one check's time older: a slow database holds up one request, not all.
+        return self._ready and self._lock.locked()
 
     def get(self, session: Session) -> GridIndex | None:
         """The index of the active generation (None when no generation is active)."""
@@ -68,7 +82,9 @@ class GridIndexCache:
         now = time.monotonic()
         if now - self._checked < self.check_interval:
             return
-        with self._lock:
+        if not self._lock.acquire(blocking=not self._ready):
+            return  # another thread is checking: answer from what is there
+        try:
             if now - self._checked < self.check_interval:
                 return
             generation_id, activated_at, boundaries, catalogue = session.execute(_CHECK).one()
@@ -86,3 +102,6 @@ class GridIndexCache:
                 self._index = GridIndex.build(session, generation=generation, version=boundaries)
             self._catalogue_version = catalogue
             self._checked = time.monotonic()
+            self._ready = True
+        finally:
+            self._lock.release()

@@ -126,3 +126,16 @@ def test_the_duplicate_search_can_use_the_partial_index(session):
     session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(session.execute(text(f"EXPLAIN {sql}")).scalars())
     assert "ix_incidents_open_category_position" in plan, plan
+
+
+def test_while_one_thread_checks_the_others_answer_from_memory(warm, session, engine):
+    cache = warm.app.state.grid_index
+    cache.invalidate()  # a check is due ...
+    assert cache.peek() == (False, None)
+    with cache._lock:  # ... and another thread is making it
+        fresh, index = cache.peek()
+        assert fresh and index is not None
+        with statements(engine) as seen:
+            assert warm.get("/api/v1/locate", params=HERE).status_code == 200
+            assert cache.get(session) is index
+        assert seen == []

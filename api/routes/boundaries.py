@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import IndexDep, LangDep, SessionDep
+from api.deps import LangDep, SessionDep, request_language, request_session
 from api.geojson import feature, feature_collection
 from api.security import UserDep
 from gridgov.boundaries.generations import get_generation, list_generations
@@ -118,10 +119,8 @@ def _prepared(index: GridIndex, place: Place) -> bytes:
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-def locate_point(
-    session: SessionDep,
-    index: IndexDep,
-    lang: LangDep,
+async def locate_point(
+    request: Request,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude")],
     crs: Annotated[InputCRS, Query(description="CRS of lon/lat")] = InputCRS.WGS84,
@@ -129,27 +128,44 @@ def locate_point(
 ) -> Response:
     """The grid covering the point, its chain of areas and its grid head.
 
-    The active generation answers from memory (no database round trip); another
-    generation, asked for by id, answers from PostGIS."""
+    The active generation answers from memory: no database round trip and, unless the
+    once-a-second generation check is due, no worker thread either (async, no dependencies
+    that would each take a thread). Another generation, asked for by id, answers from PostGIS."""
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
     point = {"lon": lon, "lat": lat, "crs": crs.value, "wgs84": [wgs_lon, wgs_lat]}
-    if index is not None and generation in (None, index.generation_id):
-        generation_id = index.generation_id
+    fresh, index = request.app.state.grid_index.peek()
+    if fresh and index is not None and generation in (None, index.generation_id):
         place = index.place_at(wgs_lon, wgs_lat)
         if place is not None:
             body = b'{"point":' + orjson.dumps(point) + b"," + _prepared(index, place)
             return Response(body, media_type="application/json")
-    else:
-        gen = _generation(session, generation, lang)
-        generation_id = gen.id
-        found = locate(session, lon=wgs_lon, lat=wgs_lat, generation_id=gen.id)
-        if found is not None:
-            answer = {
-                "point": point,
-                **_place_answer(Place.of(found.grid, found.areas, found.generation)),
-            }
-            return Response(orjson.dumps(answer), media_type="application/json")
-    nearest = nearest_grid(session, lon=wgs_lon, lat=wgs_lat, generation_id=generation_id)
+    return await run_in_threadpool(_locate_with_session, request, point, generation)
+
+
+def _locate_with_session(
+    request: Request, point: dict[str, Any], generation: int | None
+) -> Response:
+    """The locate answer when the database has a say: a check is due, another generation is
+    asked for, or the point is outside every grid (how far is the nearest?)."""
+    lang = request_language(request)
+    wgs_lon, wgs_lat = point["wgs84"]
+    with request_session(request) as session:
+        index = request.app.state.grid_index.get(session)
+        if index is not None and generation in (None, index.generation_id):
+            generation_id = index.generation_id
+            place = index.place_at(wgs_lon, wgs_lat)
+            if place is not None:
+                body = b'{"point":' + orjson.dumps(point) + b"," + _prepared(index, place)
+                return Response(body, media_type="application/json")
+        else:
+            gen = _generation(session, generation, lang)
+            generation_id = gen.id
+            found = locate(session, lon=wgs_lon, lat=wgs_lat, generation_id=gen.id)
+            if found is not None:
+                place = Place.of(found.grid, found.areas, found.generation)
+                answer = {"point": point, **_place_answer(place)}
+                return Response(orjson.dumps(answer), media_type="application/json")
+        nearest = nearest_grid(session, lon=wgs_lon, lat=wgs_lat, generation_id=generation_id)
     distance = round(nearest.distance_m, 1) if nearest else None
     raise HTTPException(
         status_code=404,
