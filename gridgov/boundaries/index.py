@@ -221,3 +221,12 @@ class GridIndex:
             [self.codes[position[int(i)]] if i != NO_GRID else None for i in grid_ids],
             dtype=object,
         )
+
+
+def __getattr__(name: str) -> Any:
+    # GridIndexCache moved to gridgov.cache (it keeps the catalogue too); still importable here.
+    if name == "GridIndexCache":
+        from gridgov.cache import GridIndexCache
+
+        return GridIndexCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
