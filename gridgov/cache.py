@@ -1,6 +1,6 @@
 """What each API process keeps in memory: the grid index and the catalogue, kept current.
 
-Both are checked together by reading one row at most once per interval; see the 0007
+Both are checked together by reading one row at most once per interval; see the 0009
 migration for the versions the row carries.
 """
 

@@ -32,7 +32,7 @@ from gridgov.responsibilities.service import route
 MAX_DESCRIPTION = 4000
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW = timedelta(hours=24)
-# Spelled out (not bound parameters) so the planner can use the partial index of 0007.
+# Spelled out (not bound parameters) so the planner can use the partial index of 0009.
 _OPEN = text(
     "incidents.status IN ("
     + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES, key=lambda s: s.value))

@@ -9,8 +9,8 @@ sequence, so a rolled-back change never hands its number to a later committed on
 The duplicate search (same category, open, within 50 m) gets a partial GiST index over open
 incidents by category and position, so it stays constant-time as closed incidents pile up.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
