@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from gridgov.boundaries.index import GridIndex, GridIndexCache
+from gridgov.boundaries.index import GridIndex
+from gridgov.cache import GridIndexCache
 from gridgov.db import session_scope
 from gridgov.i18n import pick_language
+from gridgov.responsibilities.catalogue import Catalogue
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -24,6 +27,24 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+@contextmanager
+def request_session(request: Request) -> Iterator[Session]:
+    """The session SessionDep would give, for an async route that needs one only sometimes
+    (called in a worker thread; a test's override of ``get_session`` is honoured)."""
+    override = request.app.dependency_overrides.get(get_session)
+    provider = cast(
+        Generator[Session, None, None],
+        override() if override is not None else get_session(request),
+    )
+    session = next(provider)
+    try:
+        yield session
+    except BaseException as exc:
+        provider.throw(exc)  # rolls back and raises
+        raise
+    next(provider, None)  # commits
+
+
 def get_index(request: Request, session: SessionDep) -> GridIndex | None:
     """The in-memory index of the active generation (None when none is active)."""
     cache: GridIndexCache = request.app.state.grid_index
@@ -31,6 +52,15 @@ def get_index(request: Request, session: SessionDep) -> GridIndex | None:
 
 
 IndexDep = Annotated[GridIndex | None, Depends(get_index)]
+
+
+def get_catalogue(request: Request, session: SessionDep) -> Catalogue:
+    """Categories, departments and rules as this process keeps them (read when they change)."""
+    cache: GridIndexCache = request.app.state.grid_index
+    return cache.catalogue(session)
+
+
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 
 
 def get_lang(request: Request) -> str:

@@ -35,7 +35,7 @@ from api.routes import (
 from api.security import current_user_or_query_token, hide_query_tokens_in_access_logs
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
-from gridgov.boundaries.index import GridIndexCache
+from gridgov.cache import GridIndexCache
 from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.db.health import DatabaseWatchdog, head_revision

@@ -25,7 +25,7 @@ from sqlalchemy import select, text
 
 from api.in_thread import served_in_thread
 from api.main import create_app
-from gridgov.boundaries.index import GridIndexCache
+from gridgov.cache import GridIndexCache
 from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
 from gridgov.db import make_engine, make_session_factory, session_scope
 from gridgov.db.embedded import EmbeddedCluster

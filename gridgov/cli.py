@@ -16,10 +16,10 @@ from gridgov.boundaries.generations import (
     list_generations,
 )
 from gridgov.boundaries.importer import ImportRefused, import_boundaries
-from gridgov.boundaries.index import GridIndexCache
 from gridgov.boundaries.io import BoundaryFileError, Columns, read_boundary_file
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.quality import DEFAULT_SLIVER_M2
+from gridgov.cache import GridIndexCache
 from gridgov.config import get_settings
 from gridgov.db import session_scope
 from gridgov.db.embedded import cluster_for

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from gridgov.boundaries.index import GridIndexCache
+from gridgov.cache import GridIndexCache
 from gridgov.cli import app
 from gridgov.config import PROJECT_ROOT, get_settings
 from gridgov.evaluation.service import department_figures

@@ -15,9 +15,10 @@ from gridgov.boundaries.generations import (
     active_generation,
     create_generation,
 )
-from gridgov.boundaries.index import NO_GRID, GridIndex, GridIndexCache
+from gridgov.boundaries.index import NO_GRID, GridIndex, Place
 from gridgov.boundaries.lookup import grid_at, locate, nearest_grid, nearest_grid_codes
 from gridgov.boundaries.models import Grid
+from gridgov.cache import GridIndexCache
 from gridgov.geo.crs import from_wgs84
 from tests import shapes
 from tests.test_import import import_tiny_city
@@ -191,3 +192,19 @@ def test_index_covers_every_grid_of_the_generation(session, demo_generation):
     found = index.locate_many([p.x for p in centres], [p.y for p in centres])
     assert NO_GRID not in found
     assert list(found) == list(index.ids)
+
+
+def test_places_in_memory_agree_with_postgis(session, demo_generation):
+    """What a locate answer says about a grid (head, households, area chain with names,
+    generation) is the same from memory as read from PostGIS, for every grid."""
+    index = GridIndex.build(session, generation=demo_generation)
+    for geom, place in zip(index.geoms, index.places, strict=True):
+        point = geom.representative_point()
+        found = locate(session, lon=point.x, lat=point.y, generation_id=demo_generation.id)
+        assert found is not None
+        assert index.place_at(point.x, point.y) == Place.of(
+            found.grid, found.areas, found.generation
+        )
+        assert index.place_of(place.code) == place
+    assert [a.level for a in index.places[0].areas] == ["city", "district", "street", "community"]
+    assert index.place_of("no such grid") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.deps import IndexDep, LangDep, SessionDep
+from api.deps import CatalogueDep, IndexDep, LangDep, SessionDep
 from api.photo_links import PhotoLinks, PhotoLinksDep
 from api.security import UserDep, current_user, oauth2_scheme, require
 from gridgov.departments.models import Department
@@ -33,7 +34,8 @@ from gridgov.incidents import actions
 from gridgov.incidents.errors import Forbidden
 from gridgov.incidents.events import target_of
 from gridgov.incidents.lifecycle import moves_from
-from gridgov.incidents.models import Incident
+from gridgov.incidents.models import Incident, IncidentPhoto
+from gridgov.incidents.models import Whistle as WhistleRow
 from gridgov.incidents.photos import (
     MAX_PHOTOS,
     StoredPhoto,
@@ -45,6 +47,7 @@ from gridgov.incidents.photos import (
 from gridgov.incidents.queries import (
     MAX_PAGE,
     IncidentFilter,
+    NamedEvent,
     departments_in_reach,
     get_incident,
     grid_name,
@@ -53,7 +56,8 @@ from gridgov.incidents.queries import (
     photos_of,
     whistles_of,
 )
-from gridgov.incidents.reporting import MAX_DESCRIPTION, report_incident
+from gridgov.incidents.reporting import MAX_DESCRIPTION, Report, report_incident
+from gridgov.responsibilities.catalogue import Catalogue, CategoryName
 from gridgov.responsibilities.models import Category
 from gridgov.users.models import User
 from gridgov.users.roles import Action, allowed
@@ -67,8 +71,12 @@ PRIVATE_CACHE = {"Cache-Control": "private, max-age=86400"}
 
 
 def _names(
-    session: Session, incidents: list[Incident]
-) -> tuple[dict[str, Category], dict[str, str]]:
+    session: Session, incidents: list[Incident], catalogue: Catalogue | None = None
+) -> tuple[Mapping[str, Category | CategoryName], dict[str, str]]:
+    codes = {i.department_code for i in incidents if i.department_code}
+    if catalogue is not None:  # the process's catalogue: no read
+        known = {c: catalogue.department_name(c) for c in codes}
+        return catalogue.categories, {c: name for c, name in known.items() if name is not None}
     categories = {c.code: c for c in session.scalars(select(Category))}
     codes = {i.department_code for i in incidents if i.department_code}
     rows = session.execute(
@@ -79,7 +87,10 @@ def _names(
 
 
 def incident_out(
-    incident: Incident, lang: str, categories: dict[str, Category], departments: dict[str, str]
+    incident: Incident,
+    lang: str,
+    categories: Mapping[str, Category | CategoryName],
+    departments: dict[str, str],
 ) -> dict[str, Any]:
     """The incident as the API shows it in lists and maps."""
     point = to_shape(incident.position)
@@ -122,11 +133,39 @@ def incident_out(
 
 
 def incident_detail(
-    session: Session, incident: Incident, lang: str, links: PhotoLinks
+    session: Session,
+    incident: Incident,
+    lang: str,
+    links: PhotoLinks,
+    *,
+    catalogue: Catalogue | None = None,
+    fresh: Report | None = None,
+    reporter: User | None = None,
 ) -> dict[str, Any]:
     """The incident with its photos (signed, short-lived URLs: only a caller who may read the
-    incident is answered this), summoned departments, audit trail and next moves."""
-    categories, departments = _names(session, [incident])
+    incident is answered this), summoned departments, audit trail and next moves.
+
+    ``fresh``: an incident just reported by ``reporter``, answered from what was written
+    (no second read); names come from the ``catalogue`` when given."""
+    categories, departments = _names(session, [incident], catalogue)
+    if fresh is not None and catalogue is not None:
+        actors = {reporter.id: reporter.display_name} if reporter is not None else {}
+        photos: list[IncidentPhoto] = list(fresh.photos)
+        whistles: list[WhistleRow] = []
+        name = fresh.place.name if fresh.place else None
+        history = [
+            NamedEvent(
+                e,
+                actors.get(e.actor_id) if e.actor_id is not None else None,
+                catalogue.department_name(e.department_code),
+            )
+            for e in fresh.events
+        ]
+    else:
+        photos = photos_of(session, incident_id=incident.id)
+        whistles = whistles_of(session, incident_id=incident.id)
+        name = grid_name(session, incident=incident)
+        history = named_history(session, incident_id=incident.id)
     out = incident_out(incident, lang, categories, departments)
     out["photos"] = [
         {
@@ -138,7 +177,7 @@ def incident_detail(
             "thumb_url": links.url(incident.id, p.sha256, "thumb"),
             "event_id": p.event_id,
         }
-        for p in photos_of(session, incident_id=incident.id)
+        for p in photos
     ]
     out["whistles"] = [
         {
@@ -147,9 +186,9 @@ def incident_detail(
             "due_at": w.due_at.isoformat(),
             "checked_in_at": w.checked_in_at.isoformat() if w.checked_in_at else None,
         }
-        for w in whistles_of(session, incident_id=incident.id)
+        for w in whistles
     ]
-    out["grid_name"] = grid_name(session, incident=incident)
+    out["grid_name"] = name
     out["history"] = [
         {
             "id": e.id,
@@ -165,7 +204,7 @@ def incident_detail(
             "note": e.note,
             "details": e.details,
         }
-        for named in named_history(session, incident_id=incident.id)
+        for named in history
         for e in [named.event]
     ]
     out["next_moves"] = [m.value for m in moves_from(incident.status)]
@@ -203,6 +242,7 @@ def report(
     session: SessionDep,
     user: UserDep,
     index: IndexDep,
+    catalogue: CatalogueDep,
     lang: LangDep,
     links: PhotoLinksDep,
     lon: Annotated[float, Form(ge=-180, le=180)],
@@ -233,10 +273,14 @@ def report(
         photos=stored,
         idempotency_key=idempotency_key or idempotency_header,
         index=index,
+        catalogue=catalogue,
     )
     if not result.created:
         response.status_code = 200
-    return incident_detail(session, result.incident, lang, links)
+        return incident_detail(session, result.incident, lang, links, catalogue=catalogue)
+    return incident_detail(
+        session, result.incident, lang, links, catalogue=catalogue, fresh=result, reporter=user
+    )
 
 
 # -- read ------------------------------------------------------------------------------
@@ -247,6 +291,7 @@ def read_incidents(
     session: SessionDep,
     user: UserDep,
     lang: LangDep,
+    catalogue: CatalogueDep,
     status: Annotated[list[str] | None, Query()] = None,
     category: Annotated[list[str] | None, Query()] = None,
     area: str | None = None,
@@ -274,7 +319,7 @@ def read_incidents(
     rows, total = list_incidents(
         session, actor=user.actor(), filters=filters, limit=limit, offset=offset
     )
-    categories, departments = _names(session, rows)
+    categories, departments = _names(session, rows, catalogue)
     items = [incident_out(i, lang, categories, departments) for i in rows]
     if format == "geojson":
         return {

@@ -37,12 +37,14 @@ Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
 
 
 @router.post("/readings", summary="A batch of sensor readings (JSON array, CSV or NDJSON)")
-def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep) -> Any:
+def post_readings(
+    rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
+) -> Any:
     """Accepted or refused whole; the answer says how many rows were written (duplicates are
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
     try:
-        result = ingest(session, rows=rows, actor=user.actor())
+        result = ingest(session, rows=rows, actor=user.actor(), index=index)
     except BatchRefused as refused:
         return JSONResponse(
             status_code=422,

@@ -16,7 +16,7 @@ from gridgov.fences.crossing import Fix, active_at, breaches
 from gridgov.fences.index import IndexedFence
 from gridgov.fences.models import FenceEvent, Tracker
 from gridgov.incidents.errors import IncidentError
-from gridgov.incidents.reporting import report_incident
+from gridgov.incidents.reporting import Located, report_incident
 from gridgov.notifications.service import Message, grid_heads, notify_many
 
 # A crossing outside every grid (a fishing boat at sea, the issue's own example) belongs to
@@ -39,7 +39,11 @@ def record_crossings(
     fence's owners, a breach also the grid head, and opens an incident."""
     if not crossings:
         return []
-    grids = _grids(session, [fix for _, _, _, fix in crossings], grid_index, snap_within_m)
+    generation = active_generation(session)
+    if grid_index is not None and (generation is None or grid_index.generation_id != generation.id):
+        grid_index = None  # built before the latest activation: PostGIS decides
+    fixes = [fix for _, _, _, fix in crossings]
+    grids = _grids(session, fixes, generation.id if generation else None, grid_index, snap_within_m)
     events = []
     messages = []
     for (tracker, fence, kind, fix), (grid_code, snapped) in zip(crossings, grids, strict=True):
@@ -60,8 +64,15 @@ def record_crossings(
         title = f"{tracker.name or tracker.code} {verb} {fence.name}"
         watchers = [u for u in (tracker.owner_id, fence.owner_id) if u is not None]
         if breach and grid_code is not None:
+            # Located once: the crossing's grid (snapped or not) is the incident's.
+            place = grid_index.place_of(grid_code) if grid_index is not None else None
             event.incident_id = _open_incident(
-                session, fence, fix, title, grid_index=grid_index, snap_within_m=snap_within_m
+                session,
+                fence,
+                fix,
+                title,
+                located=Located(place, snapped) if place is not None else None,
+                snap_within_m=snap_within_m,
             )
             watchers += grid_heads(session, grid_code)
         events.append(event)
@@ -101,7 +112,7 @@ def _open_incident(
     fix: Fix,
     title: str,
     *,
-    grid_index: GridIndex | None,
+    located: Located | None,
     snap_within_m: float,
 ) -> int | None:
     """The incident for a breach, or None when none can be opened (a category that became a
@@ -118,7 +129,7 @@ def _open_incident(
                 source="fence",
                 now=fix.at,
                 description=f"越界告警：{title}",
-                index=grid_index,
+                located=located,
                 snap_within_m=snap_within_m,
             ).incident.id
     except IncidentError:
@@ -168,14 +179,17 @@ def _insert_events(session: Session, events: list[FenceEvent]) -> None:
 
 
 def _grids(
-    session: Session, fixes: list[Fix], grid_index: GridIndex | None, snap_within_m: float
+    session: Session,
+    fixes: list[Fix],
+    generation_id: int | None,
+    grid_index: GridIndex | None,
+    snap_within_m: float,
 ) -> list[tuple[str | None, bool]]:
     """Each fix's grid code, and whether it lies outside every grid and was given the
-    nearest grid within ``snap_within_m``."""
-    generation = active_generation(session)
-    if generation is None:
+    nearest grid within ``snap_within_m`` (``grid_index`` is of ``generation_id``)."""
+    if generation_id is None:
         return [(None, False)] * len(fixes)
-    if grid_index is not None and grid_index.generation_id == generation.id:
+    if grid_index is not None:
         found = grid_index.code_of(
             grid_index.locate_many([f.lon for f in fixes], [f.lat for f in fixes])
         )
@@ -184,12 +198,12 @@ def _grids(
         codes = [
             grid.code if grid else None
             for grid in (
-                grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation.id) for f in fixes
+                grid_at(session, lon=f.lon, lat=f.lat, generation_id=generation_id) for f in fixes
             )
         ]
     outside = [n for n, code in enumerate(codes) if code is None]
     nearest = nearest_grid_codes(
-        session, [(fixes[n].lon, fixes[n].lat) for n in outside], generation_id=generation.id
+        session, [(fixes[n].lon, fixes[n].lat) for n in outside], generation_id=generation_id
     )
     grids: list[tuple[str | None, bool]] = [(code, False) for code in codes]
     for n, near in zip(outside, nearest, strict=True):

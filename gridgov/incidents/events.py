@@ -45,9 +45,36 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> IncidentEvent:
     """Append one audit row for ``incident`` as it is now, and publish the change."""
+    event = event_row(
+        incident,
+        action=action,
+        from_status=from_status,
+        actor_id=actor_id,
+        at=at,
+        note=note,
+        details=details,
+    )
+    session.add(event)
+    session.flush()
+    publish(session, incident, action=action)
+    tell(session, incident, action=action, at=at, details=details or {})
+    return event
+
+
+def event_row(
+    incident: Incident,
+    *,
+    action: str,
+    from_status: str | None,
+    actor_id: int | None,
+    at: datetime,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    """The audit row for ``incident`` as it is now (not yet added to a session)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown incident action {action!r}")
-    event = IncidentEvent(
+    return IncidentEvent(
         incident_id=incident.id,
         at=at,
         actor_id=actor_id,
@@ -59,11 +86,6 @@ def record(
         note=note,
         details=details or {},
     )
-    session.add(event)
-    session.flush()
-    publish(session, incident, action=action)
-    tell(session, incident, action=action, at=at, details=details or {})
-    return event
 
 
 # Who hears about which change (besides the live feed): the department an incident is sent
@@ -134,6 +156,28 @@ def publish(session: Session, incident: Incident, *, action: str) -> None:
     )
     session.execute(
         text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+    )
+
+
+def publish_new(session: Session, incident: Incident, events: list[IncidentEvent]) -> None:
+    """NOTIFY each event of an incident just written, in one statement (a new incident has
+    no summoned departments); each notice shows the incident as its event left it."""
+    payloads = [
+        json.dumps(
+            {
+                **feed_payload(incident, action=event.action),
+                "status": event.to_status,
+                "level": event.level,
+                "department": event.department_code,
+            },
+            ensure_ascii=False,
+        )
+        for event in events
+    ]
+    calls = ", ".join(f"pg_notify(:channel, :p{n})" for n in range(len(payloads)))
+    session.execute(
+        text(f"SELECT {calls}"),
+        {"channel": CHANNEL, **{f"p{n}": p for n, p in enumerate(payloads)}},
     )
 
 

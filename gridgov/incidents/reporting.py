@@ -6,37 +6,58 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
-from gridgov.boundaries.index import GridIndex
+from gridgov.boundaries.index import GridIndex, Place
 from gridgov.boundaries.levels import Level
-from gridgov.boundaries.lookup import GridPlace, locate, nearest_grid, place_of
+from gridgov.boundaries.lookup import locate, nearest_grid, place_of
 from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.incidents.errors import IncidentError, OutsideGrids
-from gridgov.incidents.events import record
+from gridgov.incidents.events import event_row, publish_new, record, tell
 from gridgov.incidents.lifecycle import OPEN_STATUSES, Move, Status, transition
-from gridgov.incidents.models import Incident, IncidentPhoto
+from gridgov.incidents.models import Incident, IncidentEvent, IncidentPhoto
 from gridgov.incidents.photos import StoredPhoto
+from gridgov.responsibilities.catalogue import Catalogue, CategoryName
 from gridgov.responsibilities.models import Category
+from gridgov.responsibilities.routing import Assignment
 from gridgov.responsibilities.service import route
 
 MAX_DESCRIPTION = 4000
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW = timedelta(hours=24)
+# Spelled out (not bound parameters) so the planner can use the partial index of 0009.
+_OPEN = text(
+    "incidents.status IN ("
+    + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES, key=lambda s: s.value))
+    + ")"
+)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a report is, when the caller already knows (a fence crossing, say)."""
+
+    place: Place
+    snapped: bool = False
 
 
 @dataclass(frozen=True)
 class Report:
-    """The answer to a report: the incident, and whether this call created it."""
+    """The answer to a report: the incident, and whether this call created it; a new one
+    comes with what was written for it, so the answer needs no second read."""
 
     incident: Incident
     created: bool
+    events: tuple[IncidentEvent, ...] = ()
+    photos: tuple[IncidentPhoto, ...] = ()
+    place: Place | None = None
 
 
 def report_incident(
@@ -55,12 +76,17 @@ def report_incident(
     source: str = "report",
     now: datetime | None = None,
     snap_within_m: float | None = None,
+    catalogue: Catalogue | None = None,
+    located: Located | None = None,
 ) -> Report:
     """Locate, route and write a new incident (or return the one this idempotency key made).
 
     A point outside every grid goes to the nearest grid if the GPS accuracy circle reaches
     it, or if it lies within ``snap_within_m`` (for sources whose breaches are the city's
-    business a little beyond its grids, like a fence at sea); the position itself is kept."""
+    business a little beyond its grids, like a fence at sea); the position itself is kept.
+    With the in-memory ``index`` and ``catalogue`` (or a ``located`` place) the report is
+    located, checked and routed without reading the database, and written in a handful of
+    statements."""
     now = now or datetime.now(UTC)
     fingerprint = request_fingerprint(
         lon=lon,
@@ -75,15 +101,17 @@ def report_incident(
         earlier = _by_key(session, reporter_id, idempotency_key)
         if earlier is not None:
             return _replayed(earlier, fingerprint)
-    category = _leaf_category(session, category_code)
+    category = _leaf_category(session, category_code, catalogue)
     if len(description) > MAX_DESCRIPTION:
         raise IncidentError("description", "incident.too_long", limit=MAX_DESCRIPTION)
     if accuracy_m is not None and accuracy_m < 0:
         raise IncidentError("accuracy_m", "incident.negative")
     wgs_lon, wgs_lat = to_wgs84(lon, lat, crs)
     reach_m = max((m for m in (accuracy_m, snap_within_m) if m is not None), default=None)
-    place, snapped = _place(session, wgs_lon, wgs_lat, reach_m, index)
-    chain = {Level(a.level): a.code for a in place.areas}
+    if located is None:
+        located = _place(session, wgs_lon, wgs_lat, reach_m, index)
+    place, snapped = located.place, located.snapped
+    chain = place.chain()
 
     incident = Incident(
         status=Status.REPORTED.value,
@@ -94,7 +122,7 @@ def report_incident(
         accuracy_m=accuracy_m,
         snapped=snapped,
         generation_id=place.generation.id,
-        grid_code=place.grid.code,
+        grid_code=place.code,
         community_code=chain[Level.COMMUNITY],
         street_code=chain[Level.STREET],
         district_code=chain[Level.DISTRICT],
@@ -106,42 +134,55 @@ def report_incident(
         reported_at=now,
         updated_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(incident)
-            session.flush()
-    except IntegrityError:
-        # Another request with the same key won the race: answer with its incident.
-        if idempotency_key is None or reporter_id is None:
-            raise
-        earlier = _by_key(session, reporter_id, idempotency_key)
-        assert earlier is not None
-        return _replayed(earlier, fingerprint)
-
+    # Decided before anything is written, so the incident goes in as it will stand.
     incident.possible_duplicate_of = _possible_duplicate(session, incident, wgs_lon, wgs_lat, now)
-    record(
-        session,
-        incident,
-        action="report",
-        from_status=None,
-        actor_id=reporter_id,
-        at=now,
-        note=description[:200],
-        details={"snapped": snapped, "crs": incident.reported_crs, "grid": place.grid.code},
-    )
-    for photo in photos or []:
-        session.add(
-            IncidentPhoto(
-                incident_id=incident.id,
-                sha256=photo.sha256,
-                content_type=photo.content_type,
-                size_bytes=photo.size_bytes,
-                width=photo.width,
-                height=photo.height,
-            )
+    events = [
+        event_row(
+            incident,
+            action="report",
+            from_status=None,
+            actor_id=reporter_id,
+            at=now,
+            note=description[:200],
+            details={"snapped": snapped, "crs": incident.reported_crs, "grid": place.code},
         )
-    dispatch_by_rules(session, incident, actor_id=None, now=now)
-    return Report(incident, created=True)
+    ]
+    routed = _route(session, incident, catalogue)
+    if routed is not None:
+        events.append(_dispatch(incident, *routed, actor_id=None, now=now))
+    if idempotency_key is None or reporter_id is None:
+        session.add(incident)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(incident)
+                session.flush()
+        except IntegrityError:
+            # Another request with the same key won the race: answer with its incident.
+            earlier = _by_key(session, reporter_id, idempotency_key)
+            assert earlier is not None
+            return _replayed(earlier, fingerprint)
+
+    written = [
+        IncidentPhoto(
+            incident_id=incident.id,
+            sha256=photo.sha256,
+            content_type=photo.content_type,
+            size_bytes=photo.size_bytes,
+            width=photo.width,
+            height=photo.height,
+        )
+        for photo in photos or []
+    ]
+    for event in events:
+        event.incident_id = incident.id
+    session.add_all([*events, *written])
+    session.flush()
+    publish_new(session, incident, events)
+    for event in events:
+        tell(session, incident, action=event.action, at=now, details=event.details)
+    return Report(incident, True, events=tuple(events), photos=tuple(written), place=place)
 
 
 def dispatch_by_rules(
@@ -153,22 +194,56 @@ def dispatch_by_rules(
     above: Level | None = None,
     move: Move = Move.DISPATCH,
     note: str = "",
+    catalogue: Catalogue | None = None,
 ) -> bool:
     """Send the incident to the department the responsibility list names (False: no rule)."""
-    routed = route(
-        session, category_code=incident.category_code, chain=incident.chain(), above=above
-    )
+    routed = _route(session, incident, catalogue, above=above)
     if routed is None:
         return False
-    assignment, department = routed
+    event = _dispatch(incident, *routed, actor_id=actor_id, now=now, move=move, note=note)
+    record(
+        session,
+        incident,
+        action=event.action,
+        from_status=event.from_status,
+        actor_id=actor_id,
+        at=now,
+        note=note,
+        details=event.details,
+    )
+    return True
+
+
+def _route(
+    session: Session, incident: Incident, catalogue: Catalogue | None, above: Level | None = None
+) -> tuple[Assignment, str] | None:
+    """The assignment and department code the responsibility list gives ``incident``."""
+    chain = incident.chain()
+    if catalogue is not None:
+        known = catalogue.route(category_code=incident.category_code, chain=chain, above=above)
+        return (known[0], known[1].code) if known is not None else None
+    found = route(session, category_code=incident.category_code, chain=chain, above=above)
+    return (found[0], found[1].code) if found is not None else None
+
+
+def _dispatch(
+    incident: Incident,
+    assignment: Assignment,
+    department_code: str,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    move: Move = Move.DISPATCH,
+    note: str = "",
+) -> IncidentEvent:
+    """Move ``incident`` to the department and return the audit row saying so."""
     before = incident.status
     incident.status = transition(before, move).value
     incident.level = assignment.level.value
-    incident.department_code = department.code
+    incident.department_code = department_code
     incident.deadline_at = now + timedelta(hours=assignment.sla_hours)
     incident.updated_at = now
-    record(
-        session,
+    return event_row(
         incident,
         action=move.value,
         from_status=before,
@@ -181,7 +256,6 @@ def dispatch_by_rules(
             "rule_area": assignment.rule.area_code,
         },
     )
-    return True
 
 
 def request_fingerprint(
@@ -230,8 +304,10 @@ def _by_key(session: Session, reporter_id: int, key: str) -> Incident | None:
     )
 
 
-def _leaf_category(session: Session, code: str) -> Category:
-    category = session.get(Category, code)
+def _leaf_category(
+    session: Session, code: str, catalogue: Catalogue | None
+) -> Category | CategoryName:
+    category = catalogue.categories.get(code) if catalogue else session.get(Category, code)
     if category is None:
         raise IncidentError("category", "incident.unknown_category", code=code)
     if category.parent_code is None:
@@ -241,16 +317,29 @@ def _leaf_category(session: Session, code: str) -> Category:
 
 def _place(
     session: Session, lon: float, lat: float, reach_m: float | None, index: GridIndex | None
-) -> tuple[GridPlace, bool]:
-    generation = active_generation(session)
-    if generation is None:
-        raise IncidentError("position", "incident.no_boundaries")
-    place = locate(session, lon=lon, lat=lat, generation_id=generation.id, index=index)
-    if place is not None:
-        return place, False
-    nearest = nearest_grid(session, lon=lon, lat=lat, generation_id=generation.id)
+) -> Located:
+    """The place from the in-memory index (the active generation as of its last check), or
+    from PostGIS without one; outside every grid, the nearest grid within reach."""
+    if index is not None:
+        generation_id = index.generation_id
+        place = index.place_at(lon, lat)
+        if place is not None:
+            return Located(place)
+    else:
+        generation = active_generation(session)
+        if generation is None:
+            raise IncidentError("position", "incident.no_boundaries")
+        generation_id = generation.id
+        found = locate(session, lon=lon, lat=lat, generation_id=generation_id)
+        if found is not None:
+            return Located(Place.of(found.grid, found.areas, found.generation))
+    nearest = nearest_grid(session, lon=lon, lat=lat, generation_id=generation_id)
     if nearest is not None and reach_m is not None and nearest.distance_m <= reach_m:
-        return place_of(session, grid=nearest.grid), True
+        near = index.place_of(nearest.grid.code) if index is not None else None
+        if near is None:
+            found = place_of(session, grid=nearest.grid)
+            near = Place.of(found.grid, found.areas, found.generation)
+        return Located(near, snapped=True)
     raise OutsideGrids(
         round(nearest.distance_m, 1) if nearest else None, nearest.grid.code if nearest else None
     )
@@ -260,13 +349,19 @@ def _possible_duplicate(
     session: Session, incident: Incident, lon: float, lat: float, now: datetime
 ) -> int | None:
     """The nearest open incident of the same category close by in space and time, if any."""
-    here = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
     return session.scalar(
+        duplicate_query(category_code=incident.category_code, lon=lon, lat=lat, now=now)
+    )
+
+
+def duplicate_query(*, category_code: str, lon: float, lat: float, now: datetime) -> Select[Any]:
+    """The duplicate search as a statement (its plan is tested to use the partial index)."""
+    here = func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+    return (
         select(Incident.id)
         .where(
-            Incident.id != incident.id,
-            Incident.category_code == incident.category_code,
-            Incident.status.in_([s.value for s in OPEN_STATUSES]),
+            Incident.category_code == category_code,
+            _OPEN,
             Incident.reported_at >= now - DUPLICATE_WINDOW,
             func.ST_DWithin(func.geography(Incident.position), here, DUPLICATE_RADIUS_M),
         )

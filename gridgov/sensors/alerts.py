@@ -16,6 +16,7 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.index import GridIndex
 from gridgov.incidents.errors import IncidentError
 from gridgov.incidents.events import record
 from gridgov.incidents.models import Incident
@@ -37,6 +38,7 @@ def apply_transitions(
     *,
     result: IngestResult,
     now: datetime,
+    index: GridIndex | None = None,
 ) -> None:
     """Act on what a replay found, against the alerts that exist: never twice, never undone."""
     for transition in transitions:
@@ -50,7 +52,7 @@ def apply_transitions(
         if transition.kind == "open":
             if current is not None or _covered(session, sensor, rule, transition.at):
                 continue
-            alert = open_alert(session, sensor, rule, transition, now=now)
+            alert = open_alert(session, sensor, rule, transition, now=now, index=index)
             result.alerts_opened.append(alert.id)
         elif current is not None and current.opened_at <= transition.at:
             clear_alert(session, current, transition, now=now)
@@ -81,6 +83,7 @@ def open_alert(
     *,
     now: datetime,
     closing: Transition | None = None,
+    index: GridIndex | None = None,
 ) -> Alert:
     """Record the alert, raise an incident at the sensor routed like any report, notify.
 
@@ -108,6 +111,7 @@ def open_alert(
                 description=f"{sensor.name or sensor.code}：{rule.name}",
                 source="sensor",
                 now=transition.at,
+                index=index,
             ).incident
     except IncidentError:
         # The sensor lies outside today's boundaries (or the category cannot be routed):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.index import GridIndex
 from gridgov.sensors.alerts import apply_transitions
 from gridgov.sensors.late import replay_late
 from gridgov.sensors.models import Alert, Sensor, SensorRule
@@ -135,11 +136,17 @@ class Evaluation:
         return judged
 
     def finish(
-        self, session: Session, judged: Judged, *, result: IngestResult, now: datetime
+        self,
+        session: Session,
+        judged: Judged,
+        *,
+        result: IngestResult,
+        now: datetime,
+        index: GridIndex | None = None,
     ) -> None:
         """Open and clear alerts, replay the readings out of order, save the states."""
         for sensor_id, rule_id, transitions in judged.transitions:
-            _apply(session, sensor_id, rule_id, transitions, result=result, now=now)
+            _apply(session, sensor_id, rule_id, transitions, result=result, now=now, index=index)
         if judged.late:
             judged.outcome.update(replay_late(session, judged.late, result=result, now=now))
         changed = bool(result.alerts_opened or result.alerts_cleared or result.alerts_withdrawn)
@@ -154,11 +161,12 @@ def _apply(
     *,
     result: IngestResult,
     now: datetime,
+    index: GridIndex | None,
 ) -> None:
     sensor = session.get(Sensor, sensor_id)
     rule = session.get(SensorRule, rule_id)
     assert sensor is not None and rule is not None
-    apply_transitions(session, sensor, rule, transitions, result=result, now=now)
+    apply_transitions(session, sensor, rule, transitions, result=result, now=now, index=index)
 
 
 def _spec(row: Any) -> RuleSpec:

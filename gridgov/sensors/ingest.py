@@ -23,6 +23,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.index import GridIndex
 from gridgov.i18n import t
 from gridgov.sensors.evaluation import Evaluation
 from gridgov.sensors.partitions import ensure_partitions, month_of
@@ -164,9 +165,11 @@ def ingest(
     rows: Iterable[Mapping[str, Any]],
     now: datetime | None = None,
     actor: Actor | None = None,
+    index: GridIndex | None = None,
 ) -> IngestResult:
     """Validate, write (skipping duplicates) and evaluate one batch, in the caller's
-    transaction; rows of sensors outside ``actor``'s area refuse it (None: a trusted caller)."""
+    transaction; rows of sensors outside ``actor``'s area refuse it (None: a trusted caller).
+    An alert's incident is placed by ``index``, the in-memory grids, when given."""
     now = now or datetime.now(UTC)
     valid, kinds = _validate(session, rows, now=now, actor=actor)
     result = IngestResult(received=len(valid))
@@ -179,7 +182,7 @@ def ingest(
     result.written = len(new)
     if judged is None:  # some rows were there already: judge the new ones only
         judged = evaluation.judge(new)
-    evaluation.finish(session, judged, result=result, now=now)
+    evaluation.finish(session, judged, result=result, now=now, index=index)
     return result
 
 
