@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import IndexDep, LangDep, SessionDep
+from api.params import BBoxParam, BigId, parse_bbox
 from api.security import UserDep, current_user_or_query_token, require
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS
@@ -34,6 +35,7 @@ from gridgov.incidents.events import target_of
 from gridgov.incidents.lifecycle import moves_from
 from gridgov.incidents.models import Incident
 from gridgov.incidents.photos import (
+    FORMATS,
     MAX_PHOTOS,
     StoredPhoto,
     check_photos,
@@ -241,13 +243,12 @@ def read_incidents(
     reporter: Annotated[Literal["me"] | None, Query(description="me: my own reports")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    bbox: Annotated[str | None, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$")] = None,
+    bbox: BBoxParam = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
     """A page of incidents (newest first), as JSON or a GeoJSON FeatureCollection."""
-    box = tuple(float(v) for v in bbox.split(",")) if bbox else None
     filters = IncidentFilter(
         statuses=tuple(status or ()),
         categories=tuple(category or ()),
@@ -256,7 +257,7 @@ def read_incidents(
         reporter_id=user.id if reporter == "me" else None,
         since=since,
         until=until,
-        bbox=box,  # type: ignore[arg-type]
+        bbox=parse_bbox(bbox),
     )
     rows, total = list_incidents(
         session, actor=user.actor(), filters=filters, limit=limit, offset=offset
@@ -286,7 +287,7 @@ def read_incidents(
 
 @router.get("/incidents/{incident_id}", summary="One incident with its photos and audit trail")
 def read_incident(
-    incident_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = get_incident(session, incident_id=incident_id, actor=user.actor())
     out = incident_detail(session, incident, lang)
@@ -311,10 +312,14 @@ def moves_for(session: Session, incident: Incident, user: User) -> list[str]:
     return moves
 
 
-@router.get("/incidents/{incident_id}/photos/{sha256}", summary="A photo of an incident")
+@router.get(
+    "/incidents/{incident_id}/photos/{sha256}",
+    summary="A photo of an incident",
+    responses={200: {"content": {kind: {} for kind, _ in FORMATS.values()}}},
+)
 def read_photo(
     request: Request,
-    incident_id: int,
+    incident_id: BigId,
     sha256: str,
     session: SessionDep,
     user: Annotated[User, Depends(current_user_or_query_token)],
@@ -365,7 +370,7 @@ class Whistle(BaseModel):
 
 @router.post("/incidents/{incident_id}/accept", summary="受理: take the incident on")
 def accept(
-    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Note, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.accept(session, incident_id=incident_id, actor=user, note=body.note)
     return incident_detail(session, incident, lang)
@@ -373,7 +378,7 @@ def accept(
 
 @router.post("/incidents/{incident_id}/reject", summary="退回: not ours, with a reason")
 def reject(
-    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.reject(session, incident_id=incident_id, actor=user, reason=body.reason)
     return incident_detail(session, incident, lang)
@@ -382,7 +387,7 @@ def reject(
 @router.post("/incidents/{incident_id}/resolve", summary="处置: resolved, with a note and photos")
 def resolve(
     request: Request,
-    incident_id: int,
+    incident_id: BigId,
     session: SessionDep,
     user: UserDep,
     lang: LangDep,
@@ -403,7 +408,7 @@ def resolve(
 
 @router.post("/incidents/{incident_id}/close", summary="结案: confirm, optionally rate 1-5")
 def close(
-    incident_id: int, body: Close, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Close, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.close(
         session, incident_id=incident_id, actor=user, rating=body.rating, note=body.note
@@ -413,7 +418,7 @@ def close(
 
 @router.post("/incidents/{incident_id}/reopen", summary="Not satisfied: back to the department")
 def reopen(
-    incident_id: int, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Reason, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.reopen(session, incident_id=incident_id, actor=user, reason=body.reason)
     return incident_detail(session, incident, lang)
@@ -421,7 +426,7 @@ def reopen(
 
 @router.post("/incidents/{incident_id}/dispatch", summary="派遣: send to a named department")
 def dispatch(
-    incident_id: int, body: Dispatch, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Dispatch, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.dispatch(
         session,
@@ -438,7 +443,7 @@ def dispatch(
     "/incidents/{incident_id}/whistle", summary="吹哨: summon departments (none: escalate)"
 )
 def whistle(
-    incident_id: int, body: Whistle, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Whistle, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.whistle(
         session,
@@ -453,7 +458,7 @@ def whistle(
 
 @router.post("/incidents/{incident_id}/check-in", summary="报到: a summoned department reports")
 def check_in(
-    incident_id: int, body: Note, session: SessionDep, user: UserDep, lang: LangDep
+    incident_id: BigId, body: Note, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     incident = actions.check_in(session, incident_id=incident_id, actor=user, note=body.note)
     return incident_detail(session, incident, lang)

@@ -6,7 +6,7 @@ from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field
 from shapely.geometry import shape
@@ -21,7 +21,7 @@ from gridgov.fences.crossing import Dwell
 from gridgov.fences.models import Fence, FenceEvent
 from gridgov.fences.service import process_positions, remove_fence, save_fence, save_tracker
 from gridgov.i18n import t
-from gridgov.sensors.ingest import BatchRefused, ingest
+from gridgov.sensors.ingest import ingest
 from gridgov.sensors.models import Alert, Sensor
 from gridgov.users.roles import Action
 
@@ -34,18 +34,7 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
     """Accepted or refused whole; the answer says how many rows were written (duplicates are
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
-    try:
-        result = ingest(session, rows=rows, actor=user.actor())
-    except BatchRefused as refused:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "message": t("batch.refused", lang, count=len(refused.problems)),
-                "detail": [
-                    {"row": p.row, "field": p.field, "reason": p.reason} for p in refused.problems
-                ],
-            },
-        )
+    result = ingest(session, rows=rows, actor=user.actor())  # BatchRefused: 422, every bad row
     return {
         "received": result.received,
         "written": result.written,
