@@ -14,6 +14,17 @@ from api.params import check_value
 from gridgov.errors import FieldError
 
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+# How the OpenAPI document shows a batch body (read by batch_rows, not by FastAPI).
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 async def batch_rows(request: Request) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def test_a_validation_error_lists_every_field_in_the_callers_language(client):
     assert body["code"] == "error.field"
     assert [e["field"] for e in body["errors"]] == ["lon", "lat"]
     assert "lat" in body["detail"] and "lon" in body["detail"]
-    english = client.get("/api/v1/locate?lang=en", params={"lon": 200, "lat": 21})
+    english = client.get("/api/v1/locate", params={"lon": 200, "lat": 21, "lang": "en"})
     assert is_problem(english, 422)["title"] == "Invalid input"
     assert english.json()["errors"][0]["reason"] == "must be less than or equal to 180.0"
 

@@ -323,6 +323,7 @@ def read_photo(
     sha256: str,
     session: SessionDep,
     user: Annotated[User, Depends(current_user_or_query_token)],
+    lang: LangDep,
     size: Literal["full", "thumb"] = "full",
 ) -> FileResponse:
     """The photo, or a small JPEG of it; ``?access_token=`` also signs in (for <img>)."""
@@ -331,7 +332,9 @@ def read_photo(
         (p for p in photos_of(session, incident_id=incident_id) if p.sha256 == sha256), None
     )
     if photo is None:
-        raise HTTPException(status_code=404, detail={"message": "photo not found"})
+        key = "incident.photo_not_found"
+        message = t(key, lang, id=incident_id)
+        raise HTTPException(status_code=404, detail={"message": message, "code": key})
     media_dir = request.app.state.settings.media_dir
     if size == "thumb":
         thumb = thumbnail_path(media_dir, photo.sha256, photo.content_type)

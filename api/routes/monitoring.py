@@ -13,7 +13,7 @@ from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.batches import batch_rows
+from api.batches import BATCH_BODY, batch_rows
 from api.deps import IndexDep, LangDep, SessionDep
 from api.security import UserDep, require
 from gridgov.errors import FieldError
@@ -29,7 +29,11 @@ router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
 Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
 
 
-@router.post("/readings", summary="A batch of sensor readings (JSON array, CSV or NDJSON)")
+@router.post(
+    "/readings",
+    summary="A batch of sensor readings (JSON array, CSV or NDJSON)",
+    openapi_extra=BATCH_BODY,
+)
 def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep) -> Any:
     """Accepted or refused whole; the answer says how many rows were written (duplicates are
     skipped), which alerts opened and cleared, or which rows were refused and why."""
@@ -44,7 +48,11 @@ def post_readings(rows: Rows, session: SessionDep, user: UserDep, lang: LangDep)
     }
 
 
-@router.post("/positions", summary="A batch of tracker positions, through the fences")
+@router.post(
+    "/positions",
+    summary="A batch of tracker positions, through the fences",
+    openapi_extra=BATCH_BODY,
+)
 def post_positions(
     request: Request, rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
 ) -> dict[str, Any]:

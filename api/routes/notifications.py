@@ -46,11 +46,14 @@ def inbox(
 
 
 @router.post("/notifications/{notification_id}/read", summary="Mark one as read")
-def mark_read(notification_id: BigId, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def mark_read(
+    notification_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
     """404 when there is no such notification, 403 when it is someone else's."""
     note = notifications.mark_read(session, notification_id=notification_id, user_id=user.id)
     if note is None:
-        raise HTTPException(404, detail={"message": "notification not found"})
+        key = "webhook.notification_not_found"
+        raise HTTPException(404, detail={"message": t(key, lang, id=notification_id), "code": key})
     assert note.read_at is not None
     return {"id": note.id, "read_at": note.read_at.isoformat()}
 
@@ -142,9 +145,12 @@ def retry(delivery_id: BigId, session: SessionDep, user: UserDep, lang: LangDep)
     require(user, Action.MANAGE, lang)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise HTTPException(404, detail={"message": "delivery not found"})
+        key = "webhook.delivery_not_found"
+        raise HTTPException(404, detail={"message": t(key, lang, id=delivery_id), "code": key})
     if delivery.status != "dead":  # a delivered or pending one would be sent twice
-        raise HTTPException(409, detail={"message": f"the delivery is {delivery.status}, not dead"})
+        key = "webhook.delivery_not_dead"
+        message = t(key, lang, id=delivery_id, status=delivery.status)
+        raise HTTPException(409, detail={"message": message, "code": key})
     delivery.status, delivery.attempts = "pending", 0
     delivery.next_attempt_at = datetime.now(UTC)
     return {"id": delivery.id, "status": delivery.status}
