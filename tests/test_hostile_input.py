@@ -32,6 +32,8 @@ SQUARE = [[109.10, 21.55], [109.11, 21.55], [109.11, 21.56], [109.10, 21.56], [1
         ("GET", "/api/v1/incidents?bbox=1,2,3,4..", "bbox"),
         ("GET", "/api/v1/incidents?bbox=109,21,108,22", "bbox"),
         ("GET", "/api/v1/map/grids?bbox=nan,1,2,3", "bbox"),
+        ("GET", "/api/v1/visits?community=990105009003&month=0000-01", "month"),
+        ("GET", "/api/v1/visits/load?month=9999-12", "month"),
     ],
 )
 def test_ids_and_text_out_of_range_are_422_naming_the_field(client, session, method, url, field):
