@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import IndexDep, LangDep, SessionDep
 from api.geojson import feature, feature_collection
+from api.params import GenerationParam
 from api.security import UserDep
 from gridgov.boundaries.generations import get_generation, list_generations
 from gridgov.boundaries.lookup import (
@@ -23,9 +24,6 @@ from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.i18n import t
 
 router = APIRouter(prefix="/api/v1", tags=["boundaries"])
-GenerationParam = Annotated[
-    int | None, Query(description="Boundary generation id; the active one when omitted.")
-]
 
 
 def _generation(session: SessionDep, generation_id: int | None, lang: str) -> Generation:
@@ -95,6 +93,7 @@ def locate_point(
             status_code=404,
             detail={
                 "message": t("error.outside_grids", lang, distance_m=distance),
+                "code": "error.outside_grids",
                 "nearest_grid": nearest.grid.code if nearest else None,
                 "distance_m": distance,
             },

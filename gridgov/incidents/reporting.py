@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -129,10 +130,33 @@ def report_incident(
         note=description[:200],
         details={"snapped": snapped, "crs": incident.reported_crs, "grid": place.grid.code},
     )
-    for photo in photos or []:
+    attach_photos(session, incident_id=incident.id, photos=photos or ())
+    dispatch_by_rules(session, incident, actor_id=None, now=now)
+    return Report(incident, created=True)
+
+
+def attach_photos(
+    session: Session,
+    *,
+    incident_id: int,
+    photos: Sequence[StoredPhoto],
+    event_id: int | None = None,
+) -> None:
+    """Attach each photo once: the same picture twice (a phone that picked it twice, or a
+    resolution photo already in the report) is one photo, not a refused report."""
+    attached = set(
+        session.scalars(
+            select(IncidentPhoto.sha256).where(IncidentPhoto.incident_id == incident_id)
+        )
+    )
+    for photo in photos:
+        if photo.sha256 in attached:
+            continue
+        attached.add(photo.sha256)
         session.add(
             IncidentPhoto(
-                incident_id=incident.id,
+                incident_id=incident_id,
+                event_id=event_id,
                 sha256=photo.sha256,
                 content_type=photo.content_type,
                 size_bytes=photo.size_bytes,
@@ -140,8 +164,6 @@ def report_incident(
                 height=photo.height,
             )
         )
-    dispatch_by_rules(session, incident, actor_id=None, now=now)
-    return Report(incident, created=True)
 
 
 def dispatch_by_rules(
