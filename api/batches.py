@@ -19,11 +19,23 @@ import ijson
 from fastapi import HTTPException, Request
 
 from api.deps import request_language
+from api.params import check_value
 from gridgov.errors import FieldError
 from gridgov.i18n import t
 
 MAX_DEPTH = 8  # rows are flat objects; deeper nesting is no batch (and no recursion bomb)
 BOM = codecs.BOM_UTF8
+# How the OpenAPI document shows a batch body (read by batch_rows, not by FastAPI).
+BATCH_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 
 async def batch_rows(request: Request) -> list[dict[str, Any]]:
@@ -79,6 +91,7 @@ class Reader:
         raise NotImplementedError
 
     def add(self, row: dict[str, Any]) -> None:
+        check_value(row, f"body.{len(self.rows)}")  # no NUL (PostgreSQL stores none), no NaN
         self.rows.append(row)
         self.limits.check_rows(len(self.rows))
 

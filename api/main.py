@@ -19,6 +19,7 @@ from api.headers import SecurityHeaders
 from api.observability import RequestContextMiddleware, ServiceMetrics
 from api.pages import routes as pages
 from api.pages.assets import STATIC_DIR, STATIC_URL
+from api.params import refuse_bad_text
 from api.routes import (
     auth,
     boundaries,
@@ -103,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="网格化治理：全市一张图 / 网格通 — grid governance on PostGIS",
         lifespan=lifespan,
+        # No NUL character (PostgreSQL refuses it) and no NaN reaches a route.
+        dependencies=[Depends(refuse_bad_text)],
         docs_url=None,  # served by api.pages from gridgov's own copy of Swagger UI
         redoc_url=None,
     )

@@ -16,6 +16,8 @@ import pandas as pd
 # Offices save CSVs as UTF-8 (Excel adds a BOM) or, on Chinese Windows, as GBK; GB18030 is a
 # superset of GBK, so one strict decode of each settles almost every file.
 LIKELY_ENCODINGS = ("utf-8-sig", "gb18030")
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class TableError(ValueError):
@@ -178,12 +180,13 @@ def _first_line(exc: Exception) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time (a trailing Z allowed; no zone means UTC), or None.
+    """An ISO 8601 time (a trailing Z allowed; no zone means UTC) within EARLIEST..LATEST,
+    or None: year 1 or 9999 would overflow the arithmetic of time zones and rule windows.
 
     >>> parse_time("2026-11-22T08:00:00+08:00").isoformat()
     '2026-11-22T08:00:00+08:00'
-    >>> parse_time("soon") is None
-    True
+    >>> parse_time("soon") is None, parse_time("0001-01-01T00:00:00Z") is None
+    (True, True)
     """
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -191,7 +194,8 @@ def parse_time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed if EARLIEST <= parsed <= LATEST else None
 
 
 def parse_number(value: Any) -> float | None:
@@ -206,7 +210,7 @@ def parse_number(value: Any) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         return None
     return number if math.isfinite(number) else None
 

@@ -54,25 +54,25 @@ def test_bad_input_is_422_naming_the_field(client, params, field, fragment):
     response = client.get("/api/v1/locate", params=params)
     assert response.status_code == 422
     body = response.json()
-    assert [d["field"] for d in body["detail"]] == [field]
-    assert fragment in body["detail"][0]["reason"]
-    assert field in body["message"]
+    assert [d["field"] for d in body["errors"]] == [field]
+    assert fragment in body["errors"][0]["reason"]
+    assert field in body["detail"]
 
 
 def test_errors_speak_english_on_request(client):
     response = client.get(
         "/api/v1/locate", params={"lon": 109.1, "lat": 95}, headers={"Accept-Language": "en-GB"}
     )
-    assert response.json()["detail"][0]["reason"] == "must be less than or equal to 90.0"
+    assert response.json()["errors"][0]["reason"] == "must be less than or equal to 90.0"
 
 
 def test_point_outside_every_grid_is_404_with_the_distance(client):
     response = client.get("/api/v1/locate", params={"lon": 109.1, "lat": 21.0})
     assert response.status_code == 404
-    detail = response.json()["detail"]
-    assert detail["distance_m"] > 30_000
-    assert detail["nearest_grid"]
-    assert f"{detail['distance_m']}" in detail["message"] and "不在任何网格内" in detail["message"]
+    body = response.json()
+    assert body["distance_m"] > 30_000
+    assert body["nearest_grid"]
+    assert f"{body['distance_m']}" in body["detail"] and "不在任何网格内" in body["detail"]
 
 
 def test_grid_and_area_features(client, session):
@@ -100,7 +100,7 @@ def test_unknown_codes_are_404(client, session):
     assert client.get("/api/v1/grids/nope").status_code == 404
     response = client.get("/api/v1/areas/nope", headers={"Accept-Language": "en"})
     assert response.status_code == 404
-    assert response.json()["detail"]["message"] == "Area nope does not exist"
+    assert response.json()["detail"] == "Area nope does not exist"
 
 
 def test_older_generations_stay_queryable(client, session, demo_generation):

@@ -409,7 +409,11 @@ def test_a_failing_server_is_told_apart_from_sending(
 
     def unavailable(route: Any) -> None:
         if route.request.method == "POST":
-            route.fulfill(status=503, json={"message": "维护中"})
+            route.fulfill(
+                status=503,
+                content_type="application/problem+json",
+                body=json.dumps({"status": 503, "detail": "维护中", "code": "problem.unavailable"}),
+            )
         else:
             route.fallback()
 
@@ -421,6 +425,41 @@ def test_a_failing_server_is_told_apart_from_sending(
     page.evaluate("() => window.dispatchEvent(new Event('online'))")
     page.wait_for_selector("#result-grid", timeout=15_000)
     assert incidents_described(committed, description) == 1
+
+
+def test_a_report_the_server_keeps_failing_on_can_be_discarded(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    """A report the server fails on (a 5xx, retried) is not stuck on the phone for ever: the
+    grid head sees why it waits and may discard it, whatever the reason."""
+    description = "服务器一直出错：可以删除"
+    _, page = report_page(contexts)
+    fill_report(page, description)
+    problem = {
+        "type": "/problems/server-error",
+        "title": "服务器内部错误",
+        "status": 500,
+        "detail": "服务器出错，已记录",
+        "code": "problem.server-error",
+        "errors": [],
+    }
+
+    def failing(route: Any) -> None:
+        if route.request.method == "POST":
+            route.fulfill(
+                status=500, content_type="application/problem+json", body=json.dumps(problem)
+            )
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/incidents", failing)
+    page.click("#submit-report")
+    waiting = page.locator("#outbox-list li")
+    expect(waiting).to_contain_text("服务器出错，已记录", timeout=10_000)
+    waiting.locator("button.discard").click()
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert page.evaluate("async () => (await Outbox.all()).length") == 0
+    assert incidents_described(committed, description) == 0  # it never reached the server
 
 
 def test_a_double_tap_on_send_makes_one_report(

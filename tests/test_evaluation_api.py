@@ -140,7 +140,7 @@ def test_streets_rate_departments_within_the_operators_area(client, session):
         json={**body, "score": 9},
         headers=auth(session, "operator_nw"),
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "score"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "score"
     scores = client.get("/api/v1/evaluation", params={"from": "2026-04-01", "to": "2026-04-30"},
                         headers=auth(session, "operator")).json()["scorecards"]  # fmt: skip
     [card] = [c for c in scores if c["department_code"] == "990105009-CG"]

@@ -68,8 +68,8 @@ def test_bad_photos_are_refused_and_nothing_is_written(client, session, files, f
         assert response.status_code == 201
         return
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["field"] == field
-    assert fragment in response.json()["detail"][0]["reason"]
+    assert response.json()["errors"][0]["field"] == field
+    assert fragment in response.json()["errors"][0]["reason"]
     after = client.get("/api/v1/incidents", headers=auth(session, "admin")).json()["total"]
     assert after == before
 
@@ -88,7 +88,7 @@ def test_oversized_photo_is_refused(client, session):
     ]
     response = report(client, session, files=files)
     assert response.status_code == 422
-    assert "1000" in response.json()["detail"][0]["reason"]
+    assert "1000" in response.json()["errors"][0]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_oversized_photo_is_refused(client, session):
 def test_bad_fields_are_422_naming_the_field(client, session, fields, field):
     response = report(client, session, **fields)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["field"] == field
+    assert response.json()["errors"][0]["field"] == field
 
 
 def test_same_idempotency_key_returns_the_same_incident(client, session):
@@ -146,13 +146,13 @@ def test_position_outside_every_grid_is_refused_with_the_distance(client, sessio
     response = report(client, session, lon=109.1, lat=21.0)
     assert response.status_code == 422
     body = response.json()
-    assert body["detail"][0]["field"] == "position"
+    assert body["errors"][0]["field"] == "position"
     assert body["distance_m"] > 30_000 and body["nearest_grid"]
 
 
 def test_gps_circle_touching_a_grid_snaps_to_it(client, session):
     # South of the city: outside every grid, but the GPS circle reaches the nearest one.
-    located = client.get("/api/v1/locate", params={"lon": 109.08, "lat": 21.3}).json()["detail"]
+    located = client.get("/api/v1/locate", params={"lon": 109.08, "lat": 21.3}).json()
     response = report(client, session, lon=109.08, lat=21.3, accuracy_m=located["distance_m"] + 50)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -201,7 +201,7 @@ def test_the_whole_loop_accept_resolve_close(client, session):
     accepted = act(client, session, "handler_jw", iid, "accept", note="马上处理")
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     again = act(client, session, "handler_jw", iid, "accept")
-    assert again.status_code == 409 and again.json()["detail"]["status"] == "accepted"
+    assert again.status_code == 409 and again.json()["incident_status"] == "accepted"
     resolved = client.post(
         f"/api/v1/incidents/{iid}/resolve",
         data={"note": "已清运"},
@@ -294,7 +294,7 @@ def test_whistle_summons_departments_who_check_in(client, session):
     assert act(client, session, "handler_zf", iid, "check-in").status_code == 422
     assert act(client, session, "handler_dcg", iid, "check-in").status_code == 403
     unknown = act(client, session, "handler_jw", iid, "whistle", department_codes=["nobody"])
-    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "department_codes"
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "department_codes"
 
 
 def test_whistle_without_names_escalates_at_once(client, session):
@@ -348,18 +348,18 @@ def test_reporter_me_lists_only_the_callers_own_reports(client, session):
     bad = client.get(
         "/api/v1/incidents", params={"reporter": "you"}, headers=auth(session, "gridhead")
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "reporter"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reporter"
 
 
 def test_messages_follow_the_language(client, session):
     iid = report(client, session).json()["id"]
     act(client, session, "handler_jw", iid, "accept")
-    zh = act(client, session, "handler_jw", iid, "accept").json()["detail"]["message"]
+    zh = act(client, session, "handler_jw", iid, "accept").json()["detail"]
     en = client.post(
         f"/api/v1/incidents/{iid}/accept",
         json={},
         headers={**auth(session, "handler_jw"), "Accept-Language": "en"},
-    ).json()["detail"]["message"]
+    ).json()["detail"]
     assert zh == "事件当前状态为“已受理”，不能执行“受理”"
     assert en == "cannot accept an incident that is accepted"
 
@@ -375,7 +375,7 @@ def test_sign_in_with_password(client):
     wrong = client.post(
         "/api/v1/auth/token", data={"username": "gridhead", "password": "nope-nope"}
     )
-    assert wrong.status_code == 401 and wrong.json()["detail"]["message"] == "用户名或密码错误"
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "用户名或密码错误"
 
 
 def test_changes_reach_the_inboxes_of_those_concerned(client, session):

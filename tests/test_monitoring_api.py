@@ -60,15 +60,20 @@ def test_a_bad_batch_is_refused_whole_with_reasons(client, session):
     ]
     response = client.post("/api/v1/readings", json=bad, headers=auth(session, "operator"))
     assert response.status_code == 422
-    assert response.json()["detail"] == [
-        {"row": 1, "field": "time", "reason": "'later' is not an ISO 8601 time"}
+    assert response.json()["errors"] == [
+        {
+            "row": 1,
+            "field": "time",
+            "reason": "'later' is not an ISO 8601 time",
+            "type": "batch.row",
+        }
     ]
     broken = client.post(
         "/api/v1/readings",
         content="{not json",
         headers={**auth(session, "operator"), "Content-Type": "application/json"},
     )
-    assert broken.status_code == 422 and broken.json()["detail"][0]["field"] == "body"
+    assert broken.status_code == 422 and broken.json()["errors"][0]["field"] == "body"
     assert (
         client.post(
             "/api/v1/readings", json=readings((0, 1)), headers=auth(session, "gridhead")
@@ -91,7 +96,7 @@ def test_positions_and_fences_over_http(client, session):
         json={**fence, "geometry": {"type": "Point", "coordinates": [1, 2]}},
         headers=headers,
     )
-    assert bad_fence.status_code == 422 and bad_fence.json()["detail"][0]["field"] == "geometry"
+    assert bad_fence.status_code == 422 and bad_fence.json()["errors"][0]["field"] == "geometry"
     assert (
         client.post(
             "/api/v1/trackers", json={"code": "T-CAR", "name": "巡逻车"}, headers=headers
@@ -155,8 +160,8 @@ def test_a_fence_category_no_incident_can_have_is_refused(client, session):
             "/api/v1/fences", json={**fence, "category_code": category}, headers=headers
         )
         assert response.status_code == 422, response.text
-        assert response.json()["message"] == f"字段 category_code：{reason}"
-        assert [d["field"] for d in response.json()["detail"]] == ["category_code"]
+        assert response.json()["detail"] == f"字段 category_code：{reason}"
+        assert [d["field"] for d in response.json()["errors"]] == ["category_code"]
 
 
 def test_only_the_owner_or_an_admin_changes_a_tracker(client, session):
@@ -174,9 +179,7 @@ def test_only_the_owner_or_an_admin_changes_a_tracker(client, session):
         headers=auth(session, "operator_nw"),
     )
     assert taken.status_code == 403
-    assert taken.json()["detail"]["message"] == (
-        "定位设备 T-OWN 已属于其他用户，只有其所有者或管理员可以修改"
-    )
+    assert taken.json()["detail"] == ("定位设备 T-OWN 已属于其他用户，只有其所有者或管理员可以修改")
     session.refresh(tracker)
     assert (tracker.name, tracker.owner_id) == ("巡逻车", owner)
     renamed = client.post(
@@ -225,7 +228,7 @@ def test_a_removed_fence_stops_producing_crossings(client, session):
     for code in ("T-DEL", "T-NONE"):  # removed already, never existed
         gone = client.delete(f"/api/v1/fences/{code}", headers=headers)
         assert gone.status_code == 404
-        assert gone.json()["detail"]["message"] == f"围栏 {code} 不存在"
+        assert gone.json()["detail"] == f"围栏 {code} 不存在"
 
 
 def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
@@ -246,7 +249,7 @@ def test_only_the_owner_or_an_admin_changes_or_removes_a_fence(client, session):
         client.delete("/api/v1/fences/T-MINE", headers=other),
     ):
         assert response.status_code == 403
-        assert response.json()["detail"]["message"] == (
+        assert response.json()["detail"] == (
             "围栏 T-MINE 属于其他用户，只有其所有者或管理员可以修改或删除"
         )
     changed = client.post(

@@ -229,12 +229,12 @@ def test_switching_a_webhook_and_reading_a_deliverys_history(client, session):
     bad = client.patch(f"/api/v1/webhooks/{hook.id}", json={"is_active": "maybe"}, headers=admin)
     assert bad.status_code == 422
     missing = client.patch("/api/v1/webhooks/999999", json={"is_active": True}, headers=admin)
-    assert (missing.status_code, missing.json()["detail"]["message"]) == (
+    assert (missing.status_code, missing.json()["detail"]) == (
         404,
         "Webhook 999999 不存在",
     )
     no_delivery = client.get("/api/v1/webhooks/deliveries/999999", headers=admin)
-    assert (no_delivery.status_code, no_delivery.json()["detail"]["message"]) == (
+    assert (no_delivery.status_code, no_delivery.json()["detail"]) == (
         404,
         "投递记录 999999 不存在",
     )

@@ -203,7 +203,7 @@ def test_a_bad_bbox_names_the_field(client, session):
     operator = auth(session, "operator")
     backwards = client.get("/api/v1/map/incidents?bbox=110,21,109,22", headers=operator)
     assert backwards.status_code == 422
-    assert backwards.json()["detail"][0]["field"] == "bbox"
+    assert backwards.json()["errors"][0]["field"] == "bbox"
     garbage = client.get("/api/v1/map/grids?bbox=a,b,c,d", headers=operator)
     assert garbage.status_code == 422
     assert "bbox" in json.dumps(garbage.json())
@@ -338,8 +338,8 @@ def test_a_photo_that_unpacks_to_too_many_pixels_is_refused(client, session):
         headers=auth(session, "gridhead"),
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "photos[0]"
-    assert "9000×9000" in response.json()["detail"][0]["reason"]
+    assert response.json()["errors"][0]["field"] == "photos[0]"
+    assert "9000×9000" in response.json()["errors"][0]["reason"]
 
 
 def test_thumbnails_are_upright(client, session):
@@ -364,13 +364,13 @@ def test_any_malformed_bbox_is_a_field_error(client, session, bbox):
         "/api/v1/map/incidents", params={"bbox": bbox}, headers=auth(session, "operator")
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "bbox"
-    assert response.json()["detail"][0]["reason"] == catalogue("zh")["map.bbox"]
+    assert response.json()["errors"][0]["field"] == "bbox"
+    assert response.json()["errors"][0]["reason"] == catalogue("zh")["map.bbox"]
 
 
 def test_a_bad_level_is_explained_in_chinese(client, session):
     response = client.get("/api/v1/map/areas?level=planet", headers=auth(session, "operator"))
-    detail = response.json()["detail"][0]
+    detail = response.json()["errors"][0]
     assert detail["field"] == "level" and detail["reason"].startswith("取值必须是以下之一")
 
 

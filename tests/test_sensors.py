@@ -877,6 +877,6 @@ def test_ndjson_cut_anywhere_even_inside_a_chinese_character(client, session):
     cut = unknown.index("知".encode()) + 2
     refused = post_in_pieces(client, unknown, [cut], headers)
     assert refused.status_code == 422
-    assert refused.json()["detail"] == [
-        {"row": 0, "field": "sensor", "reason": "unknown sensor '未知站'"}
+    assert refused.json()["errors"] == [
+        {"row": 0, "field": "sensor", "reason": "unknown sensor '未知站'", "type": "batch.row"}
     ]

@@ -86,7 +86,7 @@ def test_bad_input_is_422_naming_the_field(client, session, params, field):
     hand_made(session)
     response = nearest(client, session, **params)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["field"] == field
+    assert response.json()["errors"][0]["field"] == field
 
 
 def test_grid_heads_cannot_search_supplies(client, session):
@@ -105,7 +105,7 @@ def test_reserve_409_then_201_then_release_and_fulfil(client, session):
     }
     refused = client.post("/api/v1/supplies/reservations", json=too_much, headers=headers)
     assert refused.status_code == 409
-    assert refused.json()["detail"]["shortages"] == [
+    assert refused.json()["shortages"] == [
         {"stockpile": "T-A", "item": "test_tent", "requested": 31, "available": 30}
     ]
     stock = client.get("/api/v1/supplies/stockpiles/T-C", headers=headers).json()["stock"]
@@ -146,7 +146,7 @@ def test_reservation_input_is_checked(client, session):
             "/api/v1/supplies/reservations", json={"lines": lines}, headers=headers
         )
         assert response.status_code == 422, response.text
-        assert response.json()["detail"][0]["field"] == field
+        assert response.json()["errors"][0]["field"] == field
     assert client.post("/api/v1/supplies/reservations", json={"lines": [
         {"stockpile": "T-C", "item": "test_tent", "quantity": 1}]},
         headers=auth(session, "handler_jw")).status_code == 403  # fmt: skip
@@ -166,4 +166,4 @@ def test_coverage_table_and_geojson(client, session):
     bad = client.get(
         "/api/v1/supplies/coverage", params={**params, "area": "nowhere"}, headers=headers
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "area"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "area"

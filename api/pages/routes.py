@@ -16,6 +16,7 @@ from api.deps import SessionDep
 from api.headers import nonce_of, with_nonce
 from api.pages.assets import STATIC_URL
 from api.pages.city_map import render_map_page
+from api.params import BigId
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.models import Grid
 from gridgov.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalogue, t
@@ -101,7 +102,7 @@ def supplies_page(request: Request) -> Response:
 
 
 @router.get("/incidents/{incident_id}")
-def incident_page(request: Request, incident_id: int) -> Response:
+def incident_page(request: Request, incident_id: BigId) -> Response:
     return _page(request, "incident.html", "web.incident.title", incident_id=incident_id)
 
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import LangDep, SessionDep, request_language, request_session
 from api.geojson import feature, feature_collection
+from api.params import GenerationParam
 from api.security import UserDep
 from gridgov.boundaries.generations import get_generation, list_generations
 from gridgov.boundaries.index import GenerationRef, GridIndex, Place
@@ -26,9 +27,6 @@ from gridgov.geo.crs import InputCRS, to_wgs84
 from gridgov.i18n import t
 
 router = APIRouter(prefix="/api/v1", tags=["boundaries"])
-GenerationParam = Annotated[
-    int | None, Query(description="Boundary generation id; the active one when omitted.")
-]
 
 
 def _generation(session: SessionDep, generation_id: int | None, lang: str) -> Generation:
@@ -171,6 +169,7 @@ def _locate_with_session(
         status_code=404,
         detail={
             "message": t("error.outside_grids", lang, distance_m=distance),
+            "code": "error.outside_grids",
             "nearest_grid": nearest.grid.code if nearest else None,
             "distance_m": distance,
         },

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import LangDep, SessionDep
 from api.security import UserDep, require
+from gridgov.errors import FieldError
 from gridgov.evaluation.quadrants import Thresholds, city_medians
 from gridgov.evaluation.service import (
     department_figures,
@@ -19,17 +20,25 @@ from gridgov.evaluation.service import (
     scorecard_rows,
     scorecards_csv,
 )
-from gridgov.i18n import t
 from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1", tags=["evaluation"])
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # a day after LATEST is still a date
 
 
 def _as_datetime(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-@router.get("/evaluation", summary="Department scorecards and quadrants for a period")
+@router.get(
+    "/evaluation",
+    summary="Department scorecards and quadrants for a period",
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+    },
+)
 def evaluation(
     session: SessionDep,
     user: UserDep,
@@ -43,10 +52,11 @@ def evaluation(
 ) -> Any:
     """Median time to accept, share within SLA, reopen rate, ratings and the quadrant."""
     require(user, Action.EVALUATE, lang)
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:
+            raise FieldError(name, "validation.date_range", earliest=EARLIEST, latest=LATEST)
     if end < start:
-        raise HTTPException(
-            422, detail={"message": t("error.field", lang, field="to", reason="< from")}
-        )
+        raise FieldError("to", "validation.before", other="from")
     period = (_as_datetime(start), _as_datetime(end) + timedelta(days=1))
     thresholds = None
     if speed_hours is not None or effectiveness is not None:

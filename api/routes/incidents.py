@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import CatalogueDep, IndexDep, LangDep, SessionDep
+from api.params import BBoxParam, BigId, parse_bbox
 from api.photo_links import PhotoLinks, PhotoLinksDep
 from api.security import UserDep, current_user, oauth2_scheme, require
 from gridgov.departments.models import Department
@@ -37,6 +38,7 @@ from gridgov.incidents.lifecycle import moves_from
 from gridgov.incidents.models import Incident, IncidentPhoto
 from gridgov.incidents.models import Whistle as WhistleRow
 from gridgov.incidents.photos import (
+    FORMATS,
     MAX_PHOTOS,
     StoredPhoto,
     check_photos,
@@ -299,13 +301,12 @@ def read_incidents(
     reporter: Annotated[Literal["me"] | None, Query(description="me: my own reports")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    bbox: Annotated[str | None, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$")] = None,
+    bbox: BBoxParam = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     format: Literal["json", "geojson"] = "json",
 ) -> dict[str, Any]:
     """A page of incidents (newest first), as JSON or a GeoJSON FeatureCollection."""
-    box = tuple(float(v) for v in bbox.split(",")) if bbox else None
     filters = IncidentFilter(
         statuses=tuple(status or ()),
         categories=tuple(category or ()),
@@ -314,7 +315,7 @@ def read_incidents(
         reporter_id=user.id if reporter == "me" else None,
         since=since,
         until=until,
-        bbox=box,  # type: ignore[arg-type]
+        bbox=parse_bbox(bbox),
     )
     rows, total = list_incidents(
         session, actor=user.actor(), filters=filters, limit=limit, offset=offset
@@ -344,7 +345,7 @@ def read_incidents(
 
 @router.get("/incidents/{incident_id}", summary="One incident with its photos and audit trail")
 def read_incident(
-    incident_id: int, session: SessionDep, user: UserDep, lang: LangDep, links: PhotoLinksDep
+    incident_id: BigId, session: SessionDep, user: UserDep, lang: LangDep, links: PhotoLinksDep
 ) -> dict[str, Any]:
     incident = get_incident(session, incident_id=incident_id, actor=user.actor())
     out = incident_detail(session, incident, lang, links)
@@ -369,10 +370,14 @@ def moves_for(session: Session, incident: Incident, user: User) -> list[str]:
     return moves
 
 
-@router.get("/incidents/{incident_id}/photos/{sha256}", summary="A photo of an incident")
+@router.get(
+    "/incidents/{incident_id}/photos/{sha256}",
+    summary="A photo of an incident",
+    responses={200: {"content": {kind: {} for kind, _ in FORMATS.values()}}},
+)
 def read_photo(
     request: Request,
-    incident_id: int,
+    incident_id: BigId,
     sha256: str,
     session: SessionDep,
     lang: LangDep,
@@ -394,7 +399,8 @@ def read_photo(
         (p for p in photos_of(session, incident_id=incident_id) if p.sha256 == sha256), None
     )
     if photo is None:
-        raise HTTPException(status_code=404, detail={"message": t("photo.not_found", lang)})
+        key = "photo.not_found"
+        raise HTTPException(status_code=404, detail={"message": t(key, lang), "code": key})
     media_dir = request.app.state.settings.media_dir
     if size == "thumb":
         thumb = thumbnail_path(
@@ -435,7 +441,7 @@ class Whistle(BaseModel):
 
 @router.post("/incidents/{incident_id}/accept", summary="受理: take the incident on")
 def accept(
-    incident_id: int,
+    incident_id: BigId,
     body: Note,
     session: SessionDep,
     user: UserDep,
@@ -448,7 +454,7 @@ def accept(
 
 @router.post("/incidents/{incident_id}/reject", summary="退回: not ours, with a reason")
 def reject(
-    incident_id: int,
+    incident_id: BigId,
     body: Reason,
     session: SessionDep,
     user: UserDep,
@@ -462,7 +468,7 @@ def reject(
 @router.post("/incidents/{incident_id}/resolve", summary="处置: resolved, with a note and photos")
 def resolve(
     request: Request,
-    incident_id: int,
+    incident_id: BigId,
     session: SessionDep,
     user: UserDep,
     lang: LangDep,
@@ -484,7 +490,7 @@ def resolve(
 
 @router.post("/incidents/{incident_id}/close", summary="结案: confirm, optionally rate 1-5")
 def close(
-    incident_id: int,
+    incident_id: BigId,
     body: Close,
     session: SessionDep,
     user: UserDep,
@@ -499,7 +505,7 @@ def close(
 
 @router.post("/incidents/{incident_id}/reopen", summary="Not satisfied: back to the department")
 def reopen(
-    incident_id: int,
+    incident_id: BigId,
     body: Reason,
     session: SessionDep,
     user: UserDep,
@@ -512,7 +518,7 @@ def reopen(
 
 @router.post("/incidents/{incident_id}/dispatch", summary="派遣: send to a named department")
 def dispatch(
-    incident_id: int,
+    incident_id: BigId,
     body: Dispatch,
     session: SessionDep,
     user: UserDep,
@@ -534,7 +540,7 @@ def dispatch(
     "/incidents/{incident_id}/whistle", summary="吹哨: summon departments (none: escalate)"
 )
 def whistle(
-    incident_id: int,
+    incident_id: BigId,
     body: Whistle,
     session: SessionDep,
     user: UserDep,
@@ -554,7 +560,7 @@ def whistle(
 
 @router.post("/incidents/{incident_id}/check-in", summary="报到: a summoned department reports")
 def check_in(
-    incident_id: int,
+    incident_id: BigId,
     body: Note,
     session: SessionDep,
     user: UserDep,

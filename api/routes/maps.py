@@ -8,30 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import IndexDep, LangDep, SessionDep
+from api.params import BBoxParam, parse_bbox
 from api.security import UserDep, require
 from gridgov.boundaries.index import GridIndex
-from gridgov.errors import FieldError
 from gridgov.i18n import t
 from gridgov.incidents.queries import IncidentFilter
 from gridgov.maps import layers
 from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])
-
-BBoxParam = Annotated[str | None, Query(description="min lon,min lat,max lon,max lat (WGS84)")]
-
-
-def parse_bbox(bbox: str | None) -> layers.BBox | None:
-    """The box as four floats, west < east and south < north."""
-    if not bbox:
-        return None
-    try:
-        west, south, east, north = (float(v) for v in bbox.split(","))
-    except ValueError:  # not four numbers ("nan" and "inf" fail the range check below)
-        raise FieldError("bbox", "map.bbox") from None
-    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
-        raise FieldError("bbox", "map.bbox")
-    return west, south, east, north
 
 
 def _filters(

@@ -6,14 +6,14 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from api.batches import batch_rows
+from api.batches import BATCH_BODY, batch_rows
 from api.deps import IndexDep, LangDep, SessionDep
 from api.security import UserDep, require
 from gridgov.errors import FieldError
@@ -28,7 +28,7 @@ from gridgov.metrics import (
     READINGS_WRITTEN,
 )
 from gridgov.sensors.alert_list import list_alerts
-from gridgov.sensors.ingest import BatchRefused, ingest
+from gridgov.sensors.ingest import ingest
 from gridgov.sensors.models import Alert, Sensor
 from gridgov.users.roles import Action
 
@@ -36,25 +36,19 @@ router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
 Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
 
 
-@router.post("/readings", summary="A batch of sensor readings (JSON array, CSV or NDJSON)")
+@router.post(
+    "/readings",
+    summary="A batch of sensor readings (JSON array, CSV or NDJSON)",
+    openapi_extra=BATCH_BODY,
+)
 def post_readings(
     rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
 ) -> Any:
     """Accepted or refused whole; the answer says how many rows were written (duplicates are
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
-    try:
-        result = ingest(session, rows=rows, actor=user.actor(), index=index)
-    except BatchRefused as refused:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "message": t("batch.refused", lang, count=len(refused.problems)),
-                "detail": [
-                    {"row": p.row, "field": p.field, "reason": p.reason} for p in refused.problems
-                ],
-            },
-        )
+    # BatchRefused: 422 listing every bad row (api.errors)
+    result = ingest(session, rows=rows, actor=user.actor(), index=index)
     READINGS_RECEIVED.inc(result.received)
     READINGS_WRITTEN.inc(result.written)
     return {
@@ -67,7 +61,11 @@ def post_readings(
     }
 
 
-@router.post("/positions", summary="A batch of tracker positions, through the fences")
+@router.post(
+    "/positions",
+    summary="A batch of tracker positions, through the fences",
+    openapi_extra=BATCH_BODY,
+)
 def post_positions(
     request: Request, rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import select
 
 from api.deps import LangDep, SessionDep
+from api.params import BigId, Id
 from api.security import UserDep, require
 from gridgov.i18n import t
 from gridgov.notifications import service as notifications
@@ -47,11 +48,14 @@ def inbox(
 
 
 @router.post("/notifications/{notification_id}/read", summary="Mark one as read")
-def mark_read(notification_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+def mark_read(
+    notification_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
+) -> dict[str, Any]:
     """404 when there is no such notification, 403 when it is someone else's."""
     note = notifications.mark_read(session, notification_id=notification_id, user_id=user.id)
     if note is None:
-        raise HTTPException(404, detail={"message": "notification not found"})
+        key = "webhook.notification_not_found"
+        raise HTTPException(404, detail={"message": t(key, lang, id=notification_id), "code": key})
     assert note.read_at is not None
     return {"id": note.id, "read_at": note.read_at.isoformat()}
 
@@ -104,7 +108,7 @@ def dead_letters(session: SessionDep, user: UserDep, lang: LangDep) -> list[dict
 
 @router.get("/webhooks/deliveries/{delivery_id}", summary="One delivery with every attempt")
 def delivery_history(
-    delivery_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    delivery_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     """Its state and every attempt so far (time, HTTP status or null, error), oldest first."""
     require(user, Action.MANAGE, lang)
@@ -131,7 +135,7 @@ class WebhookSwitch(BaseModel):
 
 @router.patch("/webhooks/{webhook_id}", summary="Switch a webhook off or on")
 def switch_webhook(
-    webhook_id: int, body: WebhookSwitch, session: SessionDep, user: UserDep, lang: LangDep
+    webhook_id: Id, body: WebhookSwitch, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     """Off: nothing new is queued for it and its pending deliveries wait, untried; on again:
     they go out."""
@@ -144,13 +148,16 @@ def switch_webhook(
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/retry", summary="Put a dead delivery back")
-def retry(delivery_id: int, session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
+def retry(delivery_id: BigId, session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
     require(user, Action.MANAGE, lang)
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise HTTPException(404, detail={"message": "delivery not found"})
+        key = "webhook.delivery_not_found"
+        raise HTTPException(404, detail={"message": t(key, lang, id=delivery_id), "code": key})
     if delivery.status != "dead":  # a delivered or pending one would be sent twice
-        raise HTTPException(409, detail={"message": f"the delivery is {delivery.status}, not dead"})
+        key = "webhook.delivery_not_dead"
+        message = t(key, lang, id=delivery_id, status=delivery.status)
+        raise HTTPException(409, detail={"message": message, "code": key})
     delivery.status, delivery.attempts = "pending", 0
     delivery.next_attempt_at = datetime.now(UTC)
     return {"id": delivery.id, "status": delivery.status}

@@ -56,6 +56,7 @@ def readyz(request: Request, lang: LangDep) -> Any:
     if not missing:
         return Ready(status="ok", checks=checks, database=database)
     response: JSONResponse = problem(
+        request,
         503,
         "error.not_ready",
         t("error.not_ready", lang, missing=", ".join(missing)),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import IndexDep, LangDep, SessionDep
+from api.params import INT8_MAX, BigId
 from api.security import UserDep, require
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.lookup import get_area
@@ -185,7 +186,7 @@ class Line(BaseModel):
 class ReservationIn(BaseModel):
     lines: list[Line] = Field(min_length=1, max_length=100)
     purpose: str = Field(default="", max_length=2000)
-    incident_id: int | None = None
+    incident_id: int | None = Field(default=None, ge=1, le=INT8_MAX)
 
 
 def reservation_out(session: SessionDep, reservation: Reservation, lang: str) -> dict[str, Any]:
@@ -243,7 +244,7 @@ def reserve(
 
 @router.get("/reservations/{reservation_id}", summary="A reservation and its history")
 def read_reservation(
-    reservation_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    reservation_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     require(user, Action.RESERVE, lang)
     reservation = reservations.get_reservation(session, reservation_id=reservation_id, actor=user)
@@ -252,7 +253,7 @@ def read_reservation(
 
 @router.post("/reservations/{reservation_id}/release", summary="Give the stock back")
 def release(
-    reservation_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    reservation_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     reservation = reservations.release(session, reservation_id=reservation_id, actor=user)
     return reservation_out(session, reservation, lang)
@@ -260,7 +261,7 @@ def release(
 
 @router.post("/reservations/{reservation_id}/fulfil", summary="The stock left: take it off")
 def fulfil(
-    reservation_id: int, session: SessionDep, user: UserDep, lang: LangDep
+    reservation_id: BigId, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     reservation = reservations.fulfil(session, reservation_id=reservation_id, actor=user)
     return reservation_out(session, reservation, lang)

@@ -26,7 +26,7 @@ from gridgov.visits.service import (
 )
 
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"  # 1900-2999: year 0 is no date, 9999-12 ends nowhere
 
 
 class VisitIn(BaseModel):

@@ -20,9 +20,9 @@ from gridgov.errors import OutOfScope
 from gridgov.incidents.errors import Forbidden, IncidentError, IncidentNotFound
 from gridgov.incidents.events import record, target_of
 from gridgov.incidents.lifecycle import Move, Status, transition
-from gridgov.incidents.models import Incident, IncidentEvent, IncidentPhoto, Whistle
+from gridgov.incidents.models import Incident, IncidentEvent, Whistle
 from gridgov.incidents.photos import StoredPhoto
-from gridgov.incidents.reporting import dispatch_by_rules
+from gridgov.incidents.reporting import attach_photos, dispatch_by_rules
 from gridgov.responsibilities.routing import pick_rule
 from gridgov.responsibilities.service import rules_for
 from gridgov.users.models import User
@@ -127,18 +127,7 @@ def resolve(
     incident.resolved_at = step.now
     within = incident.deadline_at is None or step.now <= incident.deadline_at
     event = step.done({"within_sla": within})
-    for photo in photos:
-        session.add(
-            IncidentPhoto(
-                incident_id=incident.id,
-                event_id=event.id,
-                sha256=photo.sha256,
-                content_type=photo.content_type,
-                size_bytes=photo.size_bytes,
-                width=photo.width,
-                height=photo.height,
-            )
-        )
+    attach_photos(session, incident_id=incident.id, photos=photos, event_id=event.id)
     return incident
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,7 +174,7 @@ def report_incident(
             width=photo.width,
             height=photo.height,
         )
-        for photo in photos or []
+        for photo in {p.sha256: p for p in photos or []}.values()  # the same picture once
     ]
     for event in events:
         event.incident_id = incident.id
@@ -183,6 +184,37 @@ def report_incident(
     for event in events:
         tell(session, incident, action=event.action, at=now, details=event.details)
     return Report(incident, True, events=tuple(events), photos=tuple(written), place=place)
+
+
+def attach_photos(
+    session: Session,
+    *,
+    incident_id: int,
+    photos: Sequence[StoredPhoto],
+    event_id: int | None = None,
+) -> None:
+    """Attach each photo once: the same picture twice (a phone that picked it twice, or a
+    resolution photo already in the report) is one photo, not a refused report."""
+    attached = set(
+        session.scalars(
+            select(IncidentPhoto.sha256).where(IncidentPhoto.incident_id == incident_id)
+        )
+    )
+    for photo in photos:
+        if photo.sha256 in attached:
+            continue
+        attached.add(photo.sha256)
+        session.add(
+            IncidentPhoto(
+                incident_id=incident_id,
+                event_id=event_id,
+                sha256=photo.sha256,
+                content_type=photo.content_type,
+                size_bytes=photo.size_bytes,
+                width=photo.width,
+                height=photo.height,
+            )
+        )
 
 
 def dispatch_by_rules(

@@ -47,20 +47,21 @@ window.Gridgov = (function () {
     return false;
   }
 
+  /** A refused request: every error is an RFC 9457 problem (application/problem+json)
+   * {type, title, status, detail, code, errors: [{field, reason, type}], ...}. */
   class ApiError extends Error {
-    constructor(status, message, fields) {
+    constructor(status, message, problem) {
       super(message);
       this.status = status;
-      this.fields = fields || [];
+      this.problem = problem && typeof problem === "object" ? problem : null;
+      this.code = this.problem ? this.problem.code : null;
+      this.fields = (this.problem && this.problem.errors) || [];
     }
   }
 
   /** The API's own message for a refused request (it names the field and the reason). */
   function messageOf(status, body) {
-    if (body && typeof body.message === "string") return body.message;
-    const detail = body && body.detail;
-    if (detail && typeof detail.message === "string") return detail.message;
-    if (typeof detail === "string") return detail;
+    if (body && typeof body.detail === "string" && body.detail) return body.detail;
     return T("web.error.http", { status: status });
   }
 

@@ -29,7 +29,7 @@
         headers: { "Accept-Language": G.config.lang },
       });
       const data = await answer.json();
-      if (!answer.ok) throw new Error((data.detail && data.detail.message) || data.message);
+      if (!answer.ok) throw new Error(data.detail || G.T("web.error.http", { status: answer.status }));
       G.signIn(data.access_token, data.user);
       location.href = sameSite(new URLSearchParams(location.search).get("next")) || LANDING[data.user.role] || "/map";
     } catch (e) {

@@ -33,6 +33,7 @@ window.Outbox = (function () {
 
   const put = (report) => run("readwrite", (store) => store.put(report));
   const remove = (key) => run("readwrite", (store) => store.delete(key));
+  const get = (key) => run("readonly", (store) => store.get(key));
   async function all() {
     const reports = await run("readonly", (store) => store.getAll());
     return (reports || []).sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -55,6 +56,7 @@ window.Outbox = (function () {
           again = false;
           for (const report of await all()) {
             if (report.refused) continue;
+            if (!(await get(report.key))) continue; // discarded while the round went on
             if ((await send(report)) === "offline") return;
           }
         } while (again);
@@ -65,5 +67,5 @@ window.Outbox = (function () {
     return flushing;
   }
 
-  return { put, remove, all, flush };
+  return { put, remove, get, all, flush };
 })();

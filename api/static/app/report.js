@@ -21,6 +21,7 @@
   // the outbox says what really happened, not what navigator.onLine guesses.
   const failed = new Map();
   let lastFailure = null;
+  const reasons = new Map(); // report key -> what the server said when it last failed on it
   const gridNames = {}; // grid code -> name, from the lookups made while placing the pin
 
   // -- where -------------------------------------------------------------------------------
@@ -253,9 +254,12 @@
         await Outbox.put(report);
         return "refused";
       }
-      return failure(report, "retry"); // the server is busy or failing: this one later, the others now
+      failure(report, "retry"); // the server is busy or failing: this one later, the others now
+      reasons.set(report.key, e.message);
+      return "retry";
     }
     failed.delete(report.key);
+    reasons.delete(report.key);
     signedOut = false;
     await Outbox.remove(report.key);
     showResult(incident);
@@ -297,19 +301,22 @@
     for (const r of waiting) {
       const item = document.createElement("li");
       item.dataset.key = r.key;
-      item.textContent = G.formatTime(r.created_at) + " " + r.category_name + (r.refused ? " — " + r.refused : "");
-      if (r.refused) {
-        item.className = "refused";
-        const drop = document.createElement("button");
-        drop.type = "button";
-        drop.className = "link";
-        drop.textContent = T("web.report.discard");
-        drop.addEventListener("click", async () => {
-          await Outbox.remove(r.key);
-          showOutbox();
-        });
-        item.appendChild(drop);
-      }
+      const why = r.refused || reasons.get(r.key);
+      item.textContent = G.formatTime(r.created_at) + " " + r.category_name + (why ? " — " + why : "");
+      if (r.refused) item.className = "refused";
+      // Any waiting report may be discarded, whatever keeps it waiting: a report the server
+      // keeps failing on must not stay on the phone, retried, for ever.
+      const drop = document.createElement("button");
+      drop.type = "button";
+      drop.className = "link discard";
+      drop.textContent = T("web.report.discard");
+      drop.addEventListener("click", async () => {
+        await Outbox.remove(r.key);
+        failed.delete(r.key);
+        reasons.delete(r.key);
+        showOutbox();
+      });
+      item.appendChild(drop);
       list.appendChild(item);
     }
   }
