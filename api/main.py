@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -49,10 +50,14 @@ from gridgov.runtime import embedded_cluster, prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
+from gridgov.users.secret import TokenSecret
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the database is prepared (and migrated) when it starts."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """Build the app; the database is prepared (and migrated) when it starts. ``clock`` (epoch
+    seconds) judges token expiry: tests pass one they can move."""
     settings = settings or get_settings()
     hide_query_tokens_in_access_logs()
 
@@ -108,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.image_slots = ImageSlots(settings.image_workers)
+    app.state.clock = clock
+    # Made (or read) now: a key file others may read stops the start, not the first sign-in.
+    app.state.token_secret = TokenSecret(settings)
     errors.install(app)
     # The map's GeoJSON shrinks about ninefold. Starlette leaves event streams (the live feed)
     # and images alone and flushes streamed bodies as they go.

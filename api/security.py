@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import LangDep, SessionDep
@@ -24,12 +25,17 @@ def _unauthorised(lang: str, key: str) -> HTTPException:
     )
 
 
+def app_now(app: FastAPI) -> datetime:
+    """Now, by the app's clock (a test may move it; time.time otherwise)."""
+    return datetime.fromtimestamp(app.state.clock(), UTC)
+
+
 def _user(request: Request, session: SessionDep, token: str | None, lang: str) -> User:
     if not token:
         raise _unauthorised(lang, "auth.missing")
-    secret = request.app.state.settings.secret_key.get_secret_value()
+    secret = request.app.state.token_secret.current()
     try:
-        return user_from_token(session, token=token, secret=secret)
+        return user_from_token(session, token=token, secret=secret, now=app_now(request.app))
     except TokenError:
         raise _unauthorised(lang, "auth.invalid") from None
 

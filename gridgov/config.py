@@ -12,7 +12,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SECRET = "development-only-secret-change-me"
+# Shorter configured secrets are refused: HS256 wants at least 256 bits of key.
+MIN_SECRET_LENGTH = 32
+# Secrets that were once published as defaults: whoever holds them can sign any token.
+PUBLIC_SECRETS = frozenset({"development-only-secret-change-me"})
 
 
 class Settings(BaseSettings):
@@ -25,7 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = PROJECT_ROOT / "var"
     geodata_dir: Path = PROJECT_ROOT / "geodata"
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Signs the tokens. None: a random key made on first start, kept in data_dir/secret_key.
+    secret_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # How often (seconds) a worker checks whether the active boundary generation changed.
@@ -94,11 +98,18 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key.get_secret_value() == DEFAULT_SECRET
-        ):
-            raise ValueError("GRIDGOV_SECRET_KEY must be set to a real secret in production")
+    def _refuse_weak_secret(self) -> Settings:
+        # In every environment: a development server is reachable too, and a public or short
+        # key lets anyone sign an admin token. Unset is fine: a random key is generated.
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value in PUBLIC_SECRETS:
+                raise ValueError("GRIDGOV_SECRET_KEY is a published default: set a random one")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"GRIDGOV_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
+                    " (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
         return self
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import LangDep, SessionDep
-from api.security import UserDep
+from api.security import UserDep, app_now
 from gridgov.i18n import t
 from gridgov.users.models import User
 from gridgov.users.roles import Action, Role, scopes_for
@@ -40,6 +40,7 @@ def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> dict[str, Any]:
     """OAuth2 password flow; the token is signed and expires."""
+    state = request.app.state
     user = authenticate(session, username=form.username, password=form.password)
     if user is None:
         raise HTTPException(
@@ -47,9 +48,11 @@ def token(
             detail={"message": t("auth.bad_credentials", lang)},
             headers={"WWW-Authenticate": "Bearer"},
         )
-    settings = request.app.state.settings
     issued = issue_token(
-        user, secret=settings.secret_key.get_secret_value(), hours=settings.token_hours
+        user,
+        secret=state.token_secret.current(),
+        hours=state.settings.token_hours,
+        now=app_now(request.app),
     )
     return {
         "access_token": issued.token,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,10 @@ from gridgov.users.roles import Role
 
 TOKEN_ALGORITHM = "HS256"
 DEFAULT_TOKEN_HOURS = 12
+# A token without these is refused: one without exp would be valid for ever.
+REQUIRED_CLAIMS = ("exp", "iat", "sub")
+# Clocks of the machines that issue and check tokens may differ this much.
+CLOCK_SKEW_SECONDS = 30
 _hasher = PasswordHash.recommended()  # argon2id
 
 
@@ -42,6 +47,11 @@ class IssuedToken:
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
     return _hasher.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's (active or not)."""
+    return _hasher.verify(password, user.password_hash)
 
 
 def create_user(
@@ -129,14 +139,42 @@ def issue_token(
     return IssuedToken(jwt.encode(claims, secret, algorithm=TOKEN_ALGORITHM), expires)
 
 
-def user_from_token(session: Session, *, token: str, secret: str) -> User:
-    """The active user a valid token names; TokenError otherwise."""
+def _timestamp(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"not a time: {value!r}")
+    return float(value)
+
+
+def user_id_from_token(token: str, *, secret: str, now: datetime | None = None) -> int:
+    """The user id a token names if it is signed with ``secret``, carries exp, iat and sub,
+    and has not expired at ``now``; TokenError otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM])
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            # exp and iat are compared below, with the caller's clock.
+            options={"require": list(REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
+        )
         user_id = int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        expires, issued = _timestamp(claims["exp"]), _timestamp(claims["iat"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError) as exc:
         raise TokenError(str(exc) or "invalid token") from exc
-    user = session.get(User, user_id)
+    if not 0 < user_id < 2**31:  # a users.id; larger ones would only upset the database
+        raise TokenError("the token names no user")
+    moment = (now or datetime.now(UTC)).timestamp()
+    if expires <= moment:
+        raise TokenError("the token has expired")
+    if issued > moment + CLOCK_SKEW_SECONDS:
+        raise TokenError("the token is issued in the future")
+    return user_id
+
+
+def user_from_token(
+    session: Session, *, token: str, secret: str, now: datetime | None = None
+) -> User:
+    """The active user a valid token names; TokenError otherwise."""
+    user = session.get(User, user_id_from_token(token, secret=secret, now=now))
     if user is None or not user.is_active:
         raise TokenError("the token names no active user")
     return user
