@@ -51,13 +51,15 @@ from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
 from gridgov.users.secret import TokenSecret
+from gridgov.users.service import HashingSlots
+from gridgov.users.throttle import LoginLimits, LoginThrottle
 
 
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], float] = time.time
 ) -> FastAPI:
     """Build the app; the database is prepared (and migrated) when it starts. ``clock`` (epoch
-    seconds) judges token expiry: tests pass one they can move."""
+    seconds) judges token expiry and sign-in lockouts: tests pass one they can move."""
     settings = settings or get_settings()
     hide_query_tokens_in_access_logs()
 
@@ -116,6 +118,18 @@ def create_app(
     app.state.clock = clock
     # Made (or read) now: a key file others may read stops the start, not the first sign-in.
     app.state.token_secret = TokenSecret(settings)
+    app.state.login_throttle = LoginThrottle(
+        LoginLimits(
+            per_address=settings.login_rate_per_address,
+            failures_before_lockout=settings.login_failures_before_lockout,
+            failure_window_seconds=settings.login_failure_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+        ),
+        clock=clock,
+    )
+    app.state.hashing_slots = HashingSlots(
+        concurrent=settings.password_hash_concurrency, waiting=settings.password_hash_waiting
+    )
     errors.install(app)
     # The map's GeoJSON shrinks about ninefold. Starlette leaves event streams (the live feed)
     # and images alone and flushes streamed bodies as they go.

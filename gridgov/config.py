@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +42,16 @@ class Settings(BaseSettings):
     # How often (seconds) a worker checks whether the active boundary generation changed.
     index_check_interval: float = 1.0
     token_hours: float = 12.0
+    # Sign-in throttling (limits' notation, e.g. "30/minute" or "30/minute;300/hour").
+    login_rate_per_address: str = "30/minute"
+    # This many failed sign-ins for one account within the window lock it for lockout_seconds.
+    login_failures_before_lockout: PositiveInt = 10
+    login_failure_window_seconds: PositiveInt = 900
+    login_lockout_seconds: PositiveInt = 900
+    # Password hashes computed at once (argon2 is CPU- and memory-heavy), and sign-ins that may
+    # wait for one; beyond that a sign-in is answered 429 at once.
+    password_hash_concurrency: PositiveInt = 1
+    password_hash_waiting: NonNegativeInt = 8
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
@@ -111,6 +128,17 @@ class Settings(BaseSettings):
                     " (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
         return self
+
+    @field_validator("login_rate_per_address")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '30/minute': {value!r}") from exc
+        return value
 
 
 @lru_cache

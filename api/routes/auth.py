@@ -12,7 +12,8 @@ from api.security import UserDep, app_now
 from gridgov.i18n import t
 from gridgov.users.models import User
 from gridgov.users.roles import Action, Role, scopes_for
-from gridgov.users.service import authenticate, issue_token
+from gridgov.users.service import HashingBusy, issue_token, sign_in
+from gridgov.users.throttle import LoginRefused
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -32,16 +33,45 @@ def user_out(user: User) -> dict[str, Any]:
     }
 
 
-@router.post("/token", summary="Sign in: exchange a username and password for a bearer token")
+def _too_many(lang: str, key: str, seconds: int) -> HTTPException:
+    return HTTPException(
+        status_code=429,
+        detail={"message": t(key, lang, seconds=seconds)},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+@router.post(
+    "/token",
+    summary="Sign in: exchange a username and password for a bearer token",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many attempts (see Retry-After): address or account limit"},
+    },
+)
 def token(
     request: Request,
     session: SessionDep,
     lang: LangDep,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> dict[str, Any]:
-    """OAuth2 password flow; the token is signed and expires."""
+    """OAuth2 password flow; the token is signed and expires. Attempts are limited per client
+    address, and an account is locked for a while after repeated failures."""
     state = request.app.state
-    user = authenticate(session, username=form.username, password=form.password)
+    try:
+        user = sign_in(
+            session,
+            username=form.username,
+            password=form.password,
+            address=request.client.host if request.client else "unknown",
+            throttle=state.login_throttle,
+            slots=state.hashing_slots,
+        )
+    except LoginRefused as refused:
+        key = "auth.account_locked" if refused.reason == "account" else "auth.too_many_attempts"
+        raise _too_many(lang, key, refused.retry_after) from None
+    except HashingBusy:
+        raise _too_many(lang, "auth.busy", 1) from None
     if user is None:
         raise HTTPException(
             status_code=401,

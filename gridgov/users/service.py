@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +18,7 @@ from gridgov.boundaries.models import Area, Grid
 from gridgov.departments.models import Department
 from gridgov.users.models import User
 from gridgov.users.roles import Role
+from gridgov.users.throttle import LoginThrottle
 
 TOKEN_ALGORITHM = "HS256"
 DEFAULT_TOKEN_HOURS = 12
@@ -42,6 +46,40 @@ class TokenError(ValueError):
 class IssuedToken:
     token: str
     expires_at: datetime
+
+
+class HashingBusy(RuntimeError):
+    """Every hashing slot is taken and the waiting line is full: try again in a moment."""
+
+
+class HashingSlots:
+    """At most ``concurrent`` password hashes at once and ``waiting`` callers in line, so a
+    crowd of sign-ins (or of guessers) cannot take every core and thread from other requests.
+
+    >>> slots = HashingSlots(concurrent=1, waiting=0)
+    >>> with slots.slot():
+    ...     slots.slot().__enter__()
+    Traceback (most recent call last):
+    gridgov.users.service.HashingBusy: every password hashing slot is taken
+    """
+
+    def __init__(self, *, concurrent: int, waiting: int) -> None:
+        self._running = threading.BoundedSemaphore(concurrent)
+        self._admitted = threading.BoundedSemaphore(concurrent + waiting)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one hashing slot (waiting in line if there is room; HashingBusy if not)."""
+        if not self._admitted.acquire(blocking=False):
+            raise HashingBusy("every password hashing slot is taken")
+        try:
+            with self._running:
+                yield
+        finally:
+            self._admitted.release()
+
+
+UNBOUNDED = HashingSlots(concurrent=1_000_000, waiting=0)  # scripts and the CLI
 
 
 def hash_password(password: str) -> str:
@@ -115,17 +153,42 @@ def _check_scope(
         raise UserError("grid_code", f"no grid {grid_code}")
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None."""
+def authenticate(
+    session: Session, *, username: str, password: str, slots: HashingSlots = UNBOUNDED
+) -> User | None:
+    """The active user with this username and password, or None (HashingBusy when ``slots``
+    are all taken)."""
     user = session.scalar(select(User).where(User.username == username, User.is_active))
-    if user is None:
-        _hasher.hash(password)  # spend the same time whether or not the user exists
-        return None
-    valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    with slots.slot():
+        if user is None:
+            _hasher.hash(password)  # spend the same time whether or not the user exists
+            return None
+        valid, new_hash = _hasher.verify_and_update(password, user.password_hash)
     if not valid:
         return None
     if new_hash:
         user.password_hash = new_hash
+    return user
+
+
+def sign_in(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    throttle: LoginThrottle,
+    slots: HashingSlots,
+) -> User | None:
+    """authenticate() behind the throttle: LoginRefused before any hashing when the account
+    is locked or the address is over its limit, HashingBusy when too many hash at once; a
+    failure counts towards the account's lockout, a success clears its count."""
+    throttle.check(username=username, address=address)
+    user = authenticate(session, username=username, password=password, slots=slots)
+    if user is None:
+        throttle.failed(username=username, address=address)
+    else:
+        throttle.succeeded(username=username)
     return user
 
 
