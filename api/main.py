@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
 
 from api import errors
-from api.deps import SessionDep
-from api.feed import IncidentFeed, events_for
+from api.deps import LangDep, SessionDep
+from api.feed import IncidentFeed, account_check, events_for
 from api.headers import SecurityHeaders
 from api.observability import RequestContextMiddleware, ServiceMetrics
 from api.pages import routes as pages
@@ -33,7 +33,11 @@ from api.routes import (
     supplies,
     visits,
 )
-from api.security import current_user_or_query_token, hide_query_tokens_in_access_logs
+from api.security import (
+    bearer_or_query_token,
+    current_user_or_query_token,
+    hide_query_tokens_in_access_logs,
+)
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndexCache
@@ -41,6 +45,7 @@ from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.db.health import DatabaseWatchdog, head_revision
 from gridgov.fences.index import FenceIndex
+from gridgov.i18n import t
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
@@ -143,10 +148,27 @@ def create_app(
         "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"
     )
     async def stream(
-        request: Request, user: Annotated[User, Depends(current_user_or_query_token)]
+        request: Request,
+        lang: LangDep,
+        user: Annotated[User, Depends(current_user_or_query_token)],
+        token: Annotated[str, Depends(bearer_or_query_token)],
     ) -> EventSourceResponse:
-        """Every change to an incident the caller may read, within a moment of its commit."""
-        return EventSourceResponse(events_for(request.app.state.feed, user.actor()), ping=15)
+        """Every change to an incident the caller may read, within a moment of its commit.
+        The stream ends (event ``closed``) once the token expires or the account is
+        switched off: both are checked before every event and every
+        GRIDGOV_STREAM_RECHECK_SECONDS."""
+        state = request.app.state
+        recheck = account_check(
+            state.sessions, token=token, secret=state.token_secret, clock=state.clock
+        )
+        events = events_for(
+            state.feed,
+            user.actor(),
+            recheck=recheck,
+            recheck_seconds=settings.stream_recheck_seconds,
+            closing_message=t("auth.stream_closed", lang),
+        )
+        return EventSourceResponse(events, ping=15)
 
     app.include_router(ops.router)
     app.include_router(auth.router)

@@ -71,16 +71,23 @@ def hide_query_tokens_in_access_logs() -> None:
         access.addFilter(HideQueryTokens())
 
 
+def bearer_or_query_token(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> str | None:
+    """The bearer token, else ``?access_token=``."""
+    return token or request.query_params.get("access_token")
+
+
 def current_user_or_query_token(
     request: Request,
     session: SessionDep,
     lang: LangDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: Annotated[str | None, Depends(bearer_or_query_token)],
 ) -> User:
     """As current_user, also reading ``?access_token=``: EventSource cannot send headers.
     Only for the live feed (photos have signed links instead); the access log hides it
     (HideQueryTokens)."""
-    return _user(request, session, token or request.query_params.get("access_token"), lang)
+    return _user(request, session, token, lang)
 
 
 UserDep = Annotated[User, Depends(current_user)]

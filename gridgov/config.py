@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     Field,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     SecretStr,
     field_validator,
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     # How often (seconds) a worker checks whether the active boundary generation changed.
     index_check_interval: float = 1.0
     token_hours: float = 12.0
+    # An open live feed re-checks its token and account this often (and before every event).
+    stream_recheck_seconds: PositiveFloat = 30.0
     # Sign-in throttling (limits' notation, e.g. "30/minute" or "30/minute;300/hour").
     login_rate_per_address: str = "30/minute"
     # This many failed sign-ins for one account within the window lock it for lockout_seconds.
