@@ -85,9 +85,14 @@ def serve(
 
     from gridgov.demo import prepare_demo
     from gridgov.logs import configure_logging
+    from gridgov.users.secret import SecretKeyError, TokenSecret
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
+    try:
+        TokenSecret(settings)  # made (or checked) once, before any worker starts
+    except SecretKeyError as exc:
+        raise _fail(str(exc)) from exc
     if demo is None:
         demo = settings.environment != "production"
     elif demo and settings.environment == "production":

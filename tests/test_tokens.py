@@ -192,3 +192,17 @@ def test_users_add_can_generate_a_password_shown_once(cli_env, committed):
     finally:
         with session_scope(committed) as session:
             session.execute(delete(User).where(User.username == "chief"))
+
+
+def test_a_data_folder_that_cannot_keep_a_key_says_what_to_do(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with pytest.raises(SecretKeyError, match="GRIDGOV_SECRET_KEY"):
+        TokenSecret(Settings(data_dir=blocker / "var", environment="development"))
+
+
+def test_serve_stops_on_a_key_file_others_may_read(cli_env):
+    TokenSecret(get_settings())
+    secret_path(cli_env).chmod(0o640)
+    result = runner.invoke(cli, ["serve", "--no-demo"])
+    assert result.exit_code == 1 and "chmod 600" in result.output

@@ -60,7 +60,13 @@ def load_or_create_secret(data_dir: Path) -> str:
     """The kept key, made first if there is none (safe when several workers start at once)."""
     path = secret_path(data_dir)
     if not path.exists():
-        temporary = _write_private(data_dir, new_secret())
+        try:
+            temporary = _write_private(data_dir, new_secret())
+        except OSError as exc:
+            raise SecretKeyError(
+                f"cannot keep a signing key in {data_dir} ({exc.strerror}):"
+                " make it writable or set GRIDGOV_SECRET_KEY"
+            ) from exc
         try:
             os.link(temporary, path)  # atomic, and fails if another process was first
         except FileExistsError:
