@@ -3,6 +3,7 @@ required, rotation voids every token; a server that is not a demo has no known p
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import UTC, datetime, timedelta
 
@@ -185,7 +186,7 @@ def test_users_add_can_generate_a_password_shown_once(cli_env, committed):
             cli, ["users", "add", "chief", "--role", "admin", "--generate-password"]
         )
         assert result.exit_code == 0, result.output
-        password = result.output.split("password (shown this once): ")[1].strip()
+        password = re.search(r"password \(shown this once\): (\S+)", result.output)[1]
         with session_scope(committed) as session:
             assert authenticate(session, username="chief", password=password) is not None
             assert authenticate(session, username="chief", password=DEMO_PASSWORD) is None
