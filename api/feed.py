@@ -11,13 +11,19 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from gridgov.db import session_scope
 from gridgov.incidents.events import CHANNEL, target_from_payload
 from gridgov.users.roles import Action, Actor, allowed
+from gridgov.users.secret import TokenSecret
+from gridgov.users.service import TokenError, user_from_token
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +89,56 @@ def _offer(queue: asyncio.Queue[dict[str, Any]], payload: dict[str, Any]) -> Non
     queue.put_nowait(payload)
 
 
-async def events_for(feed: IncidentFeed, actor: Actor) -> AsyncIterator[dict[str, str]]:
-    """Server-sent events of the changes ``actor`` may read."""
+async def events_for(
+    feed: IncidentFeed,
+    actor: Actor,
+    *,
+    recheck: Callable[[], Actor | None],
+    recheck_seconds: float,
+    closing_message: str = "",
+) -> AsyncIterator[dict[str, str]]:
+    """Server-sent events of the changes ``actor`` may read, for as long as ``recheck`` (run
+    every ``recheck_seconds`` and before every event sent) says the caller is still signed
+    in; it answers the actor as the account is now (its scope may have changed) or None."""
     queue = feed.subscribe()
     try:
         yield {"event": "ready", "data": "{}"}
         while True:
-            payload = await queue.get()
-            if allowed(actor, Action.READ, target_from_payload(payload)):
+            try:
+                payload: dict[str, Any] | None = await asyncio.wait_for(
+                    queue.get(), timeout=recheck_seconds
+                )
+            except TimeoutError:
+                payload = None
+            current = await run_in_threadpool(recheck)
+            if current is None:
+                data = json.dumps({"message": closing_message}, ensure_ascii=False)
+                yield {"event": "closed", "data": data}
+                return
+            actor = current
+            if payload is not None and allowed(actor, Action.READ, target_from_payload(payload)):
                 yield {"event": "incident", "data": json.dumps(payload, ensure_ascii=False)}
     finally:
         feed.unsubscribe(queue)
+
+
+def account_check(
+    sessions: sessionmaker[Session], *, token: str, secret: TokenSecret, clock: Callable[[], float]
+) -> Callable[[], Actor | None]:
+    """A recheck for events_for: the token still valid (signature, expiry, current key) and
+    its account still active, answered as the account's actor; None when either lapsed."""
+
+    def check() -> Actor | None:
+        with session_scope(sessions) as session:
+            try:
+                user = user_from_token(
+                    session,
+                    token=token,
+                    secret=secret.current(),
+                    now=datetime.fromtimestamp(clock(), UTC),
+                )
+            except TokenError:
+                return None
+            return user.actor()
+
+    return check

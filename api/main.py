@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -13,8 +14,8 @@ from sqlalchemy import text
 from sse_starlette.sse import EventSourceResponse
 
 from api import errors
-from api.deps import SessionDep
-from api.feed import IncidentFeed, events_for
+from api.deps import LangDep, SessionDep
+from api.feed import IncidentFeed, account_check, events_for
 from api.headers import SecurityHeaders
 from api.observability import RequestContextMiddleware, ServiceMetrics
 from api.pages import routes as pages
@@ -33,7 +34,11 @@ from api.routes import (
     supplies,
     visits,
 )
-from api.security import current_user_or_query_token, hide_query_tokens_in_access_logs
+from api.security import (
+    bearer_or_query_token,
+    current_user_or_query_token,
+    hide_query_tokens_in_access_logs,
+)
 from gridgov import __version__
 from gridgov.boundaries.generations import active_generation
 from gridgov.cache import GridIndexCache
@@ -41,6 +46,7 @@ from gridgov.config import Settings, get_settings
 from gridgov.db import make_session_factory
 from gridgov.db.health import DatabaseWatchdog, head_revision
 from gridgov.fences.index import FenceIndex
+from gridgov.i18n import t
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
@@ -50,10 +56,16 @@ from gridgov.runtime import embedded_cluster, prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
 from gridgov.users.models import User
+from gridgov.users.secret import TokenSecret
+from gridgov.users.service import HashingSlots
+from gridgov.users.throttle import LoginLimits, LoginThrottle
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the database is prepared (and migrated) when it starts."""
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """Build the app; the database is prepared (and migrated) when it starts. ``clock`` (epoch
+    seconds) judges token expiry and sign-in lockouts: tests pass one they can move."""
     settings = settings or get_settings()
     hide_query_tokens_in_access_logs()
 
@@ -111,6 +123,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.image_slots = ImageSlots(settings.image_workers)
+    app.state.clock = clock
+    # Made (or read) now: a key file others may read stops the start, not the first sign-in.
+    app.state.token_secret = TokenSecret(settings)
+    app.state.login_throttle = LoginThrottle(
+        LoginLimits(
+            per_address=settings.login_rate_per_address,
+            failures_before_lockout=settings.login_failures_before_lockout,
+            failure_window_seconds=settings.login_failure_window_seconds,
+            lockout_seconds=settings.login_lockout_seconds,
+        ),
+        clock=clock,
+    )
+    app.state.hashing_slots = HashingSlots(
+        concurrent=settings.password_hash_concurrency, waiting=settings.password_hash_waiting
+    )
     errors.install(app)
     # The map's GeoJSON shrinks about ninefold. Starlette leaves event streams (the live feed)
     # and images alone and flushes streamed bodies as they go.
@@ -124,10 +151,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/api/v1/incidents/stream", tags=["incidents"], summary="Live changes (server-sent events)"
     )
     async def stream(
-        request: Request, user: Annotated[User, Depends(current_user_or_query_token)]
+        request: Request,
+        lang: LangDep,
+        user: Annotated[User, Depends(current_user_or_query_token)],
+        token: Annotated[str, Depends(bearer_or_query_token)],
     ) -> EventSourceResponse:
-        """Every change to an incident the caller may read, within a moment of its commit."""
-        return EventSourceResponse(events_for(request.app.state.feed, user.actor()), ping=15)
+        """Every change to an incident the caller may read, within a moment of its commit.
+        The stream ends (event ``closed``) once the token expires or the account is
+        switched off: both are checked before every event and every
+        GRIDGOV_STREAM_RECHECK_SECONDS."""
+        state = request.app.state
+        recheck = account_check(
+            state.sessions, token=token, secret=state.token_secret, clock=state.clock
+        )
+        events = events_for(
+            state.feed,
+            user.actor(),
+            recheck=recheck,
+            recheck_seconds=settings.stream_recheck_seconds,
+            closing_message=t("auth.stream_closed", lang),
+        )
+        return EventSourceResponse(events, ping=15)
 
     app.include_router(ops.router)
     app.include_router(auth.router)

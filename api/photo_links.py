@@ -71,10 +71,10 @@ class PhotoLinks:
 
 
 def photo_links(request: Request) -> PhotoLinks:
-    """Photo links under this service's secret, now."""
-    settings = request.app.state.settings
+    """Photo links under this service's secret, now (rotating the key voids them too)."""
+    state = request.app.state
     return PhotoLinks.for_secret(
-        settings.secret_key.get_secret_value(), lifetime=settings.photo_link_seconds
+        state.token_secret.current(), lifetime=state.settings.photo_link_seconds
     )
 
 

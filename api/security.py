@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from api.deps import LangDep, SessionDep
@@ -24,12 +25,17 @@ def _unauthorised(lang: str, key: str) -> HTTPException:
     )
 
 
+def app_now(app: FastAPI) -> datetime:
+    """Now, by the app's clock (a test may move it; time.time otherwise)."""
+    return datetime.fromtimestamp(app.state.clock(), UTC)
+
+
 def _user(request: Request, session: SessionDep, token: str | None, lang: str) -> User:
     if not token:
         raise _unauthorised(lang, "auth.missing")
-    secret = request.app.state.settings.secret_key.get_secret_value()
+    secret = request.app.state.token_secret.current()
     try:
-        return user_from_token(session, token=token, secret=secret)
+        return user_from_token(session, token=token, secret=secret, now=app_now(request.app))
     except TokenError:
         raise _unauthorised(lang, "auth.invalid") from None
 
@@ -65,16 +71,23 @@ def hide_query_tokens_in_access_logs() -> None:
         access.addFilter(HideQueryTokens())
 
 
+def bearer_or_query_token(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> str | None:
+    """The bearer token, else ``?access_token=``."""
+    return token or request.query_params.get("access_token")
+
+
 def current_user_or_query_token(
     request: Request,
     session: SessionDep,
     lang: LangDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    token: Annotated[str | None, Depends(bearer_or_query_token)],
 ) -> User:
     """As current_user, also reading ``?access_token=``: EventSource cannot send headers.
     Only for the live feed (photos have signed links instead); the access log hides it
     (HideQueryTokens)."""
-    return _user(request, session, token or request.query_params.get("access_token"), lang)
+    return _user(request, session, token, lang)
 
 
 UserDep = Annotated[User, Depends(current_user)]

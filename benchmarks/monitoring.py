@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -26,7 +27,7 @@ from sqlalchemy import select, text
 from api.in_thread import served_in_thread
 from api.main import create_app
 from gridgov.cache import GridIndexCache
-from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
+from gridgov.config import PROJECT_ROOT, Settings
 from gridgov.db import make_engine, make_session_factory, session_scope
 from gridgov.db.embedded import EmbeddedCluster
 from gridgov.db.migrate import upgrade
@@ -115,9 +116,11 @@ def main() -> None:
         library = per_second(args.readings, time.perf_counter() - started)
 
         # 2. HTTP: the same path behind FastAPI, NDJSON bodies.
+        secret = secrets.token_urlsafe(32)
         settings = Settings(
             database_url=url,
             environment="test",
+            secret_key=secret,
             escalation_interval=0,
             delivery_interval=0,
             data_dir=root / "var",
@@ -125,7 +128,7 @@ def main() -> None:
         with served_in_thread(create_app(settings)) as base:
             with session_scope(factory) as session:
                 admin = session.scalar(select(User).where(User.username == "admin"))
-                token = issue_token(admin, secret=DEFAULT_SECRET).token
+                token = issue_token(admin, secret=secret).token
             batches = reading_batches(sensors, args.readings, args.batch, offset_days=100)
             bodies = ["\n".join(json.dumps(r) for r in batch) for batch in batches]
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}

@@ -44,12 +44,14 @@ generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True
 demo_app = typer.Typer(help="The synthetic demo city 示范市.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 forms_app = typer.Typer(help="Department forms (帮我填).", no_args_is_help=True)
+secret_app = typer.Typer(help="The key that signs tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(generations_app, name="generations")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(forms_app, name="forms")
+app.add_typer(secret_app, name="secret")
 
 Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
 
@@ -67,23 +69,38 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def serve(
-    demo: Annotated[bool, typer.Option(help="Load the demo city if it is not loaded.")] = True,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo",
+            help="Load the demo city and its accounts (default: yes, except in production)."
+            " Without it, demo accounts that still have the public password are switched off.",
+        ),
+    ] = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run the HTTP service (migrating the database first)."""
     import uvicorn
 
+    from gridgov.demo import prepare_demo
     from gridgov.logs import configure_logging
+    from gridgov.users.secret import SecretKeyError, TokenSecret
 
     settings = get_settings()
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
-    factory = _sessions()
-    if demo:
-        from gridgov.demo import load_demo_city
-
-        with session_scope(factory) as session:
-            load_demo_city(session, geodata_dir=settings.geodata_dir)
+    try:
+        TokenSecret(settings)  # made (or checked) once, before any worker starts
+    except SecretKeyError as exc:
+        raise _fail(str(exc)) from exc
+    if demo is None:
+        demo = settings.environment != "production"
+    elif demo and settings.environment == "production":
+        raise _fail("the demo accounts have a public password: no --demo in production")
+    with session_scope(_sessions()) as session:
+        changed = prepare_demo(session, geodata_dir=settings.geodata_dir, load=demo)
+    if changed and not demo:
+        typer.echo(f"switched off demo accounts with the public password: {', '.join(changed)}")
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -248,11 +265,27 @@ def generations_activate(generation_id: int) -> None:
 @demo_app.command("load")
 def demo_load() -> None:
     """Load the demo city (once) and make it active."""
-    from gridgov.demo import load_demo_city
+    from gridgov.demo import prepare_demo
 
+    settings = get_settings()
+    if settings.environment == "production":
+        raise _fail("the demo accounts have a public password: no demo city in production")
     with session_scope(_sessions()) as session:
-        generation = load_demo_city(session, geodata_dir=get_settings().geodata_dir)
-    typer.echo(f"demo city in generation {generation.id}")
+        prepare_demo(session, geodata_dir=settings.geodata_dir, load=True)
+    typer.echo("the demo city is loaded and active")
+
+
+@secret_app.command("rotate")
+def secret_rotate() -> None:
+    """Replace the generated token-signing key: every token issued so far stops working."""
+    from gridgov.users.secret import rotate_secret
+
+    settings = get_settings()
+    if settings.secret_key is not None:
+        raise _fail("GRIDGOV_SECRET_KEY is set: put a new value there and restart the service")
+    path = rotate_secret(settings.data_dir)
+    typer.echo(f"new key in {path}: every token issued before is void (running services")
+    typer.echo("pick it up on their next request; everyone signs in again)")
 
 
 @app.command()
@@ -350,19 +383,28 @@ def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="admin, operator, handler, grid_head or emergency")],
     password: Annotated[
-        str,
-        typer.Option(
-            prompt=True, hide_input=True, confirmation_prompt=True, envvar="GRIDGOV_NEW_PASSWORD"
-        ),
-    ],
+        str | None,
+        typer.Option(help="Asked for when not given.", envvar="GRIDGOV_NEW_PASSWORD"),
+    ] = None,
+    generate_password: Annotated[
+        bool, typer.Option("--generate-password", help="Make a random password; printed once.")
+    ] = False,
     display_name: Annotated[str | None, typer.Option()] = None,
     area: Annotated[str | None, typer.Option(help="Area code (operators, emergency teams)")] = None,
     department: Annotated[str | None, typer.Option(help="Department code (handlers)")] = None,
     grid: Annotated[str | None, typer.Option(help="Grid code (grid heads)")] = None,
 ) -> None:
-    """Create an account."""
+    """Create an account (the first admin of a city that is not the demo, for one)."""
+    import secrets
+
     from gridgov.users.service import UserError, create_user
 
+    if generate_password and password is not None:
+        raise _fail("give --password or --generate-password, not both")
+    if generate_password:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with session_scope(_sessions()) as session:
         try:
             user = create_user(
@@ -378,6 +420,8 @@ def users_add(
         except UserError as exc:
             raise _fail(str(exc)) from exc
         typer.echo(f"user {user.username} ({user.role}) created with id {user.id}")
+    if generate_password:
+        typer.echo(f"password (shown this once): {password}")
 
 
 @app.command()

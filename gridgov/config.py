@@ -8,11 +8,22 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SECRET = "development-only-secret-change-me"
+# Shorter configured secrets are refused: HS256 wants at least 256 bits of key.
+MIN_SECRET_LENGTH = 32
+# Secrets that were once published as defaults: whoever holds them can sign any token.
+PUBLIC_SECRETS = frozenset({"development-only-secret-change-me"})
 
 
 class Settings(BaseSettings):
@@ -25,12 +36,25 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = PROJECT_ROOT / "var"
     geodata_dir: Path = PROJECT_ROOT / "geodata"
-    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    # Signs the tokens. None: a random key made on first start, kept in data_dir/secret_key.
+    secret_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # How often (seconds) a worker checks whether the active boundary generation changed.
     index_check_interval: float = 1.0
     token_hours: float = 12.0
+    # An open live feed re-checks its token and account this often (and before every event).
+    stream_recheck_seconds: PositiveFloat = 30.0
+    # Sign-in throttling (limits' notation, e.g. "30/minute" or "30/minute;300/hour").
+    login_rate_per_address: str = "30/minute"
+    # This many failed sign-ins for one account within the window lock it for lockout_seconds.
+    login_failures_before_lockout: PositiveInt = 10
+    login_failure_window_seconds: PositiveInt = 900
+    login_lockout_seconds: PositiveInt = 900
+    # Password hashes computed at once (argon2 is CPU- and memory-heavy), and sign-ins that may
+    # wait for one; beyond that a sign-in is answered 429 at once.
+    password_hash_concurrency: PositiveInt = 1
+    password_hash_waiting: NonNegativeInt = 8
     # Seconds between escalation runs inside the service (0: no scheduler, use cron).
     escalation_interval: float = 30.0
     max_photo_bytes: int = 8 * 1024 * 1024
@@ -94,12 +118,30 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secret_in_production(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key.get_secret_value() == DEFAULT_SECRET
-        ):
-            raise ValueError("GRIDGOV_SECRET_KEY must be set to a real secret in production")
+    def _refuse_weak_secret(self) -> Settings:
+        # In every environment: a development server is reachable too, and a public or short
+        # key lets anyone sign an admin token. Unset is fine: a random key is generated.
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if value in PUBLIC_SECRETS:
+                raise ValueError("GRIDGOV_SECRET_KEY is a published default: set a random one")
+            if len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"GRIDGOV_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
+                    " (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
         return self
+
+    @field_validator("login_rate_per_address")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '30/minute': {value!r}") from exc
+        return value
 
 
 @lru_cache

@@ -24,7 +24,7 @@ from gridgov.sensors.catalogue import import_rules, import_sensors
 from gridgov.supplies.roads import read_roads, replace_roads
 from gridgov.supplies.stock import import_stock, load_items, read_stock_file
 from gridgov.users.models import User
-from gridgov.users.service import create_user
+from gridgov.users.service import create_user, password_matches
 
 DEMO_GENERATION = "示范市 demo city (synthetic)"
 DEMO_PASSWORD = "gridgov-demo"
@@ -91,6 +91,32 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
         import_sensors(session, path=folder / "sensors.csv")
         import_rules(session, path=geodata_dir / "sensor_rules.csv")
     return generation
+
+
+def prepare_demo(session: Session, *, geodata_dir: Path, load: bool) -> list[str]:
+    """Before serving: with ``load``, the demo city and its accounts (switched on); without,
+    the demo accounts that still have the public password switched off. The names changed."""
+    if load:
+        load_demo_city(session, geodata_dir=geodata_dir)
+    return set_demo_accounts_active(session, active=load)
+
+
+def set_demo_accounts_active(session: Session, *, active: bool) -> list[str]:
+    """Switch the demo accounts that still have the public demo password on or off; the
+    names of those changed. A server that is not a demo keeps none it could be entered by;
+    a demo account whose password was changed is a real account and is left alone."""
+    users = session.scalars(
+        select(User).where(
+            User.username.in_([a.username for a in DEMO_ACCOUNTS]), User.is_active != active
+        )
+    )
+    changed = []
+    for user in users:
+        if password_matches(user, DEMO_PASSWORD):
+            user.is_active = active
+            changed.append(user.username)
+    session.flush()
+    return changed
 
 
 def create_demo_accounts(session: Session) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,7 +20,7 @@ from api.deps import get_session
 from api.in_thread import served_in_thread
 from api.main import create_app
 from gridgov.boundaries.models import Generation
-from gridgov.config import DEFAULT_SECRET, PROJECT_ROOT, Settings
+from gridgov.config import PROJECT_ROOT, Settings
 from gridgov.db import make_engine, make_session_factory, session_scope
 from gridgov.db.embedded import EmbeddedCluster
 from gridgov.db.migrate import upgrade
@@ -26,6 +29,8 @@ from gridgov.users.models import User
 from gridgov.users.service import issue_token
 
 GEODATA = PROJECT_ROOT / "geodata"
+# The test apps' signing key: random for each run, so no test relies on a known key.
+TEST_SECRET = secrets.token_urlsafe(32)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +97,8 @@ def client(database_url: str, session: Session, tmp_path: Path) -> Iterator[Test
     settings = Settings(
         database_url=database_url,
         environment="test",
+        secret_key=TEST_SECRET,
+        stream_recheck_seconds=0.2,
         index_check_interval=0,
         escalation_interval=0,
         delivery_interval=0,
@@ -108,11 +115,44 @@ def client(database_url: str, session: Session, tmp_path: Path) -> Iterator[Test
         yield test_client
 
 
+@pytest.fixture
+def app_client(
+    database_url: str, session: Session, tmp_path: Path
+) -> Iterator[Callable[..., TestClient]]:
+    """Make API clients on the test transaction with the settings, clock and client address
+    the test chooses (``secret_key=None``: the key generated in data_dir)."""
+    with ExitStack() as running:
+
+        def make(
+            *, clock: Callable[[], float] = time.time, address: str = "testclient", **overrides
+        ) -> TestClient:
+            values = {
+                "database_url": database_url,
+                "environment": "test",
+                "secret_key": TEST_SECRET,
+                "stream_recheck_seconds": 0.2,
+                "index_check_interval": 0,
+                "escalation_interval": 0,
+                "delivery_interval": 0,
+                "data_dir": tmp_path / "var",
+            }
+            app = create_app(Settings(**(values | overrides)), clock=clock)
+
+            def test_session() -> Iterator[Session]:
+                yield session
+                session.flush()
+
+            app.dependency_overrides[get_session] = test_session
+            return running.enter_context(TestClient(app, client=(address, 50000)))
+
+        yield make
+
+
 def token_for(session: Session, username: str) -> str:
-    """A bearer token for a (demo) user."""
+    """A bearer token for a (demo) user, signed with the test apps' key."""
     user = session.scalar(select(User).where(User.username == username))
     assert user is not None, username
-    return issue_token(user, secret=DEFAULT_SECRET).token
+    return issue_token(user, secret=TEST_SECRET).token
 
 
 def auth(session: Session, username: str) -> dict[str, str]:
@@ -151,6 +191,8 @@ def live_server(
     settings = Settings(
         database_url=database_url,
         environment="test",
+        secret_key=TEST_SECRET,
+        stream_recheck_seconds=0.2,
         escalation_interval=0,
         delivery_interval=0,
         data_dir=tmp_path / "var",

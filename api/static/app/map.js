@@ -325,6 +325,11 @@ window.GridgovMap = (function () {
       }
     });
     source.addEventListener("incident", (e) => refreshIncident(JSON.parse(e.data)));
+    // The server ends the stream when the sign-in lapses (token expired, account switched off).
+    source.addEventListener("closed", () => {
+      source.close();
+      source.onerror();
+    });
     source.onerror = () => {
       state.textContent = T("web.map.live_off"); // EventSource reconnects by itself...
       state.className = "live-state off";
