@@ -49,10 +49,23 @@ def formatter(*, json_lines: bool = True) -> logging.Formatter:
     )
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the stream it was when
+    logging was set up (a test runner or a daemon may replace it, and close the old one)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def configure_logging(*, json_lines: bool = True, level: str = "INFO") -> None:
     """Send every logger's records to stderr through :func:`formatter` (the service does this
     once at start; uvicorn is told not to set up its own handlers)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(formatter(json_lines=json_lines))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -28,7 +28,7 @@ from gridgov.incidents.escalation import EscalationRun, note_run
 from gridgov.incidents.models import IncidentEvent
 from gridgov.logs import formatter
 from gridgov.supplies.models import SupplyEvent
-from tests.conftest import auth
+from tests.conftest import TEST_SECRET, auth
 
 # A socket folder where no server listens: connecting fails at once.
 NOWHERE = "postgresql+psycopg://gridgov@/gridgov?host=/nonexistent-gridgov&port=5432"
@@ -44,6 +44,7 @@ def app_client(database_url: str, demo_generation_id: int, tmp_path: Path) -> It
         delivery_interval=0,
         db_watchdog_interval=0,
         data_dir=tmp_path / "var",
+        secret_key=TEST_SECRET,  # the key tests.conftest.auth signs with
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client
