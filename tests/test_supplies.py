@@ -20,7 +20,7 @@ from gridgov.db import session_scope
 from gridgov.errors import FieldError
 from gridgov.supplies import reservations
 from gridgov.supplies.coverage import coverage
-from gridgov.supplies.models import StockLot, Stockpile
+from gridgov.supplies.models import ReservationLine, StockLot, Stockpile
 from gridgov.supplies.planning import Candidate, parse_demand, plan_supplies, running_totals
 from gridgov.supplies.roads import RoadNetwork, load_network, replace_roads
 from gridgov.supplies.search import _KNN, find_supplies
@@ -209,7 +209,13 @@ def test_expired_stock_is_never_reserved_and_soonest_expiry_goes_first(session):
         ("2029-01-01", 10),
         ("2031-01-01", 2),
     ]
-    assert made.id
+    # The reservation holds exactly those two lots, soonest expiry first.
+    held = session.execute(
+        select(ReservationLine.lot_id, ReservationLine.quantity)
+        .where(ReservationLine.reservation_id == made.id)
+        .order_by(ReservationLine.id)
+    ).all()
+    assert held == [(lots[0].id, 10), (lots[1].id, 2)]
 
 
 def test_release_and_fulfil(session):
