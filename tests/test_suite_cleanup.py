@@ -23,11 +23,7 @@ def other_database(engine: Engine, database_url: str) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     try:
-        yield (
-            make_url(make_engine(database_url).url)
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
