@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from gridgov.boundaries.models import Grid
 from gridgov.geo.crs import from_wgs84
+from gridgov.incidents import actions
 from gridgov.incidents.reporting import report_incident
 from gridgov.users.models import User
 from tests.conftest import auth
@@ -50,6 +52,13 @@ def test_photos_are_stored_by_hash_and_served(client, session):
     assert [p["content_type"] for p in body["photos"]] == ["image/jpeg", "image/png", "image/webp"]
     photo = client.get(body["photos"][0]["url"], headers=auth(session, "gridhead"))
     assert photo.status_code == 200 and photo.content == image_bytes("JPEG")
+    # Each is stored once, under the SHA-256 of its bytes.
+    media = client.app.state.settings.media_dir
+    for _, (_, data, _) in files:
+        digest = hashlib.sha256(data).hexdigest()
+        [stored] = media.rglob(f"{digest}.*")
+        assert stored.read_bytes() == data
+        assert stored.parent == media / digest[:2] / digest[2:4]
     # Someone outside the incident's scope cannot fetch it.
     assert (
         client.get(body["photos"][0]["url"], headers=auth(session, "handler_ccg")).status_code
@@ -158,6 +167,30 @@ def test_nearby_reports_of_the_same_category_are_linked_not_merged(client, sessi
     assert near["possible_duplicate_of"] == first["id"] and near["id"] != first["id"]
     assert other_kind["possible_duplicate_of"] is None
     assert far["possible_duplicate_of"] is None
+
+
+def test_duplicates_are_open_reports_of_the_last_24_hours(session):
+    head = session.scalar(select(User).where(User.username == "gridhead"))
+    t0 = datetime(2031, 5, 1, 8, tzinfo=UTC)
+
+    def at(hours, lon=HERE["lon"]):
+        when = t0 + timedelta(hours=hours)
+        return report_incident(session, reporter_id=head.id, lon=lon, lat=HERE["lat"],
+                               category_code="0102", now=when).incident  # fmt: skip
+
+    first = at(0)
+    assert first.possible_duplicate_of is None
+    # Exactly 24 hours later still counts; a moment past 24 hours of every open one does not.
+    assert at(24).possible_duplicate_of == first.id
+    assert at(48, lon=HERE["lon"] + 0.0002).possible_duplicate_of is not None  # 20 m from 24 h
+    assert at(72 + 1 / 3600).possible_duplicate_of is None
+    # A resolved report is no longer open: a new one nearby is not its duplicate.
+    handler = session.scalar(select(User).where(User.username == "handler_jw"))
+    done = at(100)
+    actions.accept(session, incident_id=done.id, actor=handler, now=t0 + timedelta(hours=101))
+    actions.resolve(session, incident_id=done.id, actor=handler, note="ok",
+                    now=t0 + timedelta(hours=102))  # fmt: skip
+    assert at(103).possible_duplicate_of is None
 
 
 def test_no_token_is_401_and_a_role_that_cannot_report_is_403(client, session):
