@@ -246,3 +246,33 @@ def test_a_plan_ignores_nothing_wanted_and_stockpiles_with_nothing_useful():
     plan = plan_supplies([useless], {"tent": 3, "water": 0})
     assert plan.picks == [] and plan.shortfall == {"tent": 3}
     assert plan_supplies([useless], {"tent": 0}) == Plan()
+
+
+def test_the_share_is_a_fraction_of_each_items_demand():
+    # Tents 10 and water 1,000 wanted. Z gives half of each (share 1.0) and goes first; X
+    # (tents) and Y (water) then each cover one item whole with a share of 0.5: the nearer,
+    # X, goes next. Counting water by the litre instead of by its share would start with Y.
+    x, y = Candidate(1, 100.0, {"tent": 6}), Candidate(2, 200.0, {"water": 600})
+    z = Candidate(3, 300.0, {"tent": 5, "water": 500})
+    plan = plan_supplies([x, y, z], {"tent": 10, "water": 1000})
+    assert [(p.candidate.stockpile_id, p.take) for p in plan.picks] == [
+        (1, {"tent": 5}),
+        (2, {"water": 500}),
+        (3, {"tent": 5, "water": 500}),
+    ]
+
+
+def test_an_item_a_stockpile_lacks_covers_nothing():
+    # A has all the water but no tent; B has the tent and most of the water. B covers one
+    # item whole with the larger share and goes first; A tops up the water.
+    a, b = Candidate(1, 100.0, {"water": 10}), Candidate(2, 900.0, {"tent": 1, "water": 9})
+    plan = plan_supplies([a, b], {"tent": 1, "water": 10})
+    assert [(p.candidate.stockpile_id, p.take) for p in plan.picks] == [
+        (1, {"water": 1}),
+        (2, {"tent": 1, "water": 9}),
+    ]
+
+
+def test_a_demand_of_one_is_planned():
+    plan = plan_supplies([Candidate(1, 1.0, {"tent": 1})], {"tent": 1})
+    assert [p.take for p in plan.picks] == [{"tent": 1}] and plan.covered
