@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import t
 from gridgov.incidents.models import Incident, Whistle
+from gridgov.users.models import User
 from tests.photos import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -450,6 +451,69 @@ def test_a_double_tap_on_send_makes_one_report(
     assert page.evaluate("async () => (await Outbox.all()).length") == 0
     assert incidents_described(committed, description) == 1
     assert len(sent) == 1
+
+
+def test_a_refused_report_is_kept_with_its_reason_until_discarded_by_hand(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    # A department handler may not report (403): the server refuses, the phone keeps it.
+    description = "被拒绝的上报：应保留原因"
+    _, page = report_page(contexts, "handler_jw")
+    fill_report(page, description)
+    page.click("#submit-report")
+    refused = page.locator("#outbox-list li.refused")
+    expect(refused).to_have_count(1)
+    reason = refused.inner_text()
+    assert "暴露垃圾 — " in reason and len(reason.split(" — ", 1)[1].strip()) > 1
+    # Still there, with its reason, when the page is opened again; never retried.
+    page.reload()
+    expect(page.locator("#outbox-list li.refused")).to_have_count(1)
+    assert page.locator("#outbox-list li.refused").inner_text() == reason
+    page.click("#outbox-list li.refused button")
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert page.evaluate("async () => (await Outbox.all()).length") == 0
+    assert incidents_described(committed, description) == 0
+
+
+def test_a_waiting_report_is_sent_only_by_the_account_that_wrote_it(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "网格长离线写的上报"
+    context, page = report_page(contexts, "gridhead")
+    page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
+    fill_report(page, description)
+    context.set_offline(True)
+    page.click("#submit-report")
+    expect(page.locator("#outbox-list li")).to_have_count(1)
+    [key] = page.evaluate("async () => (await Outbox.all()).map(r => r.key)")
+    # Another account signs in on the same phone and sends a report of its own.
+    keys: list[str] = []
+    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key", ""))
+            if is_a_report(r) else None)  # fmt: skip
+    answer = httpx.post(f"{contexts.base}/api/v1/auth/token",
+                        data={"username": "operator", "password": PASSWORD}).json()  # fmt: skip
+    page.evaluate(
+        "a => { localStorage.setItem('gridgov.token', a.access_token);"
+        " localStorage.setItem('gridgov.user', JSON.stringify(a.user)); }",
+        answer,
+    )
+    context.set_offline(False)  # (no reload: the init script would sign the grid head in)
+    fill_report(page, "值班员自己的上报")
+    page.click("#submit-report")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    # The flush is over when the list is drawn again: only the grid head's report is left.
+    expect(page.locator("#outbox-list li")).to_have_count(1)
+    assert key not in keys and len(keys) == 1
+    assert incidents_described(committed, description) == 0
+    page.close()
+    # The grid head signs in again (the context's init script): the report goes, as theirs.
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    with committed() as session:
+        made = session.scalar(select(Incident).where(Incident.description == description))
+        head = session.scalar(select(User).where(User.username == "gridhead"))
+        assert made is not None and head is not None and made.reporter_id == head.id
 
 
 def test_sign_in_never_sends_the_user_to_another_site(contexts: Contexts) -> None:
