@@ -321,8 +321,8 @@ def test_serve_runs_the_app_factory_where_it_is_told(cli_env, monkeypatch):
         (["roads", "demo_city/roads.geojson"], "dry run: nothing written"),
         (["sensors", "demo_city/sensors.csv"], "dry run"),
         (["sensor-rules", "sensor_rules.csv"], "dry run"),
-        (["categories", "categories.csv"], "wrote"),  # an update in place, same content
-        (["items", "items.csv"], "wrote"),
+        (["categories", "categories.csv"], "dry run"),
+        (["items", "items.csv"], "dry run"),
     ],
 )
 def test_every_import_reads_the_demo_citys_own_files(cli_env, engine, args, said):
