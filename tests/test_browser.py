@@ -209,7 +209,7 @@ def incidents_described(factory: sessionmaker[Session], description: str) -> int
 # -- the command-centre map ------------------------------------------------------------------
 
 
-def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
+def test_the_map_shows_the_city_and_a_new_report_live(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
     base = contexts.base
