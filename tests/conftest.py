@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import get_session
@@ -27,6 +27,7 @@ from gridgov.db.migrate import upgrade
 from gridgov.demo import load_demo_city
 from gridgov.users.models import User
 from gridgov.users.service import issue_token
+from tests.database import claim, cleaned_up_after
 
 GEODATA = PROJECT_ROOT / "geodata"
 # The test apps' signing key: random for each run, so no test relies on a known key.
@@ -37,11 +38,13 @@ TEST_SECRET = secrets.token_urlsafe(32)
 def database_url() -> Iterator[str]:
     """GRIDGOV_TEST_DATABASE_URL if given, else a private cluster in a temporary folder."""
     if url := os.environ.get("GRIDGOV_TEST_DATABASE_URL"):
+        claim(url)  # refuses a database with data the tests did not put there
         yield url
         return
     root = Path(tempfile.mkdtemp(prefix="gridgov-test-"))
     cluster = EmbeddedCluster(root=root, fast_unsafe=True)
     url = cluster.start()
+    claim(url)
     try:
         yield url
     finally:
@@ -163,24 +166,10 @@ def auth(session: Session, username: str) -> dict[str, str]:
 @pytest.fixture
 def committed(engine: Engine, demo_generation_id: int) -> Iterator[sessionmaker[Session]]:
     """Sessions that really commit (for concurrency, restarts and the live feed); the
-    incidents they write are truncated afterwards."""
-    factory = make_session_factory(engine)
-    try:
-        yield factory
-    finally:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "TRUNCATE incident_photos, whistles, incident_events, incidents,"
-                    " street_ratings, supply_events, reservation_lines, reservations, alerts,"
-                    " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
-                    " readings, rule_states"
-                )
-            )
-            # Stock that tests made (codes T-..., items test_...), not the demo city's.
-            conn.execute(text(r"DELETE FROM stock_lots WHERE item_code LIKE 'test\_%'"))
-            conn.execute(text("DELETE FROM stockpiles WHERE code LIKE 'T-%'"))
-            conn.execute(text(r"DELETE FROM items WHERE code LIKE 'test\_%'"))
+    incidents they write are truncated afterwards, and reading partitions they made are
+    dropped."""
+    with cleaned_up_after(engine):
+        yield make_session_factory(engine)
 
 
 @pytest.fixture

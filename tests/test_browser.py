@@ -1,14 +1,17 @@
 """The pages in a real browser: Debian's Chromium, driven by Playwright, against the real
 service on 127.0.0.1 with every other host blocked.
 
-Each test saves a screenshot under docs/screenshots/ (the README shows them)."""
+Some tests save a screenshot in a temporary folder; scripts/screenshots runs them with
+GRIDGOV_SCREENSHOTS=docs/screenshots to refresh the pictures the README shows."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
-import time
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import t
 from gridgov.incidents.models import Incident, Whistle
+from gridgov.users.models import User
 from tests.photos import image_bytes
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"  # refreshed by scripts/screenshots
+LIVE = 15_000  # ms: a generous bound for a change to reach the page (it takes well under 2 s)
 HERE = {"latitude": 21.55, "longitude": 109.1}  # 青柳社区第7网格 990105009003007
 PASSWORD = "gridgov-demo"
 # Chromium as root needs --no-sandbox; the rest stop it calling home.
@@ -185,9 +190,35 @@ def seed_incidents(base: str, factory: sessionmaker[Session], count: int) -> Non
         post_report(base, bearer, lon=lon, lat=lat, category=categories[n % len(categories)])
 
 
+@functools.cache
+def screenshots_dir() -> Path:
+    """GRIDGOV_SCREENSHOTS (scripts/screenshots: docs/screenshots), else a temporary folder:
+    an ordinary test run never rewrites tracked files."""
+    if folder := os.environ.get("GRIDGOV_SCREENSHOTS"):
+        return Path(folder)
+    return Path(tempfile.mkdtemp(prefix="gridgov-screenshots-"))
+
+
 def screenshot(page: Any, name: str, *, full_page: bool = False) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+    folder = screenshots_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+    assert (folder / f"{name}.png").stat().st_size > 0
+
+
+def with_zoom_settled(page: Any, zoom: int) -> None:
+    """Zoom the map and return once Leaflet has finished (its zoomend event)."""
+    page.evaluate(
+        "zoom => new Promise(done => {"
+        " if (gridgovMap.map.getZoom() === zoom) return done();"
+        " gridgovMap.map.once('zoomend', () => done()); gridgovMap.map.setZoom(zoom); })",
+        zoom,
+    )
+
+
+def is_a_report(request: Any) -> bool:
+    """A POST of a report (what the phone's outbox sends)."""
+    return bool(request.method == "POST" and request.url.endswith("/api/v1/incidents"))
 
 
 def incidents_described(factory: sessionmaker[Session], description: str) -> int:
@@ -199,7 +230,7 @@ def incidents_described(factory: sessionmaker[Session], description: str) -> int
 # -- the command-centre map ------------------------------------------------------------------
 
 
-def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
+def test_the_map_shows_the_city_and_a_new_report_live(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
     base = contexts.base
@@ -223,14 +254,15 @@ def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
     assert page.locator(".leaflet-control-layers").inner_text().count("\n") >= 6
     assert t("web.layer.grids", "zh") in page.locator(".leaflet-control-layers").inner_text()
 
+    # The README promises a new report on the map within 2 s (benchmarks/live_feed.py
+    # measures it); the bound here is generous so that only a report that never comes fails.
     made = post_report(base, token(base, "gridhead"), description="浏览器测试：实时上图")
-    started = time.monotonic()
-    page.wait_for_selector(f'#live-list li[data-incident-id="{made["id"]}"]', timeout=2_000)
+    page.wait_for_selector(f'#live-list li[data-incident-id="{made["id"]}"]', timeout=LIVE)
     page.wait_for_function(
         "id => { const m = gridgovMap.markers.get(id);"
         " return !!m && gridgovMap.cluster.hasLayer(m); }",
         arg=made["id"],
-        timeout=max(1, int(2_000 - (time.monotonic() - started) * 1000)),
+        timeout=LIVE,
     )
 
     # A gas monitor's alarm: the alert's incident and the sensor's colour arrive live too.
@@ -241,8 +273,8 @@ def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
         headers={"Authorization": f"Bearer {token(base, 'operator')}"},
     )
     assert answer.status_code == 200, answer.text
-    page.wait_for_function(SENSOR_IN_ALERT, arg="SN0006", timeout=2_000)
-    page.wait_for_selector("#live-list li:has-text('燃气管道破裂')", timeout=2_000)
+    page.wait_for_function(SENSOR_IN_ALERT, arg="SN0006", timeout=LIVE)
+    page.wait_for_selector("#live-list li:has-text('燃气管道破裂')", timeout=LIVE)
 
     # The popup has what an operator needs, and a way to the incident page.
     page.evaluate(
@@ -250,15 +282,13 @@ def test_the_map_shows_the_city_and_a_new_report_within_two_seconds(
         " gridgovMap.cluster.zoomToShowLayer(m, () => m.openPopup()); }",
         made["id"],
     )
-    popup = page.wait_for_selector(f".leaflet-popup-content a[href$='/incidents/{made['id']}']")
+    page.wait_for_selector(f".leaflet-popup-content a[href$='/incidents/{made['id']}']")
     text_shown = page.locator(".leaflet-popup-content").inner_text()
     assert "暴露垃圾" in text_shown and "青柳社区居民委员会" in text_shown
     assert "青柳社区第7网格" in text_shown  # the grid's name, not only its code
-    assert popup is not None
     page.keyboard.press("Escape")
     page.evaluate("() => gridgovMap.map.closePopup()")
-    page.evaluate("() => gridgovMap.map.setZoom(12)")
-    page.wait_for_timeout(800)
+    with_zoom_settled(page, 12)
     screenshot(page, "map")
     assert contexts.console_errors == []
 
@@ -277,13 +307,21 @@ def test_the_map_switches_to_english(contexts: Contexts) -> None:
 def test_the_map_asks_a_grid_head_for_no_layer_they_cannot_read(contexts: Contexts) -> None:
     context = contexts.new(viewport={"width": 1280, "height": 800})
     contexts.sign_in(context, "gridhead")
+    # Every fetch the page makes, recorded in the page as it is made (no race with events).
+    context.add_init_script(
+        "window.asked = []; const fetched = window.fetch; window.fetch = (url, options) =>"
+        " { asked.push(String(url)); return fetched(url, options); };"
+    )
     page = contexts.page(context)
     refused: list[str] = []
     page.on("response", lambda r: refused.append(r.url) if r.status == 403 else None)
-    with page.expect_response("**/api/v1/auth/me"):
-        page.goto(f"{contexts.base}/map")
+    page.goto(f"{contexts.base}/map")
     page.wait_for_selector("#live-state.on", timeout=15_000)
-    page.wait_for_timeout(1000)  # what the page would ask for has been asked by now
+    page.wait_for_function("() => window.gridgovMap && gridgovMap.overlaysAsked")
+    asked = page.evaluate("() => window.asked")
+    assert any("/api/v1/map/grids" in url for url in asked)  # the record works
+    for layer in ("/api/v1/fences", "/api/v1/sensors", "/api/v1/map/stockpiles"):
+        assert not [url for url in asked if layer in url], layer
     assert refused == []
 
 
@@ -382,12 +420,9 @@ def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
         route.abort()  # ...and the answer never arrives
 
     page.route("**/api/v1/incidents", lose_the_answer)
-    context.set_offline(False)
-    page.wait_for_function("() => true")
-    deadline = time.monotonic() + 15
-    while not lost and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
-    assert lost, "the page did not try again when the network came back"
+    with page.expect_event("requestfailed", predicate=is_a_report, timeout=30_000):
+        context.set_offline(False)  # the page tries again when the network comes back
+    assert len(lost) == 1
     assert incidents_described(committed, description) == 1
     assert page.locator("#outbox-list li").count() == 1
 
@@ -468,10 +503,79 @@ def test_a_double_tap_on_send_makes_one_report(
     description = "连点两次：只应有一条"
     _, page = report_page(contexts)
     fill_report(page, description)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if is_a_report(r) else None)
     page.dblclick("#submit-report")
     page.wait_for_selector("#result-grid", timeout=10_000)
-    page.wait_for_timeout(500)  # a second send, if there were one, would have landed by now
+    # Once the outbox is empty nothing is left to send: a second report, had the double tap
+    # kept one, would still wait there or have been sent.
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert page.evaluate("async () => (await Outbox.all()).length") == 0
     assert incidents_described(committed, description) == 1
+    assert len(sent) == 1
+
+
+def test_a_refused_report_is_kept_with_its_reason_until_discarded_by_hand(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    # A department handler may not report (403): the server refuses, the phone keeps it.
+    description = "被拒绝的上报：应保留原因"
+    _, page = report_page(contexts, "handler_jw")
+    fill_report(page, description)
+    page.click("#submit-report")
+    refused = page.locator("#outbox-list li.refused")
+    expect(refused).to_have_count(1)
+    reason = refused.inner_text()
+    assert "暴露垃圾 — " in reason and len(reason.split(" — ", 1)[1].strip()) > 1
+    # Still there, with its reason, when the page is opened again; never retried.
+    page.reload()
+    expect(page.locator("#outbox-list li.refused")).to_have_count(1)
+    assert page.locator("#outbox-list li.refused").inner_text() == reason
+    page.click("#outbox-list li.refused button")
+    expect(page.locator("#outbox")).to_be_hidden()
+    assert page.evaluate("async () => (await Outbox.all()).length") == 0
+    assert incidents_described(committed, description) == 0
+
+
+def test_a_waiting_report_is_sent_only_by_the_account_that_wrote_it(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "网格长离线写的上报"
+    context, page = report_page(contexts, "gridhead")
+    page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
+    fill_report(page, description)
+    context.set_offline(True)
+    page.click("#submit-report")
+    expect(page.locator("#outbox-list li")).to_have_count(1)
+    [key] = page.evaluate("async () => (await Outbox.all()).map(r => r.key)")
+    # Another account signs in on the same phone and sends a report of its own.
+    keys: list[str] = []
+    page.on("request", lambda r: keys.append(r.headers.get("idempotency-key", ""))
+            if is_a_report(r) else None)  # fmt: skip
+    answer = httpx.post(f"{contexts.base}/api/v1/auth/token",
+                        data={"username": "operator", "password": PASSWORD}).json()  # fmt: skip
+    page.evaluate(
+        "a => { localStorage.setItem('gridgov.token', a.access_token);"
+        " localStorage.setItem('gridgov.user', JSON.stringify(a.user)); }",
+        answer,
+    )
+    context.set_offline(False)  # (no reload: the init script would sign the grid head in)
+    fill_report(page, "值班员自己的上报")
+    page.click("#submit-report")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    # The flush is over when the list is drawn again: only the grid head's report is left.
+    expect(page.locator("#outbox-list li")).to_have_count(1)
+    assert key not in keys and len(keys) == 1
+    assert incidents_described(committed, description) == 0
+    page.close()
+    # The grid head signs in again (the context's init script): the report goes, as theirs.
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    with committed() as session:
+        made = session.scalar(select(Incident).where(Incident.description == description))
+        head = session.scalar(select(User).where(User.username == "gridhead"))
+        assert made is not None and head is not None and made.reporter_id == head.id
 
 
 def test_sign_in_never_sends_the_user_to_another_site(contexts: Contexts) -> None:
@@ -480,8 +584,7 @@ def test_sign_in_never_sends_the_user_to_another_site(contexts: Contexts) -> Non
     page.fill("#username", "operator")
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_load_state()
-    page.wait_for_timeout(300)
+    page.wait_for_url(lambda url: "/login" not in url)
     assert page.url.startswith(contexts.base + "/")
     assert contexts.outside == []
 
@@ -648,8 +751,11 @@ def test_the_api_docs_work_offline(contexts: Contexts) -> None:
     assert page.locator(".opblock").count() > 20
 
 
-def test_screenshots_are_where_the_readme_says() -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    for name in ["map", "report", "supplies"]:
-        assert f"docs/screenshots/{name}.png" in readme
-        assert Path(SCREENSHOTS / f"{name}.png").exists()
+def test_every_picture_in_the_readme_is_one_a_test_takes() -> None:
+    # scripts/screenshots refreshes exactly these: a picture no test takes would go stale.
+    shown = set(
+        re.findall(r"docs/screenshots/([\w-]+)\.png", (PROJECT_ROOT / "README.md").read_text())
+    )
+    taken = set(re.findall(r'screenshot\(page, "([\w-]+)"', Path(__file__).read_text()))
+    assert shown == taken == {"map", "report", "supplies"}
+    assert {p.stem for p in SCREENSHOTS.glob("*.png")} == shown

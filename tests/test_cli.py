@@ -7,15 +7,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from typer.testing import CliRunner
 
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Area, Generation
 from gridgov.cli import app
-from gridgov.config import get_settings
+from gridgov.config import PROJECT_ROOT, get_settings
 from gridgov.db import make_session_factory, session_scope
 from gridgov.sensors.models import Sensor, SensorRule
+from gridgov.users.models import User
+from gridgov.users.service import authenticate
 from tests import shapes
 
 runner = CliRunner()
@@ -242,3 +244,100 @@ def test_a_bad_sensors_file_lists_every_problem_and_writes_nothing(cli_env, engi
         f"error: {sensors}: refused (2 problems), nothing written",
     ]
     assert sensor_codes(engine) == []
+
+
+def test_users_add_makes_an_account_that_can_sign_in(cli_env, engine):
+    factory = make_session_factory(engine)
+    try:
+        made = runner.invoke(
+            app,
+            ["users", "add", "cli_head", "--role", "grid_head", "--grid", "990105009003007"],
+            env={"GRIDGOV_NEW_PASSWORD": "a-long-password-1"},
+        )
+        assert made.exit_code == 0, made.output
+        assert "cli_head (grid_head)" in made.output
+        with session_scope(factory) as session:
+            user = authenticate(session, username="cli_head", password="a-long-password-1")
+            assert user is not None and user.grid_code == "990105009003007"
+        again = runner.invoke(
+            app, ["users", "add", "cli_head", "--role", "grid_head", "--grid", "990105009003007"],
+            env={"GRIDGOV_NEW_PASSWORD": "a-long-password-1"},
+        )  # fmt: skip
+        assert again.exit_code != 0
+        bad_role = runner.invoke(app, ["users", "add", "cli_x", "--role", "king"],
+                                 env={"GRIDGOV_NEW_PASSWORD": "a-long-password-1"})  # fmt: skip
+        assert bad_role.exit_code != 0
+    finally:
+        with session_scope(factory) as session:
+            session.execute(delete(User).where(User.username.in_(["cli_head", "cli_x"])))
+
+
+def test_generations_new_list_and_activate(cli_env, engine, demo_generation_id):
+    factory = make_session_factory(engine)
+    made = runner.invoke(app, ["generations", "new", "cli empty"])
+    assert made.exit_code == 0, made.output
+    new_id = int(made.output.strip())
+    try:
+        listed = runner.invoke(app, ["generations", "list"]).output.splitlines()
+        rows = {int(line.split("\t")[0]): line.split("\t") for line in listed}
+        assert rows[new_id][1] == "inactive" and rows[new_id][3] == "cli empty"
+        assert rows[demo_generation_id][1] == "active"
+        # A generation without grids cannot answer lookups: refused, the demo stays active.
+        refused = runner.invoke(app, ["generations", "activate", str(new_id)])
+        assert refused.exit_code != 0
+        assert (
+            runner.invoke(app, ["generations", "activate", str(demo_generation_id)]).exit_code == 0
+        )
+        with session_scope(factory) as session:
+            assert session.get(Generation, demo_generation_id).is_active
+            assert not session.get(Generation, new_id).is_active
+    finally:
+        with session_scope(factory) as session:
+            session.execute(delete(Generation).where(Generation.id == new_id))
+
+
+def test_demo_load_is_done_once(cli_env, demo_generation_id):
+    result = runner.invoke(app, ["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"demo city in generation {demo_generation_id}"
+
+
+def test_serve_runs_the_app_factory_where_it_is_told(cli_env, monkeypatch):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    result = runner.invoke(app, ["serve", "--no-demo", "--host", "127.0.0.1", "--port", "8765"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("api.main:create_app", {"factory": True, "host": "127.0.0.1", "port": 8765})]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["departments", "demo_city/departments.csv"], "departments are valid; dry run"),
+        (["responsibilities", "demo_city/responsibilities.csv"], "rules are valid; dry run"),
+        (["stockpiles", "demo_city/stockpiles.csv"], "lots are valid; dry run"),
+        (["roads", "demo_city/roads.geojson"], "dry run: nothing written"),
+        (["sensors", "demo_city/sensors.csv"], "dry run"),
+        (["sensor-rules", "sensor_rules.csv"], "dry run"),
+        (["categories", "categories.csv"], "dry run"),
+        (["items", "items.csv"], "dry run"),
+    ],
+)
+def test_every_import_reads_the_demo_citys_own_files(cli_env, engine, args, said):
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        before = {t: session.scalar(text(f"SELECT count(*) FROM {t}")) for t in TABLES}
+    kind, path = args
+    result = runner.invoke(app, ["import", kind, str(PROJECT_ROOT / "geodata" / path)])
+    assert result.exit_code == 0, result.output
+    assert said in result.output
+    with session_scope(factory) as session:
+        assert {t: session.scalar(text(f"SELECT count(*) FROM {t}")) for t in TABLES} == before
+    missing = runner.invoke(app, ["import", kind, str(PROJECT_ROOT / "geodata" / "nothing.csv")])
+    assert missing.exit_code != 0
+
+
+TABLES = ("departments", "responsibility_rules", "stockpiles", "stock_lots", "roads",
+          "sensors", "sensor_rules", "categories", "items")  # fmt: skip

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import hashlib
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import func, select
+
+from gridgov.boundaries.models import Grid
 from gridgov.geo.crs import from_wgs84
+from gridgov.incidents import actions
+from gridgov.incidents.reporting import report_incident
+from gridgov.users.models import User
 from tests.conftest import auth
 from tests.photos import image_bytes
 
@@ -44,6 +52,13 @@ def test_photos_are_stored_by_hash_and_served(client, session):
     assert [p["content_type"] for p in body["photos"]] == ["image/jpeg", "image/png", "image/webp"]
     photo = client.get(body["photos"][0]["url"], headers=auth(session, "gridhead"))
     assert photo.status_code == 200 and photo.content == image_bytes("JPEG")
+    # Each is stored once, under the SHA-256 of its bytes.
+    media = client.app.state.settings.media_dir
+    for _, (_, data, _) in files:
+        digest = hashlib.sha256(data).hexdigest()
+        [stored] = media.rglob(f"{digest}.*")
+        assert stored.read_bytes() == data
+        assert stored.parent == media / digest[:2] / digest[2:4]
     # Someone outside the incident's scope cannot fetch it, nor get a signed link to it.
     path = body["photos"][0]["url"].split("?")[0]
     assert client.get(path, headers=auth(session, "handler_ccg")).status_code == 403
@@ -178,6 +193,30 @@ def test_nearby_reports_of_the_same_category_are_linked_not_merged(client, sessi
     assert far["possible_duplicate_of"] is None
 
 
+def test_duplicates_are_open_reports_of_the_last_24_hours(session):
+    head = session.scalar(select(User).where(User.username == "gridhead"))
+    t0 = datetime(2031, 5, 1, 8, tzinfo=UTC)
+
+    def at(hours, lon=HERE["lon"]):
+        when = t0 + timedelta(hours=hours)
+        return report_incident(session, reporter_id=head.id, lon=lon, lat=HERE["lat"],
+                               category_code="0102", now=when).incident  # fmt: skip
+
+    first = at(0)
+    assert first.possible_duplicate_of is None
+    # Exactly 24 hours later still counts; a moment past 24 hours of every open one does not.
+    assert at(24).possible_duplicate_of == first.id
+    assert at(48, lon=HERE["lon"] + 0.0002).possible_duplicate_of is not None  # 20 m from 24 h
+    assert at(72 + 1 / 3600).possible_duplicate_of is None
+    # A resolved report is no longer open: a new one nearby is not its duplicate.
+    handler = session.scalar(select(User).where(User.username == "handler_jw"))
+    done = at(100)
+    actions.accept(session, incident_id=done.id, actor=handler, now=t0 + timedelta(hours=101))
+    actions.resolve(session, incident_id=done.id, actor=handler, note="ok",
+                    now=t0 + timedelta(hours=102))  # fmt: skip
+    assert at(103).possible_duplicate_of is None
+
+
 def test_no_token_is_401_and_a_role_that_cannot_report_is_403(client, session):
     assert (
         client.post("/api/v1/incidents", data={"lon": 1, "lat": 1, "category": "0102"}).status_code
@@ -310,22 +349,32 @@ def test_lists_are_filtered_by_scope_and_parameters(client, session):
     head = client.get("/api/v1/incidents", headers=auth(session, "gridhead")).json()
     assert head["total"] >= 2 and all(i["grid"] == "990105009003007" for i in head["items"])
     # A handler sees only what is assigned to their department.
+    theirs = report(client, session).json()["id"]
+    sent = act(client, session, "operator", theirs, "dispatch", department_code="990100-CG")
+    assert sent.status_code == 200
     other = client.get("/api/v1/incidents", headers=auth(session, "handler_ccg")).json()
-    assert all(i["department"]["code"] == "990100-CG" for i in other["items"])
+    assert [i["id"] for i in other["items"]] == [theirs]
     filtered = client.get(
         "/api/v1/incidents",
         params={"category": "0102", "status": "dispatched"},
         headers=auth(session, "operator"),
     ).json()
     assert mine["id"] in [i["id"] for i in filtered["items"]]
-    assert all(i["category"]["code"] == "0102" for i in filtered["items"])
+    assert {i["category"]["code"] for i in filtered["items"]} == {"0102"}
     geo = client.get(
         "/api/v1/incidents",
         params={"format": "geojson", "bbox": "109.09,21.54,109.11,21.56", "limit": 10},
         headers=auth(session, "operator"),
     ).json()
-    assert geo["type"] == "FeatureCollection" and geo["numberReturned"] <= 10
+    assert geo["type"] == "FeatureCollection" and 1 <= geo["numberReturned"] <= 10
+    assert mine["id"] in [f["id"] for f in geo["features"]]
     assert all(109.09 <= f["geometry"]["coordinates"][0] <= 109.11 for f in geo["features"])
+    far = client.get(
+        "/api/v1/incidents",
+        params={"format": "geojson", "bbox": "109.2,21.7,109.21,21.71"},
+        headers=auth(session, "operator"),
+    ).json()
+    assert far["features"] == []
     assert (
         client.get(
             "/api/v1/incidents", params={"limit": 501}, headers=auth(session, "operator")
@@ -430,3 +479,41 @@ def test_the_departments_of_an_incidents_areas_nearest_level_first(client, sessi
     assert names["990105009003-JW"] == "青柳社区居民委员会"
     assert names["990105009-CG"] == "乐银街道城市管理办公室"
     assert client.get("/api/v1/departments").status_code == 401
+
+
+def test_the_list_filters_by_area_department_and_time(client, session):
+    # A in 南湾区 990105 (community 990105009003) on 1 March 2031; B in 东澜区 990102 a day
+    # later. Nothing else is reported in 2031.
+    head = session.scalar(select(User).where(User.username == "gridhead"))
+    east = session.scalar(
+        select(func.ST_AsText(func.ST_PointOnSurface(Grid.geom)))
+        .where(Grid.code.like("990102%"))
+        .order_by(Grid.code)
+        .limit(1)
+    )
+    east_lon, east_lat = (float(v) for v in east.removeprefix("POINT(").removesuffix(")").split())
+    a_at, b_at = datetime(2031, 3, 1, 8, tzinfo=UTC), datetime(2031, 3, 2, 8, tzinfo=UTC)
+    a = report_incident(session, reporter_id=head.id, lon=HERE["lon"], lat=HERE["lat"],
+                        category_code="0102", now=a_at).incident  # fmt: skip
+    b = report_incident(session, reporter_id=head.id, lon=east_lon, lat=east_lat,
+                        category_code="0102", now=b_at).incident  # fmt: skip
+    assert a.department_code != b.department_code
+
+    def ids(**params):
+        period = {"since": "2031-01-01T00:00:00Z", "until": "2032-01-01T00:00:00Z"}
+        response = client.get(
+            "/api/v1/incidents", params={**period, **params}, headers=auth(session, "operator")
+        )
+        assert response.status_code == 200, response.text
+        return sorted(i["id"] for i in response.json()["items"])
+
+    assert ids() == sorted([a.id, b.id])
+    assert ids(area="990105") == ids(area="990105009003") == [a.id]
+    assert ids(area="990102") == [b.id]
+    assert ids(area="990104") == []  # 西屿区: neither
+    assert ids(department=a.department_code) == [a.id]
+    assert ids(department=b.department_code) == [b.id]
+    # since is inclusive, until exclusive.
+    assert ids(since=b_at.isoformat()) == [b.id]
+    assert ids(until=b_at.isoformat()) == [a.id]
+    assert ids(since=a_at.isoformat(), until=(a_at + timedelta(seconds=1)).isoformat()) == [a.id]

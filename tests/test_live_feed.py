@@ -47,6 +47,8 @@ def _read(base: str, token: str, into: queue.Queue, stop: threading.Event) -> No
                 return
             if line.startswith("event:"):
                 event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "ready":
+                into.put(("ready", None))  # subscribed: every later change reaches us
             elif line.startswith("data:") and event == "incident":
                 into.put(("incident", json.loads(line.split(":", 1)[1])))
 
@@ -55,31 +57,37 @@ def subscribe(base: str, token: str) -> tuple[queue.Queue, threading.Event]:
     received: queue.Queue = queue.Queue()
     stop = threading.Event()
     threading.Thread(target=listen, args=(base, token, received, stop), daemon=True).start()
-    assert received.get(timeout=10) == ("status", 200)
+    assert received.get(timeout=30) == ("status", 200)
+    assert received.get(timeout=30) == ("ready", None)
     return received, stop
 
 
-def wait_for(received: queue.Queue, incident_id: int, seconds: float) -> dict | None:
-    deadline = time.monotonic() + seconds
+def events_until(received: queue.Queue, incident_id: int) -> list[dict]:
+    """Every incident event up to and including the first about ``incident_id``.
+
+    The 30 s are a guard against hanging, not a latency claim (benchmarks/live_feed.py
+    measures that)."""
+    seen = []
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             kind, payload = received.get(timeout=max(0.01, deadline - time.monotonic()))
         except queue.Empty:
-            return None
-        if kind == "incident" and payload["id"] == incident_id:
-            return payload
-    return None
+            break
+        if kind == "incident":
+            seen.append(payload)
+            if payload["id"] == incident_id:
+                return seen
+    raise AssertionError(f"no event about incident {incident_id}; saw {seen}")
 
 
-def test_a_report_reaches_the_stream_within_two_seconds(live_server, committed):
+def test_a_report_reaches_the_subscribers_in_its_scope_only(live_server, committed):
     with session_scope(committed) as session:
         operator, head, outsider = (
             token_for(session, u) for u in ("operator", "gridhead", "handler_ccg")
         )
     seen_by_operator, stop_a = subscribe(live_server, operator)
     seen_by_outsider, stop_b = subscribe(live_server, outsider)
-    time.sleep(0.3)  # let both subscriptions register
-    started = time.monotonic()
     response = httpx.post(
         f"{live_server}/api/v1/incidents",
         data={"lon": 109.1, "lat": 21.55, "category": "0102"},
@@ -87,12 +95,24 @@ def test_a_report_reaches_the_stream_within_two_seconds(live_server, committed):
     )
     assert response.status_code == 201
     incident_id = response.json()["id"]
-    event = wait_for(seen_by_operator, incident_id, seconds=2.0)
-    assert event is not None, "no event within 2 s"
-    assert time.monotonic() - started < 2.0
+    event = events_until(seen_by_operator, incident_id)[-1]
     assert event["status"] in ("reported", "dispatched") and event["grid"] == "990105009003007"
-    # A handler of an unrelated department is not told about it.
-    assert wait_for(seen_by_outsider, incident_id, seconds=0.5) is None
+    # A handler of an unrelated department is not told about it. Changes reach a subscriber
+    # in order, so once the outsider hears of a later incident sent to its department, the
+    # first one would have come before it.
+    later = httpx.post(
+        f"{live_server}/api/v1/incidents",
+        data={"lon": 109.1, "lat": 21.55, "category": "0102"},
+        headers={"Authorization": f"Bearer {head}"},
+    ).json()["id"]
+    sent = httpx.post(
+        f"{live_server}/api/v1/incidents/{later}/dispatch",
+        json={"department_code": "990100-CG"},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert sent.status_code == 200, sent.text
+    told = events_until(seen_by_outsider, later)
+    assert [e["id"] for e in told] == [later]
     stop_a.set()
     stop_b.set()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -27,4 +26,3 @@ def test_notebook_runs(path, database_url, demo_generation_id, monkeypatch):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     assert "grids" in text and "points fall inside a grid" in text
-    assert os.environ["GRIDGOV_DATABASE_URL"] == database_url

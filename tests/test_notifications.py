@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -25,7 +26,7 @@ from gridgov.notifications.service import (
     notify,
 )
 from gridgov.users.models import User
-from tests.conftest import auth
+from tests.conftest import auth, token_for
 
 SECRET = "a-long-shared-secret-for-tests"
 # The receivers of these tests listen on 127.0.0.1, which webhooks may reach only when the
@@ -373,3 +374,25 @@ def test_only_a_short_clean_excerpt_of_an_answer_is_kept(committed, receiver):
     assert len(delivery.last_error) <= 200
     assert not any(ch < " " for ch in delivery.last_error)
     assert delivery.attempt_log[-1]["error"] == delivery.last_error
+
+
+def test_a_dead_letter_retried_by_hand_is_delivered(live_server, committed, receiver):
+    # (A webhook made over HTTP: test_a_webhook_to_a_public_address_is_made.)
+    target = receiver(failures=2)
+    hook_id = add_hook(committed, target.url, max_attempts=2)
+    with session_scope(committed) as session:
+        admin = {"Authorization": f"Bearer {token_for(session, 'admin')}"}
+    deliver_due(committed, now=T0, allow=LOCAL)
+    deliver_due(committed, now=T0 + backoff(1), allow=LOCAL)
+    [delivery] = deliveries(committed, hook_id)
+    assert (delivery.status, delivery.attempts) == ("dead", 2)
+    retried = httpx.post(
+        f"{live_server}/api/v1/webhooks/deliveries/{delivery.id}/retry", headers=admin
+    )
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    run = deliver_due(committed, now=datetime.now(UTC) + timedelta(seconds=1), allow=LOCAL)
+    assert run.delivered == 1
+    [delivery] = deliveries(committed, hook_id)
+    assert (delivery.status, delivery.last_status) == ("delivered", 200)
+    assert [a["status"] for a in delivery.attempt_log] == [503, 503, 200]
+    assert [p["data"] for p, _, _ in target.received] == [{"fence": "F1"}] * 3

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gridgov.boundaries.models import Grid
-from gridgov.evaluation.quadrants import DepartmentFigures, Quadrant, city_medians, quadrant
+from gridgov.evaluation.quadrants import DepartmentFigures
 from gridgov.evaluation.service import evaluate, rate_department
 from gridgov.incidents import actions
 from gridgov.incidents.escalation import escalate_overdue
@@ -26,6 +26,7 @@ from gridgov.incidents.lifecycle import Move, transition
 from gridgov.incidents.models import Incident, IncidentEvent
 from gridgov.incidents.reporting import report_incident
 from gridgov.users.models import User
+from tests import evaluation as by_hand
 from tests.conftest import GEODATA
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
@@ -269,10 +270,35 @@ def check_scorecards(session, plan, street_scores):
     result = evaluate(session, start=PERIOD[0], end=PERIOD[1])
     got = {card.figures.department_code: card for card in result.scorecards}
     assert set(got) == set(expected)
-    thresholds = city_medians(list(expected.values()))
-    assert result.thresholds == thresholds
+    # Effectiveness, thresholds and quadrants worked out without gridgov.evaluation.
+    effect = {}
+    for dept, f in expected.items():
+        ratings = [r for r in (f.rating_mean, f.street_rating_mean) if r is not None]
+        effect[dept] = by_hand.effectiveness(
+            within_sla=f.resolved_within_sla / f.resolved if f.resolved else None,
+            reopen_rate=0.0 if f.resolved else None,
+            ratings=ratings,
+        )
+    speeds = [f.median_accept_hours for f in expected.values() if f.median_accept_hours is not None]
+    speed_hours = statistics.median(speeds)
+    threshold = statistics.median(e for e in effect.values() if e is not None)
+    assert result.thresholds is not None
+    assert result.thresholds.speed_hours == pytest.approx(speed_hours)
+    assert result.thresholds.effectiveness == pytest.approx(threshold)
     for dept, figures in expected.items():
         assert got[dept].figures == figures, dept
-        assert got[dept].quadrant == quadrant(figures, thresholds), dept
-    quadrants = {card.quadrant for card in result.scorecards if card.quadrant}
-    assert quadrants == set(Quadrant)  # the plan puts departments in all four
+        if effect[dept] is None:
+            assert got[dept].figures.effectiveness is None, dept
+        else:
+            assert got[dept].figures.effectiveness == pytest.approx(effect[dept]), dept
+        hours = figures.median_accept_hours
+        want = None
+        if hours is not None and effect[dept] is not None:
+            want = by_hand.quadrant(
+                hours, effect[dept], speed_hours=speed_hours, threshold=threshold
+            )
+        assert (got[dept].quadrant and got[dept].quadrant.value) == want, dept
+    quadrants = {card.quadrant.value for card in result.scorecards if card.quadrant}
+    assert quadrants == {  # the plan puts departments in all four
+        "fast_effective", "slow_effective", "fast_ineffective", "slow_ineffective"
+    }  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import random
 import threading
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from gridgov.sensors.partitions import make_partitions_ahead, month_of, months_f
 from gridgov.sensors.rules import RuleSpec, Sample, breached, replay
 from gridgov.users.models import User
 from tests.conftest import auth
+from tests.locks import backend_pid, wait_until_blocked
 
 T = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -363,15 +365,17 @@ def test_a_second_worker_waits_and_goes_on_from_the_first_ones_state(committed, 
     first = committed()
     ingest(first, rows=oxygen((10, 3.5), (20, 3.4)))
     outcome = {}
+    pids: queue.Queue[int] = queue.Queue()
 
     def second_worker():
         with session_scope(committed) as session:
+            pids.put(backend_pid(session))
             outcome["opened"] = ingest(session, rows=oxygen((30, 3.3))).alerts_opened
 
     worker = threading.Thread(target=second_worker)
     worker.start()
-    worker.join(timeout=1.0)
-    assert worker.is_alive()  # waiting for the sensor, held by the first worker
+    # Waiting for the sensor, held by the first worker (PostgreSQL says so).
+    wait_until_blocked(committed, pids.get(timeout=30), by=backend_pid(first))
     first.commit()
     first.close()
     worker.join(timeout=30)
@@ -436,18 +440,20 @@ def test_a_batch_reaching_a_new_month_does_not_deadlock_with_one_holding_its_sen
     first = committed()
     Evaluation(first, {sensor_id: "water_quality"})  # what a batch does first: lock
     outcome = {}
+    pids: queue.Queue[int] = queue.Queue()
 
     def second_worker():
         try:
             with session_scope(committed) as session:
+                pids.put(backend_pid(session))
                 outcome["written"] = ingest(session, rows=oxygen(new_month), now=new_month).written
         except Exception as error:  # the test reports it below
             outcome["error"] = error
 
     worker = threading.Thread(target=second_worker)
     worker.start()
-    worker.join(timeout=1.0)
-    assert worker.is_alive(), outcome  # waiting for the sensor
+    # The partition is made and the worker waits for the sensor, held by the first one.
+    wait_until_blocked(committed, pids.get(timeout=30), by=backend_pid(first))
     ingest(first, rows=oxygen(june + timedelta(minutes=10)), now=june + timedelta(hours=1))
     first.commit()
     first.close()

@@ -20,7 +20,7 @@ from gridgov.db import session_scope
 from gridgov.errors import FieldError
 from gridgov.supplies import reservations
 from gridgov.supplies.coverage import coverage
-from gridgov.supplies.models import StockLot, Stockpile
+from gridgov.supplies.models import ReservationLine, StockLot, Stockpile
 from gridgov.supplies.planning import Candidate, parse_demand, plan_supplies, running_totals
 from gridgov.supplies.roads import RoadNetwork, load_network, replace_roads
 from gridgov.supplies.search import _KNN, find_supplies
@@ -209,7 +209,13 @@ def test_expired_stock_is_never_reserved_and_soonest_expiry_goes_first(session):
         ("2029-01-01", 10),
         ("2031-01-01", 2),
     ]
-    assert made.id
+    # The reservation holds exactly those two lots, soonest expiry first.
+    held = session.execute(
+        select(ReservationLine.lot_id, ReservationLine.quantity)
+        .where(ReservationLine.reservation_id == made.id)
+        .order_by(ReservationLine.id)
+    ).all()
+    assert held == [(lots[0].id, 10), (lots[1].id, 2)]
 
 
 def test_release_and_fulfil(session):
@@ -348,3 +354,26 @@ def test_stockpiles_before_any_boundaries_say_how_to_load_them(session):
         import_stock(session, rows=[stock_row("T-N", east(1), "test_tent", 5)])
     [problem] = refused.value.problems
     assert problem.field == "file" and "gridgov demo load" in problem.reason
+
+
+def test_by_road_the_nearest_are_found_beyond_the_straight_line_nearest(session):
+    # P is 1 km north but 5 km by road; Q 1.5 km south and R 2 km west, both on straight
+    # roads. The two nearest by road are Q and R, though P is the nearest in a straight
+    # line: the road ranking must look past the straight-line top two.
+    add_items(session, "test_tent")
+    north, south, west = east(0, 1), east(0, -1.5), east(-2)
+    import_stock(session, rows=[stock_row("T-P", north, "test_tent", 10),
+                                stock_row("T-Q", south, "test_tent", 10),
+                                stock_row("T-R", west, "test_tent", 10)])  # fmt: skip
+    loop = [ORIGIN, east(2), east(2, 1), north]
+    replace_roads(session, lines=[LineString(loop), LineString([ORIGIN, south]),
+                                  LineString([ORIGIN, west])])  # fmt: skip
+    network = load_network(session)
+    straight = search(session, {"test_tent": 15}, network=network, by_road=False, limit=3)
+    assert [r.stockpile.code for r in straight.ranked] == ["T-P", "T-Q", "T-R"]
+    road = search(session, {"test_tent": 15}, network=network, by_road=True, limit=2)
+    assert [r.stockpile.code for r in road.ranked] == ["T-Q", "T-R"]
+    assert [round(r.distance_m, -2) for r in road.ranked] == [1500, 2000]
+    assert road.covered_at == {"test_tent": 1}
+    every = search(session, {"test_tent": 15}, network=network, by_road=True, limit=3)
+    assert [r.stockpile.code for r in every.ranked] == ["T-Q", "T-R", "T-P"]

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import text
 
+from gridgov.config import Settings
 from gridgov.supplies.roads import replace_roads
 from tests.conftest import auth
 from tests.supplies import ORIGIN, hand_made
 
 HERE = {"lon": ORIGIN[0], "lat": ORIGIN[1]}
+TODAY = date(2026, 11, 22)  # the hand-made stock expires in 2020 and 2030
+
+
+class CityCalendar(Settings):
+    """The service's settings with the city's calendar set by the test, not by the clock."""
+
+    day: date = TODAY
+
+    def today(self) -> date:
+        return self.day
+
+
+@pytest.fixture(autouse=True)
+def calendar(client) -> CityCalendar:
+    """Every request of these tests runs on ``calendar.day`` (TODAY unless a test moves it)."""
+    settings = CityCalendar(**client.app.state.settings.model_dump())
+    client.app.state.settings = settings
+    return settings
 
 
 def nearest(client, session, user="emergency", **params):
@@ -158,6 +179,8 @@ def test_coverage_table_and_geojson(client, session):
     params = {"area": "990105", "item": ["tent", "rubber_boat"], "radius_km": 3}
     table = client.get("/api/v1/supplies/coverage", params=params, headers=headers).json()
     assert table["in_area"]["tent"]["available"] > 0
+    assert table["communities"], "南湾区 has communities"
+    assert all(c["code"].startswith("990105") for c in table["communities"])
     assert all(set(c["within_radius"]) == {"tent", "rubber_boat"} for c in table["communities"])
     geo = client.get(
         "/api/v1/supplies/coverage", params={**params, "format": "geojson"}, headers=headers
@@ -167,3 +190,19 @@ def test_coverage_table_and_geojson(client, session):
         "/api/v1/supplies/coverage", params={**params, "area": "nowhere"}, headers=headers
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "area"
+
+
+def test_stock_expires_by_the_citys_calendar(client, session, calendar):
+    # T-B's 40 good tents expire on 1 January 2030: usable that day, gone the day after.
+    hand_made(session)
+    calendar.day = date(2030, 1, 1)
+    body = nearest(client, session, item="test_tent", quantity=100).json()
+    assert [s["code"] for s in body["nearest"]] == ["T-A", "T-B", "T-C", "T-D"]
+    calendar.day = date(2030, 1, 2)
+    body = nearest(client, session, item="test_tent", quantity=100).json()
+    assert [s["code"] for s in body["nearest"]] == ["T-A", "T-C", "T-D"]
+    assert [s["running_total"]["test_tent"] for s in body["nearest"]] == [30, 530, 540]
+    headers = auth(session, "emergency")
+    line = {"stockpile": "T-B", "item": "test_tent", "quantity": 1}
+    refused = client.post("/api/v1/supplies/reservations", json={"lines": [line]}, headers=headers)
+    assert refused.status_code == 409

@@ -54,9 +54,12 @@ class DepartmentFigures:
     def effectiveness(self) -> float | None:
         """The weighted blend of the parts that have data (0-1), or None.
 
-        >>> figures = DepartmentFigures("D", resolved=4, resolved_within_sla=3, reopened=1)
+        Three of four resolved in time, two reopened, no ratings (satisfaction drops out):
+        (0.5 x 0.75 + 0.2 x 0.5) / 0.7.
+
+        >>> figures = DepartmentFigures("D", resolved=4, resolved_within_sla=3, reopened=2)
         >>> round(figures.effectiveness, 6)
-        0.75
+        0.678571
         """
         rate = self.reopen_rate
         parts = {

@@ -435,6 +435,7 @@ window.GridgovMap = (function () {
     may = await mayDo();
     if (may.has("fences")) loadMonitoring();
     if (may.has("search_supplies")) loadStockpiles();
+    window.gridgovMap.overlaysAsked = true; // every layer the role may read is asked for
   }
 
   function loadMonitoring() {
