@@ -348,7 +348,7 @@ def import_categories_command(
     writes them."""
     from gridgov.responsibilities.service import load_categories
 
-    _import_reference(file, "categories", lambda s: load_categories(s, path=file), commit)
+    _import_catalogue(file, "categories", lambda s: (load_categories(s, path=file), []), commit)
 
 
 @import_app.command("responsibilities")
@@ -476,23 +476,7 @@ def import_items_command(
     """Check the item catalogue (code, name_zh, name_en, unit_zh, unit_en); --commit writes."""
     from gridgov.supplies.stock import load_items
 
-    _import_reference(file, "items", lambda s: load_items(s, path=file), commit)
-
-
-def _import_reference(file: Path, what: str, load: Callable[[Session], int], commit: bool) -> None:
-    """Load a reference table in a transaction and keep it only with --commit."""
-    from gridgov.tables import TableError
-
-    with session_scope(_sessions()) as session:
-        try:
-            count = load(session)
-        except TableError as exc:
-            raise _fail(f"{exc}; nothing written") from exc
-        if not commit:
-            session.rollback()
-            typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
-            return
-    typer.echo(f"wrote {count} {what}")
+    _import_catalogue(file, "items", lambda s: (load_items(s, path=file), []), commit)
 
 
 @import_app.command("incidents")
@@ -602,9 +586,10 @@ def import_sensor_rules_command(
 def _import_catalogue(
     file: Path, what: str, load: Callable[[Session], tuple[int, list[str]]], commit: bool
 ) -> None:
-    """Check a catalogue CSV in a transaction, list every problem, and keep it only with
-    --commit (the check needs the database: departments, grids, categories, sensors)."""
+    """Check a catalogue or reference table in a transaction, list every problem, and keep
+    it only with --commit (the check needs the database: departments, grids, categories)."""
     from gridgov.sensors.catalogue import CatalogueError
+    from gridgov.tables import TableError
 
     with session_scope(_sessions()) as session:
         try:
@@ -613,6 +598,8 @@ def _import_catalogue(
             for problem in exc.problems:
                 typer.echo(f"  {problem}")
             raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+        except TableError as exc:
+            raise _fail(f"{exc}; nothing written") from exc
         except OSError as exc:
             raise _fail(f"{file}: {exc}") from exc
         for note in notes:
