@@ -88,11 +88,11 @@ def serve(
     from gridgov.users.secret import SecretKeyError, TokenSecret
 
     settings = get_settings()
-    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     try:
         TokenSecret(settings)  # made (or checked) once, before any worker starts
     except SecretKeyError as exc:
         raise _fail(str(exc)) from exc
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     if demo is None:
         demo = settings.environment != "production"
     elif demo and settings.environment == "production":

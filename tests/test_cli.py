@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -296,10 +297,17 @@ def test_generations_new_list_and_activate(cli_env, engine, demo_generation_id):
             session.execute(delete(Generation).where(Generation.id == new_id))
 
 
-def test_demo_load_is_done_once(cli_env, demo_generation_id):
+def test_demo_load_is_done_once(cli_env, engine, demo_generation_id):
+    before = generation_ids(engine)
     result = runner.invoke(app, ["demo", "load"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"demo city in generation {demo_generation_id}"
+    assert result.output.strip() == "the demo city is loaded and active"
+    assert generation_ids(engine) == before and demo_generation_id in before
+
+
+def generation_ids(engine):
+    with session_scope(make_session_factory(engine)) as session:
+        return set(session.scalars(select(Generation.id)))
 
 
 def test_serve_runs_the_app_factory_where_it_is_told(cli_env, monkeypatch):
@@ -307,9 +315,20 @@ def test_serve_runs_the_app_factory_where_it_is_told(cli_env, monkeypatch):
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    result = runner.invoke(app, ["serve", "--no-demo", "--host", "127.0.0.1", "--port", "8765"])
+    # With the demo (loaded already: nothing changes). --no-demo would switch the demo
+    # accounts off in the database every later test signs in with; tests/test_tokens.py
+    # checks that in a rolled-back session.
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        result = runner.invoke(app, ["serve", "--host", "127.0.0.1", "--port", "8765"])
+    finally:  # serve sets up the service's JSON logging; the later tests read plain output
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     assert result.exit_code == 0, result.output
-    assert calls == [("api.main:create_app", {"factory": True, "host": "127.0.0.1", "port": 8765})]
+    [(target, options)] = calls
+    assert target == "api.main:create_app"
+    assert options | {"factory": True, "host": "127.0.0.1", "port": 8765} == options
 
 
 @pytest.mark.parametrize(
