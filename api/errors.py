@@ -309,7 +309,8 @@ async def http_error(request: Request, exc: Exception) -> ProblemResponse:
     detail = str(message) if message else t(fallback, lang)
     code = str(given.get("code") or fallback)
     extensions = {k: v for k, v in given.items() if k not in _RESERVED}
-    return problem(request, status, code, detail, headers=exc.headers, **extensions)
+    errors = given.get("errors") or ()
+    return problem(request, status, code, detail, errors=errors, headers=exc.headers, **extensions)
 
 
 # Seconds a client should wait before trying again while the database is away: about what

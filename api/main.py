@@ -30,6 +30,7 @@ from api.routes import (
     maps,
     monitoring,
     notifications,
+    ogc,
     ops,
     supplies,
     visits,
@@ -192,6 +193,7 @@ def create_app(
         return {"status": "ok", "active_generation": generation.id if generation else None}
 
     app.include_router(maps.router)
+    app.include_router(ogc.router)
     app.include_router(pages.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app
