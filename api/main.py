@@ -31,6 +31,7 @@ from api.routes import (
     monitoring,
     notifications,
     ogc,
+    open311,
     ops,
     supplies,
     visits,
@@ -194,6 +195,7 @@ def create_app(
 
     app.include_router(maps.router)
     app.include_router(ogc.router)
+    app.include_router(open311.router)
     app.include_router(pages.router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -40,6 +40,12 @@ def _user(request: Request, session: SessionDep, token: str | None, lang: str) -
         raise _unauthorised(lang, "auth.invalid") from None
 
 
+def user_for_token(request: Request, session: SessionDep, token: str | None, lang: str) -> User:
+    """The user a token names (401 without a valid one), for a route that finds the token
+    somewhere of its own (Open311's ``api_key`` form field)."""
+    return _user(request, session, token, lang)
+
+
 def current_user(
     request: Request,
     session: SessionDep,
