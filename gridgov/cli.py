@@ -256,7 +256,11 @@ def generations_activate(generation_id: int) -> None:
     """Make a generation the one that answers lookups."""
     with session_scope(_sessions()) as session:
         try:
-            activate_generation(session, generation_id=generation_id)
+            activate_generation(
+                session,
+                generation_id=generation_id,
+                edge_tolerance_m=get_settings().edge_tolerance_m,
+            )
         except GenerationError as exc:
             raise _fail(str(exc)) from exc
     typer.echo(f"generation {generation_id} is active")

@@ -19,6 +19,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridgov.boundaries.follow import DEFAULT_EDGE_TOLERANCE_M
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Shorter configured secrets are refused: HS256 wants at least 256 bits of key.
 MIN_SECRET_LENGTH = 32
@@ -71,7 +73,7 @@ class Settings(BaseSettings):
     delivery_interval: float = 2.0
     # Stockpiles and sensors this close outside every grid (a pier, a river-bank station)
     # are attached to the nearest grid on import; farther out they are refused.
-    edge_tolerance_m: float = 200.0
+    edge_tolerance_m: float = DEFAULT_EDGE_TOLERANCE_M
     # Distinct visiting units in a month above which a community is yellow, and red.
     visit_yellow_above: int = 30
     visit_red_above: int = 35

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.follow import DEFAULT_EDGE_TOLERANCE_M, follow_boundaries
 from gridgov.boundaries.models import Generation, Grid
 
 
@@ -47,8 +48,11 @@ def latest_inactive_generation(session: Session) -> Generation | None:
     )
 
 
-def activate_generation(session: Session, *, generation_id: int) -> Generation:
-    """Make one generation the active one; the previous stays queryable, inactive."""
+def activate_generation(
+    session: Session, *, generation_id: int, edge_tolerance_m: float = DEFAULT_EDGE_TOLERANCE_M
+) -> Generation:
+    """Make one generation the active one; the previous stays queryable, inactive.
+    Stockpiles and sensors are placed again in its grids (``follow_boundaries``)."""
     generation = session.get(Generation, generation_id, with_for_update=True)
     if generation is None:
         raise GenerationError(f"generation {generation_id} does not exist")
@@ -66,6 +70,7 @@ def activate_generation(session: Session, *, generation_id: int) -> Generation:
     generation.is_active = True
     generation.activated_at = session.scalar(select(func.now()))
     session.flush()
+    follow_boundaries(session, generation_id=generation_id, tolerance_m=edge_tolerance_m)
     # Workers listening on this channel drop their in-memory index at once.
     session.execute(text("SELECT pg_notify('gridgov_boundaries', :id)"), {"id": str(generation_id)})
     return generation
