@@ -106,8 +106,14 @@ class Contexts:
         self.opened: list[Any] = []
 
     def new(self, **options: Any) -> Any:
+        """A context; without the service worker unless ``service_workers="allow"`` (requests
+        a worker answers would pass by the tests' own ``route`` handlers)."""
+        options.setdefault("service_workers", "block")
         context = self.browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-        context.route("**/*", self._only_the_service)
+        if options["service_workers"] == "block":
+            context.route("**/*", self._only_the_service)
+        else:  # Chromium bypasses service workers while requests are routed: watch instead
+            context.on("request", self._watch)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         self.opened.append(context)
         return context
@@ -135,6 +141,10 @@ class Contexts:
             f"localStorage.setItem('gridgov.token', {token});"
             f"localStorage.setItem('gridgov.user', {user});"
         )
+
+    def _watch(self, request: Any) -> None:
+        if not request.url.startswith((self.base + "/", "data:", "blob:")):
+            self.outside.append(request.url)
 
     def _only_the_service(self, route: Any) -> None:
         url = route.request.url
@@ -328,8 +338,9 @@ def test_the_map_asks_a_grid_head_for_no_layer_they_cannot_read(contexts: Contex
 # -- the grid head's phone -------------------------------------------------------------------
 
 
-def phone(contexts: Contexts) -> Any:
+def phone(contexts: Contexts, **options: Any) -> Any:
     return contexts.new(
+        **options,
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,
@@ -535,6 +546,46 @@ def test_a_refused_report_is_kept_with_its_reason_until_discarded_by_hand(
     expect(page.locator("#outbox")).to_be_hidden()
     assert page.evaluate("async () => (await Outbox.all()).length") == 0
     assert incidents_described(committed, description) == 0
+
+
+def test_the_report_page_opens_without_a_network_once_it_has_been_opened(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    description = "冷启动离线上报：井盖缺失"
+    context = phone(contexts, service_workers="allow")
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
+    # The worker has kept the page and what it loaded.
+    page.wait_for_function(
+        """async () => {
+            for (const name of await caches.keys()) {
+                const kept = await caches.open(name);
+                if ((await kept.match('/report')) && (await kept.keys()).length > 3) return true;
+            }
+            return false;
+        }"""
+    )
+    page.close()
+
+    context.set_offline(True)  # the grid head walks out of coverage and opens the page again
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/report")
+    expect(page.locator("#submit-report")).to_be_visible()
+    expect(page.locator("#position-info")).to_contain_text("±12", timeout=10_000)
+    page.fill("#category-search", "垃圾")
+    page.click('#category-list button[data-code="0102"]')
+    page.fill("#description", description)
+    page.click("#submit-report")
+    waiting = t("web.report.waiting_offline", "zh", count=1)
+    page.wait_for_selector(f"#outbox-summary:has-text('{waiting}')")
+    assert incidents_described(committed, description) == 0
+
+    context.set_offline(False)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#result-grid", timeout=15_000)
+    assert incidents_described(committed, description) == 1
 
 
 def test_a_waiting_report_is_sent_only_by_the_account_that_wrote_it(

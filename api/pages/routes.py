@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 
 from api.deps import SessionDep
 from api.headers import nonce_of, with_nonce
-from api.pages.assets import STATIC_URL
+from api.pages.assets import STATIC_DIR, STATIC_URL
 from api.pages.city_map import render_map_page
 from api.params import BigId
 from gridgov.boundaries.generations import active_generation
@@ -89,6 +91,33 @@ def home() -> RedirectResponse:
 @router.get("/login")
 def login_page(request: Request) -> Response:
     return _page(request, "login.html", "web.login.title")
+
+
+@cache
+def service_worker_source() -> str:
+    """sw.js with its cache named after the pages' files: a release with other scripts or
+    styles installs a new worker, which drops the copies kept by the old one."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC_DIR.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
+            digest.update(path.read_bytes())
+    source = (STATIC_DIR / "app" / "sw.js").read_text(encoding="utf-8")
+    return source.replace("gridgov-offline-v1", f"gridgov-offline-{digest.hexdigest()[:16]}")
+
+
+@router.get("/sw.js")
+def service_worker() -> Response:
+    """The service worker, from the root so that it may serve every page (its own policy
+    lets it fetch from this origin, nothing else)."""
+    return Response(
+        service_worker_source(),
+        media_type="text/javascript",
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": "default-src 'self'",
+        },
+    )
 
 
 @router.get("/report")

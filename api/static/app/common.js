@@ -198,6 +198,26 @@ window.Gridgov = (function () {
       .catch(() => {});
   }
 
+  /** Keep this page, and what it loaded from the service, for opening without a network
+   * (the service worker, /sw.js). Browsers without service workers simply do not. */
+  function keepOffline() {
+    if (!("serviceWorker" in navigator)) return;
+    const send = () =>
+      navigator.serviceWorker
+        .register("/sw.js")
+        .then(() => navigator.serviceWorker.ready)
+        .then((registration) => {
+          const loaded = performance
+            .getEntriesByType("resource")
+            .map((entry) => entry.name)
+            .filter((url) => url.startsWith(location.origin + "/static/"));
+          registration.active.postMessage({ keep: [location.pathname + location.search, ...loaded] });
+        })
+        .catch(() => {});
+    if (document.readyState === "complete") send();
+    else window.addEventListener("load", send);
+  }
+
   return {
     config,
     T,
@@ -217,5 +237,6 @@ window.Gridgov = (function () {
     eventLabel,
     STATUS_COLOURS,
     addBackground,
+    keepOffline,
   };
 })();

@@ -9,6 +9,7 @@
   const CATEGORIES = "gridgov.categories." + G.config.lang;
   const RETRY_MS = 10000;
   if (!G.requireLogin()) return;
+  G.keepOffline(); // a grid head opens this page in the field, network or not
 
   const $ = (id) => document.getElementById(id);
   let position = null; // {lon, lat, accuracy_m, manual}
