@@ -409,7 +409,7 @@ window.GridgovMap = (function () {
           color: "#5d6d7e",
           weight: 0.5,
           fillColor: VISIT_COLOURS[f.properties.level],
-          fillOpacity: f.properties.units ? 0.55 : 0.1,
+          fillOpacity: f.properties.units ? 0.55 : 0, // unvisited: only the outline
         }),
         onEachFeature: (f, l) =>
           l.bindTooltip(T("web.visits.units", { name: G.esc(f.properties.name), units: f.properties.units }), { sticky: true }),

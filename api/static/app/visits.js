@@ -10,7 +10,7 @@
 
   const $ = (id) => document.getElementById(id);
   const COLOURS = { green: "#27ae60", yellow: "#f1c40f", red: "#c0392b" };
-  const map = L.map("visits-map");
+  const map = L.map("visits-map", { zoomSnap: 0.25 }); // the city fills the map
   G.addBackground(map, { level: "street" });
   const loadLayer = L.geoJSON(null, { style: styleOf, onEachFeature: bindFeature }).addTo(map);
   const names = {}; // community code -> name
