@@ -331,17 +331,19 @@
   // -- start -------------------------------------------------------------------------------
 
   async function start() {
-    let may = [];
+    let me;
     try {
-      may = (await G.api("/api/v1/auth/me")).may || [];
+      me = await G.api("/api/v1/auth/me");
     } catch (e) {
-      may = (G.user() || {}).may || [];
+      me = G.user() || {};
     }
-    mayRegister = may.includes("register_visit");
+    mayRegister = (me.may || []).includes("register_visit");
     $("visit-form").hidden = !mayRegister;
     showChosen();
     await loadHeat();
-    await showComing(null);
+    // A grid head's, a community worker's or a community operator's own community first.
+    if (me.grid_code || me.department_code || names[me.area_code]) await showComing(null);
+    else $("c-note").textContent = T("web.visits.choose_community");
     document.body.dataset.ready = "1";
   }
 
