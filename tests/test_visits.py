@@ -205,6 +205,22 @@ def test_a_unit_already_coming_to_a_neighbour_is_counted_there_once(session, dem
     assert load.quieter_communities[0][0] == first and load.quieter_communities[0][3] == 30
 
 
+def test_a_community_the_visit_goes_to_already_is_no_alternative(session, demo_generation):
+    first, second, third, fourth = neighbours_by_distance(session, demo_generation)[:4]
+    for n in range(36):
+        register(session, f"单位{n:02d}")
+    both = Visit(
+        unit="新单位",
+        purpose="走访",
+        starts_on=date(2027, 1, 11),
+        ends_on=date(2027, 1, 12),
+        communities=[QINGLIU, first],
+    )
+    red, green = check_visit(session, visit=both, thresholds=THRESHOLDS, today=TODAY)
+    assert (red.level, green.level) == (Load.RED, Load.GREEN)
+    assert [code for code, *_ in red.quieter_communities] == [second, third, fourth]
+
+
 def test_quieter_weeks_leave_out_weeks_already_over():
     busy = [("A", date(2027, 1, 25), date(2027, 1, 26))]
     weeks = quieter_weeks(busy, JANUARY, count=6, not_before=date(2027, 1, 20))

@@ -85,7 +85,9 @@ def _loads(
                     month,
                     len(at_community),
                     level,
-                    _quieter_communities(session, area_id, units, visit.unit.strip(), thresholds),
+                    _quieter_communities(
+                        session, area_id, units, visit.unit.strip(), set(communities), thresholds
+                    ),
                     quieter_weeks(_visits_at(session, code, month), month, not_before=today),
                 )
             )
@@ -213,7 +215,8 @@ def _validate(session: Session, visit: Visit, today: date) -> dict[str, tuple[in
     if not 1 <= len(codes) <= MAX_COMMUNITIES:
         raise FieldError("communities", "visits.communities", limit=MAX_COMMUNITIES)
     generation = active_generation(session)
-    found = _community_rows(session, generation.id if generation else -1, codes)
+    generation_id = generation.id if generation else -1
+    found = _community_rows(session, generation_id, codes)
     # A grid's code stands for its community: the load is counted per community.
     missing = [c for c in codes if c not in found]
     grids: dict[str, str] = {}
@@ -222,7 +225,7 @@ def _validate(session: Session, visit: Visit, today: date) -> dict[str, tuple[in
             select(Grid.code, Area.code)
             .join(Area, Area.id == Grid.community_id)
             .where(
-                Grid.generation_id == (generation.id if generation else -1),
+                Grid.generation_id == generation_id,
                 Grid.code.in_(missing),
             )
         )
@@ -230,8 +233,7 @@ def _validate(session: Session, visit: Visit, today: date) -> dict[str, tuple[in
     unknown = [c for c in codes if c not in found and c not in grids]
     if unknown:
         raise FieldError("communities", "visits.unknown_community", codes=", ".join(unknown))
-    for community in set(grids.values()) - set(found):
-        found.update(_community_rows(session, generation.id if generation else -1, [community]))
+    found.update(_community_rows(session, generation_id, sorted(set(grids.values()) - set(found))))
     places = dict.fromkeys(grids.get(code, code) for code in codes)
     return {code: found[code] for code in places}
 
@@ -293,10 +295,12 @@ def _quieter_communities(
     area_id: int,
     units: dict[str, set[str]],
     unit: str,
+    going: set[str],
     thresholds: Thresholds,
 ) -> list[tuple[str, str, float, int]]:
-    """The nearest communities that would still be green with this unit counted."""
-    rows = session.execute(_NEIGHBOURS, {"origin": area_id}).all()
+    """The nearest communities that would still be green with this unit counted, other than
+    those the visit goes to already."""
+    rows = [r for r in session.execute(_NEIGHBOURS, {"origin": area_id}) if r[0] not in going]
     names = {code: name for code, name, _ in rows}
     loads = {code: len(units.get(code, set()) | {unit}) for code in names}
     nearest = nearest_quieter({code: float(d) for code, _, d in rows}, loads, thresholds)
