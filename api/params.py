@@ -8,6 +8,7 @@ driver error (a 500). They are refused here, naming the field, before any route 
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request
@@ -25,6 +26,20 @@ GenerationParam = Annotated[
     int | None,
     Query(ge=1, le=INT4_MAX, description="Boundary generation id; the active one when omitted."),
 ]
+
+# 1900-2999: year 0 is no date, 9999-12 ends nowhere.
+MONTH = r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"
+MonthParam = Annotated[str, Query(pattern=MONTH, description="YYYY-MM")]
+
+
+def parse_month(text: str) -> date:
+    """The first day of a month given as YYYY-MM (already checked against ``MONTH``).
+
+    >>> parse_month("2027-01")
+    datetime.date(2027, 1, 1)
+    """
+    return date(int(text[:4]), int(text[5:7]), 1)
+
 
 BBox = tuple[float, float, float, float]
 BBoxParam = Annotated[str | None, Query(description="min lon,min lat,max lon,max lat (WGS84)")]

@@ -86,7 +86,7 @@ def cleaned_up_after(engine: Engine) -> Iterator[None]:
                     "TRUNCATE incident_photos, whistles, incident_events, incidents,"
                     " street_ratings, supply_events, reservation_lines, reservations, alerts,"
                     " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
-                    " readings, rule_states"
+                    " readings, rule_states, visit_places, visit_registrations"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.

@@ -13,9 +13,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -27,6 +28,9 @@ from gridgov.config import PROJECT_ROOT
 from gridgov.i18n import t
 from gridgov.incidents.models import Incident, Whistle
 from gridgov.users.models import User
+from gridgov.visits.load import Thresholds
+from gridgov.visits.models import VisitPlace, VisitRegistration
+from gridgov.visits.service import Visit, register_visit
 from tests.photos import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -793,6 +797,128 @@ def test_on_a_phone_the_map_folds_its_panels_away(contexts: Contexts) -> None:
     assert layer_list.is_visible()
     page.mouse.click(200, 420)  # the map itself
     assert not layer_list.is_visible()
+
+
+# -- visits registered before they happen (调研报备) -------------------------------------------
+
+QINGLIU = "990105009003"  # 青柳社区, the community of the grid head's grid
+
+
+def busy_next_month(committed: sessionmaker[Session], units: int) -> tuple[date, date]:
+    """``units`` units registered at 青柳社区 on the 10th and 11th of next month (the
+    service's today is the city's); the two days, for a visit of the same dates."""
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    start, end = month + timedelta(days=9), month + timedelta(days=10)
+    with committed.begin() as session:
+        for n in range(units):
+            visit = Visit(
+                unit=f"检查组{n:02d}",
+                purpose="安全检查",
+                starts_on=start,
+                ends_on=end,
+                communities=[QINGLIU],
+            )
+            register_visit(
+                session, visit=visit, registered_by=None, thresholds=Thresholds(), today=today
+            )
+    return start, end
+
+
+def places_of(committed: sessionmaker[Session], unit: str) -> list[tuple[str, list[Any]]]:
+    with committed() as session:
+        rows = session.execute(
+            select(VisitPlace.community_code, VisitRegistration.people)
+            .join(VisitRegistration, VisitRegistration.id == VisitPlace.registration_id)
+            .where(VisitRegistration.unit == unit)
+        )
+        return [(code, people) for code, people in rows]
+
+
+def test_a_unit_warned_of_a_red_community_switches_to_a_quieter_one_and_registers(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    start, end = busy_next_month(committed, 35)
+    context = contexts.new(viewport={"width": 1400, "height": 900})
+    contexts.sign_in(context, "handler_dcg")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/visits")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+
+    page.fill("#v-unit", "区市场监管局")
+    page.fill("#v-purpose", "食品安全检查")
+    page.fill("#v-people", "张三、李四")
+    page.fill("#v-start", start.isoformat())
+    page.fill("#v-end", end.isoformat())
+    page.wait_for_selector(f"body[data-heat-month='{start:%Y-%m}']")  # the map follows
+    page.fill("#v-search", "青柳")
+    assert page.locator("#v-list li:visible").count() < 10
+    page.check(f"#v-list li[data-code='{QINGLIU}'] input")
+    assert "青柳社区" in page.locator("#v-chosen").inner_text()
+
+    # The load is checked first: 36 units with this one, red, with quieter choices.
+    page.click("#v-submit")
+    red = page.locator(f"#v-check .load[data-community='{QINGLIU}'][data-level='red']")
+    red.wait_for()
+    assert t("visits.warning.red", "zh", name="青柳社区", units=36) in red.inner_text()
+    assert red.locator(".switch-community").count() == 3
+    assert red.locator(".switch-week").count() >= 1
+    assert page.locator("#v-submit").inner_text() == t("web.visits.submit_anyway", "zh")
+    assert places_of(committed, "区市场监管局") == []  # nothing registered yet
+
+    # One click goes to the nearest quieter community and checks again: green there.
+    suggestion = red.locator(".switch-community").first
+    quieter = suggestion.get_attribute("data-value")
+    assert quieter and quieter != QINGLIU
+    suggestion.click()
+    page.wait_for_selector(f"#v-check .load[data-community='{quieter}'][data-level='green']")
+    assert "青柳社区" not in page.locator("#v-chosen").inner_text()
+    assert page.locator("#v-submit").inner_text() == t("web.visits.submit", "zh")
+
+    page.click("#v-submit")
+    page.wait_for_selector("#v-result.ok")
+    assert places_of(committed, "区市场监管局") == [(quieter, ["张三", "李四"])]
+    # The community's list of who is coming shows it.
+    page.wait_for_selector(f"#c-list[data-community='{quieter}'] li:has-text('区市场监管局')")
+
+
+def test_a_grid_head_sees_who_is_coming_to_the_community(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    busy_next_month(committed, 3)
+    context = contexts.new(viewport={"width": 1400, "height": 900})
+    contexts.sign_in(context, "gridhead")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/visits?lang=en")
+    page.wait_for_selector("body[data-ready='1']")
+    assert not page.locator("#visit-form").is_visible()  # grid heads do not register
+    coming = page.locator(f"#c-list[data-community='{QINGLIU}'] li")
+    assert coming.count() == 3
+    assert "检查组00" in coming.first.inner_text() and "安全检查" in coming.first.inner_text()
+    assert page.locator("#c-community").input_value() == QINGLIU
+
+
+def test_the_map_shows_visits_per_community_as_a_layer(
+    contexts: Contexts, committed: sessionmaker[Session]
+) -> None:
+    start, _ = busy_next_month(committed, 36)
+    context = contexts.new(viewport={"width": 1400, "height": 900})
+    contexts.sign_in(context, "operator")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/map")
+    page.wait_for_selector("#live-state.on", timeout=15_000)
+    page.fill("#f-visit-month", f"{start:%Y-%m}")
+    page.locator(".leaflet-control-layers label", has_text=t("web.layer.visits", "zh")).click()
+    page.wait_for_function(f"() => gridgovMap.visitsMonth === '{start:%Y-%m}'")
+    assert page.evaluate(f"() => {COUNT_FEATURES}(gridgovMap.layers.visits)") == 136
+    red = page.evaluate(
+        "code => { let level = null; gridgovMap.layers.visits.eachLayer(g => g.eachLayer &&"
+        " g.eachLayer(l => { if (l.feature.properties.code === code)"
+        " level = l.feature.properties.level; })); return level; }",
+        QINGLIU,
+    )
+    assert red == "red"
 
 
 def test_the_api_docs_work_offline(contexts: Contexts) -> None:

@@ -29,6 +29,7 @@ OVERLAYS: tuple[tuple[str, bool], ...] = (
     ("stockpiles", False),
     ("sensors", True),
     ("fences", True),
+    ("visits", False),  # communities by visiting units in a month (调研报备), asked for when shown
 )
 
 

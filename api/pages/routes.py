@@ -130,6 +130,11 @@ def supplies_page(request: Request) -> Response:
     return _page(request, "supplies.html", "web.supplies.title")
 
 
+@router.get("/visits")
+def visits_page(request: Request) -> Response:
+    return _page(request, "visits.html", "web.visits.title")
+
+
 @router.get("/incidents/{incident_id}")
 def incident_page(request: Request, incident_id: BigId) -> Response:
     return _page(request, "incident.html", "web.incident.title", incident_id=incident_id)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from api.deps import IndexDep, LangDep, SessionDep
-from api.params import BBoxParam, parse_bbox
+from api.params import BBoxParam, MonthParam, parse_bbox, parse_month
 from api.security import UserDep, require
 from gridgov.boundaries.index import GridIndex
 from gridgov.i18n import t
 from gridgov.incidents.queries import IncidentFilter
 from gridgov.maps import layers
 from gridgov.users.roles import Action
+from gridgov.visits.load import Thresholds
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])
 
@@ -111,3 +112,29 @@ def map_streets(session: SessionDep, user: UserDep) -> dict[str, Any]:
 def map_stockpiles(session: SessionDep, user: UserDep, lang: LangDep) -> dict[str, Any]:
     require(user, Action.SEARCH_SUPPLIES, lang)
     return layers.stockpile_points(session)
+
+
+def visit_thresholds(request: Request) -> Thresholds:
+    """The yellow and red thresholds of visiting units a month, from the settings."""
+    settings = request.app.state.settings
+    return Thresholds(settings.visit_yellow_above, settings.visit_red_above)
+
+
+@router.get("/visits", summary="Communities by distinct visiting units in a month (heat map)")
+def map_visits(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    index: IndexDep,
+    lang: LangDep,
+    month: MonthParam,
+) -> dict[str, Any]:
+    """GeoJSON: every community with its number of units registered to visit in the month
+    and its level: green, yellow above 30, red above 35 (the thresholds are in the answer).
+    Every signed-in user may read it: the visitors are officials on duty."""
+    return layers.visit_load(
+        session,
+        generation_id=_generation_id(index, lang),
+        month=parse_month(month),
+        thresholds=visit_thresholds(request),
+    )

@@ -6,27 +6,29 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, Field
-from shapely.geometry import mapping
 
-from api.deps import LangDep, SessionDep
+from api.deps import IndexDep, LangDep, SessionDep
+from api.params import MonthParam, parse_month
+from api.routes.maps import map_visits, visit_thresholds
 from api.security import UserDep, require
+from gridgov.errors import FieldError
 from gridgov.i18n import t
 from gridgov.users.roles import Action
-from gridgov.visits.load import Thresholds
 from gridgov.visits.models import VisitRegistration
 from gridgov.visits.service import (
+    COMING_WEEKS,
     CommunityLoad,
     Visit,
     check_visit,
-    month_loads,
+    coming_visits,
+    community_named,
+    home_community,
     register_visit,
     visits_to,
 )
 
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
-MONTH = r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"  # 1900-2999: year 0 is no date, 9999-12 ends nowhere
 
 
 class VisitIn(BaseModel):
@@ -36,7 +38,11 @@ class VisitIn(BaseModel):
     purpose: str = Field(min_length=1, max_length=2000)
     starts_on: date
     ends_on: date
-    communities: list[str] = Field(min_length=1, max_length=50, description="Community codes")
+    communities: list[Annotated[str, Field(max_length=32)]] = Field(
+        min_length=1,
+        max_length=50,
+        description="Community codes; a grid's code stands for its community",
+    )
     people: list[Annotated[str, Field(max_length=50)]] = Field(default=[], max_length=50)
 
     def visit(self) -> Visit:
@@ -48,11 +54,6 @@ class VisitIn(BaseModel):
             communities=self.communities,
             people=self.people,
         )
-
-
-def _thresholds(request: Request) -> Thresholds:
-    settings = request.app.state.settings
-    return Thresholds(settings.visit_yellow_above, settings.visit_red_above)
 
 
 def _load_out(load: CommunityLoad, lang: str) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def _visit_out(visit: VisitRegistration) -> dict[str, Any]:
         "people": visit.people,
         "starts_on": visit.starts_on.isoformat(),
         "ends_on": visit.ends_on.isoformat(),
+        "registered_at": visit.registered_at.isoformat() if visit.registered_at else None,
     }
 
 
@@ -93,7 +95,7 @@ def check(
     require(user, Action.REGISTER_VISIT, lang)
     settings = request.app.state.settings
     loads = check_visit(
-        session, visit=body.visit(), thresholds=_thresholds(request), today=settings.today()
+        session, visit=body.visit(), thresholds=visit_thresholds(request), today=settings.today()
     )
     return {"loads": [_load_out(load, lang) for load in loads]}
 
@@ -109,14 +111,10 @@ def register(
         session,
         visit=body.visit(),
         registered_by=user.id,
-        thresholds=_thresholds(request),
+        thresholds=visit_thresholds(request),
         today=settings.today(),
     )
     return {**_visit_out(registration), "loads": [_load_out(load, lang) for load in loads]}
-
-
-def _month(text: str) -> date:
-    return date(int(text[:4]), int(text[5:7]), 1)
 
 
 @router.get("", summary="Who is coming to a community in a month")
@@ -124,10 +122,37 @@ def coming(
     session: SessionDep,
     user: UserDep,
     community: Annotated[str, Query(max_length=32)],
-    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
+    month: MonthParam,
 ) -> list[dict[str, Any]]:
     """Every registered visit to the community that touches the month, in order of arrival."""
-    return [_visit_out(v) for v in visits_to(session, community=community, month=_month(month))]
+    found = visits_to(session, community=community, month=parse_month(month))
+    return [_visit_out(v) for v in found]
+
+
+@router.get("/coming", summary="Who is coming to a community in the coming weeks")
+def coming_weeks(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    community: Annotated[str | None, Query(max_length=32)] = None,
+    weeks: Annotated[int, Query(ge=1, le=26)] = COMING_WEEKS,
+) -> dict[str, Any]:
+    """The visits to a community from today through the coming weeks, in order of arrival.
+    Without ``community``: the caller's own (a grid head's, a community worker's)."""
+    code = community or home_community(session, actor=user.actor())
+    if code is None:
+        raise FieldError("community", "visits.community_needed")
+    today = request.app.state.settings.today()
+    return {
+        "community": code,
+        "name": community_named(session, code=code),
+        "from": today.isoformat(),
+        "weeks": weeks,
+        "visits": [
+            _visit_out(v) for v in coming_visits(session, community=code, today=today, weeks=weeks)
+        ],
+    }
 
 
 @router.get("/load", summary="Distinct visiting units per community in a month (map layer)")
@@ -135,18 +160,10 @@ def load(
     request: Request,
     session: SessionDep,
     user: UserDep,
-    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
+    index: IndexDep,
+    lang: LangDep,
+    month: MonthParam,
 ) -> dict[str, Any]:
-    """GeoJSON: every community with its number of units and its level (green/yellow/red)."""
-    rows = month_loads(session, month=_month(month), thresholds=_thresholds(request))
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {"code": a.code, "name": a.name, "units": n, "level": level.value},
-                "geometry": mapping(to_shape(a.geom)),
-            }
-            for a, n, level in rows
-        ],
-    }
+    """The same GeoJSON as /api/v1/map/visits: every community with its number of units and
+    its level (green/yellow/red)."""
+    return map_visits(request, session, user, index, lang, month)

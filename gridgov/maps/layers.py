@@ -9,6 +9,7 @@ six decimals (about 0.1 m), so Python never builds shapes for a map layer.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select
@@ -21,6 +22,8 @@ from gridgov.incidents.queries import IncidentFilter, filtered, readable_by
 from gridgov.responsibilities.models import Category
 from gridgov.supplies.models import Road, Stockpile
 from gridgov.users.roles import Actor
+from gridgov.visits.load import Thresholds, load_level
+from gridgov.visits.service import community_units
 
 MAX_POINTS = 20_000
 MAX_HEAT_POINTS = 50_000
@@ -159,6 +162,30 @@ def area_outlines(session: Session, *, generation_id: int, level: str) -> dict[s
             _feature(geometry, {"code": code, "name": name, "level": level}, code)
             for code, name, geometry in rows
         ]
+    )
+
+
+def visit_load(
+    session: Session, *, generation_id: int, month: date, thresholds: Thresholds
+) -> dict[str, Any]:
+    """Every community with the distinct units registered to visit it in ``month`` and its
+    level (green, yellow above ``thresholds.yellow_above``, red above ``red_above``)."""
+    units = community_units(session, month=month)
+    rows = session.execute(
+        select(Area.code, Area.name, func.ST_AsGeoJSON(Area.geom, DECIMALS))
+        .where(Area.generation_id == generation_id, Area.level == "community")
+        .order_by(Area.code)
+    ).all()
+    features = []
+    for code, name, geometry in rows:
+        n = units.get(code, 0)
+        level = load_level(n, thresholds).value
+        properties = {"code": code, "name": name, "units": n, "level": level}
+        features.append(_feature(geometry, properties, code))
+    return collection(
+        features,
+        month=month.strftime("%Y-%m"),
+        thresholds={"yellow_above": thresholds.yellow_above, "red_above": thresholds.red_above},
     )
 
 

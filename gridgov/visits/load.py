@@ -61,20 +61,28 @@ def weeks_of(month: date) -> list[date]:
 
 
 def quieter_weeks(
-    visits: Iterable[tuple[str, date, date]], month: date, count: int = 3
+    visits: Iterable[tuple[str, date, date]],
+    month: date,
+    count: int = 3,
+    not_before: date | None = None,
 ) -> list[tuple[date, int]]:
-    """The weeks of ``month`` with the fewest distinct units, fewest first (then earliest).
+    """The weeks of ``month`` with the fewest distinct units, fewest first (then earliest);
+    weeks over before ``not_before`` (today: a visit cannot be moved into the past) are left out.
 
     ``visits`` are (unit, starts_on, ends_on) at one community.
     >>> first, second = date(2026, 12, 1), date(2026, 12, 8)
     >>> visits = [("A", first, first + timedelta(days=1)), ("B", second, second)]
     >>> quieter_weeks(visits, date(2026, 12, 1), count=2)
     [(datetime.date(2026, 12, 14), 0), (datetime.date(2026, 12, 21), 0)]
+    >>> quieter_weeks(visits, date(2026, 12, 1), count=5, not_before=date(2026, 12, 27))
+    [(datetime.date(2026, 12, 21), 0), (datetime.date(2026, 12, 28), 0)]
     """
     visits = list(visits)
     loads = []
     for monday in weeks_of(month):
         sunday = monday + timedelta(days=6)
+        if not_before is not None and sunday < not_before:
+            continue
         units = {unit for unit, start, end in visits if start <= sunday and end >= monday}
         loads.append((monday, len(units)))
     return sorted(loads, key=lambda week: (week[1], week[0]))[:count]

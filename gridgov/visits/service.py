@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.levels import Level
-from gridgov.boundaries.models import Area
+from gridgov.boundaries.models import Area, Grid
+from gridgov.departments.models import Department
 from gridgov.errors import FieldError
+from gridgov.users.roles import Actor
 from gridgov.visits.load import (
     Load,
     Thresholds,
@@ -25,6 +27,7 @@ from gridgov.visits.models import VisitPlace, VisitRegistration
 
 MAX_DAYS = 31
 MAX_COMMUNITIES = 50
+COMING_WEEKS = 8  # how far ahead a community's list of who is coming looks, by default
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,21 @@ def check_visit(
     session: Session, *, visit: Visit, thresholds: Thresholds, today: date
 ) -> list[CommunityLoad]:
     """The load each community of the visit would have, without registering anything."""
-    communities = _validate(session, visit, today)
+    return _loads(session, visit, _validate(session, visit, today), thresholds, today)
+
+
+def _loads(
+    session: Session,
+    visit: Visit,
+    communities: dict[str, tuple[int, str]],
+    thresholds: Thresholds,
+    today: date,
+) -> list[CommunityLoad]:
     loads = []
     for month in months_of(visit.starts_on, visit.ends_on):
         units = _units(session, month)
         for code, (area_id, name) in communities.items():
-            at_community = units.get(code, set()) | {visit.unit}
+            at_community = units.get(code, set()) | {visit.unit.strip()}
             level = load_level(len(at_community), thresholds)
             loads.append(
                 CommunityLoad(code, name, month, len(at_community), level)
@@ -73,8 +85,10 @@ def check_visit(
                     month,
                     len(at_community),
                     level,
-                    _quieter_communities(session, area_id, units, thresholds),
-                    quieter_weeks(_visits_at(session, code, month), month),
+                    _quieter_communities(
+                        session, area_id, units, visit.unit.strip(), set(communities), thresholds
+                    ),
+                    quieter_weeks(_visits_at(session, code, month), month, not_before=today),
                 )
             )
     return loads
@@ -89,7 +103,8 @@ def register_visit(
     today: date,
 ) -> tuple[VisitRegistration, list[CommunityLoad]]:
     """Register the visit (a red community is warned about, not refused) and say the loads."""
-    loads = check_visit(session, visit=visit, thresholds=thresholds, today=today)
+    communities = _validate(session, visit, today)
+    loads = _loads(session, visit, communities, thresholds, today)
     registration = VisitRegistration(
         unit=visit.unit.strip(),
         purpose=visit.purpose.strip(),
@@ -101,43 +116,84 @@ def register_visit(
     session.add(registration)
     session.flush()
     session.add_all(
-        VisitPlace(registration_id=registration.id, community_code=code)
-        for code in dict.fromkeys(visit.communities)
+        VisitPlace(registration_id=registration.id, community_code=code) for code in communities
     )
     session.flush()
     return registration, loads
 
 
-def month_loads(
-    session: Session, *, month: date, thresholds: Thresholds
-) -> list[tuple[Area, int, Load]]:
-    """Every community of the active generation with its distinct units in ``month``."""
-    generation = active_generation(session)
-    if generation is None:
-        return []
-    units = _units(session, month)
-    areas = session.scalars(
-        select(Area)
-        .where(Area.generation_id == generation.id, Area.level == Level.COMMUNITY.value)
-        .order_by(Area.code)
-    )
-    return [
-        (a, len(units.get(a.code, ())), load_level(len(units.get(a.code, ())), thresholds))
-        for a in areas
-    ]
+def community_units(session: Session, *, month: date) -> dict[str, int]:
+    """The number of distinct units registered at each community in ``month`` (the heat map)."""
+    return {code: len(units) for code, units in _units(session, month).items()}
 
 
 def visits_to(session: Session, *, community: str, month: date) -> list[VisitRegistration]:
     """Who is coming to a community in a month, in order of arrival."""
-    end = _month_end(month)
+    return _visits_between(session, community, month, _month_end(month))
+
+
+def coming_visits(
+    session: Session, *, community: str, today: date, weeks: int = COMING_WEEKS
+) -> list[VisitRegistration]:
+    """Who is coming to a community from today through the coming ``weeks``, in order of
+    arrival (a visit already under way is still listed)."""
+    return _visits_between(session, community, today, today + timedelta(weeks=weeks) - timedelta(1))
+
+
+def community_named(session: Session, *, code: str) -> str:
+    """The name of a community of the active generation (FieldError on "community" else)."""
+    generation = active_generation(session)
+    name = session.scalar(
+        select(Area.name).where(
+            Area.generation_id == (generation.id if generation else -1),
+            Area.level == Level.COMMUNITY.value,
+            Area.code == code,
+        )
+    )
+    if name is None:
+        raise FieldError("community", "visits.unknown_community", codes=code)
+    return name
+
+
+def home_community(session: Session, *, actor: Actor) -> str | None:
+    """The community a user looks after: a grid head's grid's, a community department's
+    (the community worker's), an operator's when scoped to one community; else None."""
+    generation = active_generation(session)
+    if generation is None:
+        return None
+    if actor.grid_code:
+        return session.scalar(
+            select(Area.code)
+            .join(Grid, Grid.community_id == Area.id)
+            .where(Grid.generation_id == generation.id, Grid.code == actor.grid_code)
+        )
+    code = actor.area_code
+    if actor.department_code:
+        code = session.scalar(
+            select(Department.area_code).where(Department.code == actor.department_code)
+        )
+    if code is None:
+        return None
+    return session.scalar(
+        select(Area.code).where(
+            Area.generation_id == generation.id,
+            Area.level == Level.COMMUNITY.value,
+            Area.code == code,
+        )
+    )
+
+
+def _visits_between(
+    session: Session, community: str, first: date, last: date
+) -> list[VisitRegistration]:
     return list(
         session.scalars(
             select(VisitRegistration)
             .join(VisitPlace, VisitPlace.registration_id == VisitRegistration.id)
             .where(
                 VisitPlace.community_code == community,
-                VisitRegistration.starts_on <= end,
-                VisitRegistration.ends_on >= month,
+                VisitRegistration.starts_on <= last,
+                VisitRegistration.ends_on >= first,
             )
             .order_by(VisitRegistration.starts_on, VisitRegistration.id)
         )
@@ -159,20 +215,42 @@ def _validate(session: Session, visit: Visit, today: date) -> dict[str, tuple[in
     if not 1 <= len(codes) <= MAX_COMMUNITIES:
         raise FieldError("communities", "visits.communities", limit=MAX_COMMUNITIES)
     generation = active_generation(session)
-    found = {
+    generation_id = generation.id if generation else -1
+    found = _community_rows(session, generation_id, codes)
+    # A grid's code stands for its community: the load is counted per community.
+    missing = [c for c in codes if c not in found]
+    grids: dict[str, str] = {}
+    if missing:
+        rows = session.execute(
+            select(Grid.code, Area.code)
+            .join(Area, Area.id == Grid.community_id)
+            .where(
+                Grid.generation_id == generation_id,
+                Grid.code.in_(missing),
+            )
+        )
+        grids = {grid: community for grid, community in rows}
+    unknown = [c for c in codes if c not in found and c not in grids]
+    if unknown:
+        raise FieldError("communities", "visits.unknown_community", codes=", ".join(unknown))
+    found.update(_community_rows(session, generation_id, sorted(set(grids.values()) - set(found))))
+    places = dict.fromkeys(grids.get(code, code) for code in codes)
+    return {code: found[code] for code in places}
+
+
+def _community_rows(
+    session: Session, generation_id: int, codes: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    return {
         code: (area_id, name)
         for code, area_id, name in session.execute(
             select(Area.code, Area.id, Area.name).where(
-                Area.generation_id == (generation.id if generation else -1),
+                Area.generation_id == generation_id,
                 Area.level == Level.COMMUNITY.value,
                 Area.code.in_(codes),
             )
         )
     }
-    unknown = [c for c in codes if c not in found]
-    if unknown:
-        raise FieldError("communities", "visits.unknown_community", codes=", ".join(unknown))
-    return {code: found[code] for code in codes}
 
 
 def _month_end(month: date) -> date:
@@ -213,10 +291,17 @@ _NEIGHBOURS = text(
 
 
 def _quieter_communities(
-    session: Session, area_id: int, units: dict[str, set[str]], thresholds: Thresholds
+    session: Session,
+    area_id: int,
+    units: dict[str, set[str]],
+    unit: str,
+    going: set[str],
+    thresholds: Thresholds,
 ) -> list[tuple[str, str, float, int]]:
-    rows = session.execute(_NEIGHBOURS, {"origin": area_id}).all()
+    """The nearest communities that would still be green with this unit counted, other than
+    those the visit goes to already."""
+    rows = [r for r in session.execute(_NEIGHBOURS, {"origin": area_id}) if r[0] not in going]
     names = {code: name for code, name, _ in rows}
-    loads = {code: len(units.get(code, ())) for code in names}
+    loads = {code: len(units.get(code, set()) | {unit}) for code in names}
     nearest = nearest_quieter({code: float(d) for code, _, d in rows}, loads, thresholds)
     return [(code, names[code], round(metres), n) for code, metres, n in nearest]

@@ -39,6 +39,12 @@ window.GridgovMap = (function () {
     map.on("moveend", () => reload(false));
     map.on("overlayadd", (e) => {
       if (e.layer === heat) loadHeat();
+      if (e.layer === layers.visits) loadVisits();
+    });
+    const visitMonth = document.getElementById("f-visit-month");
+    visitMonth.value = new Date().toISOString().slice(0, 7);
+    visitMonth.addEventListener("change", () => {
+      if (map.hasLayer(layers.visits)) loadVisits();
     });
     loadFilterChoices();
     loadBackground();
@@ -382,6 +388,35 @@ window.GridgovMap = (function () {
       }).addTo(layers.grids);
     } catch (e) {
       console.warn("grids", e);
+    }
+  }
+
+  const VISIT_COLOURS = { green: "#27ae60", yellow: "#f1c40f", red: "#c0392b" };
+  let visitSeq = 0;
+
+  /** Communities coloured by the distinct units registered to visit them in the chosen month
+   *  (every signed-in role may read it: the visitors are officials on duty). */
+  async function loadVisits() {
+    const month = document.getElementById("f-visit-month").value;
+    if (!month) return;
+    const seq = ++visitSeq;
+    try {
+      const fc = await G.api("/api/v1/map/visits?" + G.query({ month: month }));
+      if (seq !== visitSeq) return;
+      layers.visits.clearLayers();
+      L.geoJSON(fc, {
+        style: (f) => ({
+          color: "#5d6d7e",
+          weight: 0.5,
+          fillColor: VISIT_COLOURS[f.properties.level],
+          fillOpacity: f.properties.units ? 0.55 : 0, // unvisited: only the outline
+        }),
+        onEachFeature: (f, l) =>
+          l.bindTooltip(T("web.visits.units", { name: G.esc(f.properties.name), units: f.properties.units }), { sticky: true }),
+      }).addTo(layers.visits);
+      window.gridgovMap.visitsMonth = fc.month; // the month on the map (for the tests)
+    } catch (e) {
+      console.warn("visits", e);
     }
   }
 
