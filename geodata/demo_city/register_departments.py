@@ -23,6 +23,7 @@ import io
 import re
 import zipfile
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -32,31 +33,30 @@ from stdnum.cn import ric, uscc
 
 SEED_OFFSET = 1  # the department lists draw from their own stream
 SEX = {"male": "男", "female": "女"}
-ALLOWANCE = {"urban": "城市低保", "rural": "农村低保"}
-DISABILITY = {
-    "visual": "视力残疾",
-    "hearing": "听力残疾",
-    "speech": "言语残疾",
-    "physical": "肢体残疾",
-    "intellectual": "智力残疾",
-    "mental": "精神残疾",
-    "multiple": "多重残疾",
-}
 GRADE = {"1": "一级", "2": "二级", "3": "三级", "4": "四级"}
-INDUSTRY = {
-    "retail": "零售业",
-    "catering": "餐饮业",
-    "services": "居民服务业",
+INDUSTRY = {  # GB/T 4754 sections, as the market regulator writes them
+    "retail": "批发和零售业",
+    "catering": "住宿和餐饮业",
+    "services": "居民服务",
     "manufacturing": "制造业",
     "construction": "建筑业",
-    "logistics": "交通运输仓储业",
+    "logistics": "交通运输、仓储和邮政业",
     "hazardous_chemicals": "危险化学品",
 }
+# The words offices use for tag kinds (肢体残疾 for physical ...): geodata/register/tag_kinds.csv.
+TAG_KINDS = Path(__file__).resolve().parents[1] / "register" / "tag_kinds.csv"
 RISK = {"low": "低", "normal": "一般", "elevated": "较大", "high": "重大"}
 CIVIL_AFFAIRS = "民政局_低保对象名单.csv"
 DISABLED = "残联_持证残疾人名单.xlsx"
 MARKET = "市场监管局_企业名单.csv"
 FIXED_TIME = (2026, 12, 1, 0, 0, 0)
+
+
+@cache
+def kind_words() -> dict[tuple[str, str], str]:
+    """(tag, kind) -> the Chinese word departments write for it."""
+    with TAG_KINDS.open(encoding="utf-8", newline="") as fh:
+        return {(row["tag"], row["kind"]): row["name_zh"] for row in csv.DictReader(fh)}
 
 
 class Spoiler:
@@ -147,7 +147,7 @@ def civil_affairs(register, rng: np.random.Generator) -> tuple[list[dict], list[
                         "性别": SEX[p.sex],
                         "出生日期": str(p.birth_date),
                         "家庭住址": homes[p.household_code],
-                        "保障类别": ALLOWANCE[t["kind"]],
+                        "保障类别": kind_words()[("allowance", t["kind"])],
                         "保障起始日期": t["valid_from"],
                         "保障终止日期": t["valid_to"],
                     }
@@ -211,7 +211,7 @@ def disabled_persons(register, rng: np.random.Generator) -> tuple[list[dict], li
                         "姓名": p.name,
                         "公民身份号码": p.id_number,
                         "性别": SEX[p.sex],
-                        "残疾类别": DISABILITY[t["kind"]],
+                        "残疾类别": kind_words()[("disability", t["kind"])],
                         "残疾等级": GRADE[t["grade"]],
                         "现住址": homes[p.household_code],
                         "联系电话": p.phone,
