@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import zipfile
 from datetime import date
@@ -27,6 +28,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+# openpyxl writes XML with lxml when it is installed and with the standard library otherwise,
+# byte for byte differently: always the standard library, so the file does not depend on it.
+os.environ["OPENPYXL_LXML"] = "False"
 from openpyxl import Workbook
 from register_generate import with_check_digit
 from stdnum.cn import ric, uscc
