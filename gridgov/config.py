@@ -137,7 +137,9 @@ class Settings(BaseSettings):
                 )
         register_key = self.register_key.get_secret_value() if self.register_key else None
         if register_key is not None and len(register_key) < MIN_SECRET_LENGTH:
-            raise ValueError(f"GRIDGOV_REGISTER_KEY must be at least {MIN_SECRET_LENGTH} characters")
+            raise ValueError(
+                f"GRIDGOV_REGISTER_KEY must be at least {MIN_SECRET_LENGTH} characters"
+            )
         return self
 
     @field_validator("login_rate_per_address")
