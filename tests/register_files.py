@@ -73,3 +73,23 @@ def allowance_list(path: Path, rows: list[list[str]], encoding: str = "gbk") -> 
 def enterprise_list(path: Path, rows: list[list[str]]) -> Path:
     """The market regulator's list (UTF-8 with BOM)."""
     return write_csv(path, ENTERPRISE_HEADER, rows, "utf-8-sig")
+
+
+HEAD_GRID = "990105009003007"  # the demo grid head's grid, at 109.1°E 21.55°N
+GRASSROOTS_HEADERS = {
+    "houses": ["house_code", "address", "building", "unit", "room", "lon", "lat", "use", "tenure"],
+    "households": ["household_code", "house_code"],
+    "people": ["id_number", "name", "sex", "birth_date", "phone", "household_code", "relation"],
+    "tags": ["id_number", "tag", "kind", "grade", "valid_from", "valid_to"],
+    "enterprises": ["credit_code", "name", "address", "lon", "lat", "industry", "risk_class",
+                    "contact", "phone"],
+    "things": ["thing_code", "kind", "name", "lon", "lat"],
+}  # fmt: skip
+
+
+def write_grassroots(folder: Path, files: dict[str, list[list[str]]]) -> Path:
+    """The grassroots' own register files (canonical English columns) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in files.items():
+        write_csv(folder / f"{name}.csv", GRASSROOTS_HEADERS[name], rows)
+    return folder

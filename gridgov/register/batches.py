@@ -199,6 +199,8 @@ def undo_batch(session: Session, *, batch_id: int, user_id: int | None, now: dat
         raise FieldError("batch", "register.batch_unknown", batch=batch_id)
     if batch.undone_at is not None:
         raise FieldError("batch", "register.batch_undone", batch=batch_id)
+    if batch.source == "grassroots":
+        raise FieldError("batch", "register.batch_grassroots", batch=batch_id)
     restored = removed = kept = 0
     changes = session.scalars(
         select(RegisterChange)
