@@ -36,7 +36,8 @@ ENTERPRISE_HEADER = [
     "经度",
     "纬度",
 ]
-KEYS = RegisterKeys.from_secret("register-test-key-" + "k" * 20)
+REGISTER_SECRET = "register-test-key-" + "k" * 20
+KEYS = RegisterKeys.from_secret(REGISTER_SECRET)
 
 
 def id_number(region: str, born: str, sequence: str) -> str:
