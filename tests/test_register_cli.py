@@ -54,7 +54,7 @@ def test_a_department_list_dry_run_commit_history_and_undo(cli_env, tmp_path):
                str(ALLOWANCE_COLUMNS), "--lang", "en"]  # fmt: skip
     dry = runner.invoke(app, command)
     assert dry.exit_code == 0, dry.output
-    assert "rows=2 matched=0 new=1 ambiguous=0 invalid=1" in dry.output
+    assert "rows=2 matched=0 new=1 ambiguous=0 invalid=1 duplicate=0" in dry.output
     assert "row 3: 身份证号码: not a valid ID number" in dry.output
     assert "dry run" in dry.output and people(cli_env) == 0
     assert (tmp_path / "var" / "register_key").stat().st_mode & 0o777 == 0o600

@@ -83,8 +83,8 @@ def first_list(tmp_path: Path, address: str = "东澜区青柳路1号") -> Path:
 def test_a_list_creates_people_once_and_matches_them_by_id_number_after(session, tmp_path):
     result = run(session, first_list(tmp_path))
     assert result.plan.counts() == {
-        "rows": 2, "matched": 0, "new": 2, "ambiguous": 0, "invalid": 0, "changes": 0,
-        "conflicts": 0,
+        "rows": 2, "matched": 0, "new": 2, "ambiguous": 0, "invalid": 0, "duplicate": 0,
+        "changed": 0, "changes": 0, "conflicts": 0,
     }  # fmt: skip
     wang = person(session, WANG)
     assert (wang.name, wang.sex, wang.birth_date) == ("王建国", "male", date(1940, 3, 12))
@@ -182,7 +182,7 @@ def test_the_same_number_twice_in_a_list_is_written_once(session, tmp_path):
         ],
     )
     plan = run(session, path).plan
-    assert plan.new == [2]
+    assert (plan.new, plan.duplicates, plan.invalid) == ([2], [3], [])
     assert [(p.row, p.reason, dict(p.params)) for p in plan.problems] == [
         (3, "register.problem.duplicate", {"first": "2"})
     ]
@@ -326,7 +326,7 @@ def test_enterprises_match_by_credit_code(session, tmp_path):
     first = run(
         session, enterprise_list(tmp_path / "a.csv", rows), ENTERPRISE_COLUMNS, source="市场监管局"
     )
-    assert (first.plan.new, first.plan.invalid) == ([2, 3], [4, 5])
+    assert (first.plan.new, first.plan.invalid, first.plan.duplicates) == ([2, 3], [4], [5])
     assert [(p.row, p.column, p.reason) for p in first.plan.problems] == [
         (4, "统一社会信用代码", "register.problem.credit_code"),
         (5, "统一社会信用代码", "register.problem.duplicate"),

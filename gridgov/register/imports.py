@@ -38,6 +38,7 @@ PERSON_COLUMNS = ("name", "sex", "birth_date", "phone", "address", "id_number")
 ENTERPRISE_COLUMNS = ("name", "address", "industry", "risk_class", "contact", "phone", "position")
 TAG_COLUMNS = ("details", "valid_from", "valid_to")
 CREATED = "*"
+DUPLICATE = "register.problem.duplicate"
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,26 @@ class ImportPlan:
     writes: list[_Write] = field(default_factory=list, repr=False)
 
     @property
+    def duplicates(self) -> list[int]:
+        """Rows repeating the number of an earlier row (written once, from that row)."""
+        return sorted({p.row for p in self.problems if p.reason == DUPLICATE})
+
+    @property
     def invalid(self) -> list[int]:
-        """Rows with a problem other than matching two records."""
-        return sorted({p.row for p in self.problems} - set(self.ambiguous))
+        """Rows with a problem other than matching two records or repeating one."""
+        return sorted({p.row for p in self.problems} - set(self.ambiguous) - set(self.duplicates))
 
     def counts(self) -> dict[str, int]:
-        """How many rows fell where."""
+        """How many rows fell where (``changed``: matched rows with at least one change;
+        ``changes``: fields)."""
         return {
             "rows": self.rows,
             "matched": len(self.matched),
             "new": len(self.new),
             "ambiguous": len(self.ambiguous),
             "invalid": len(self.invalid),
+            "duplicate": len(self.duplicates),
+            "changed": len({c.row for c in self.changes if c.entity_id is not None}),
             "changes": len(self.changes),
             "conflicts": len(self.conflicts),
         }
@@ -161,17 +170,19 @@ class _Planner:
         old: Any,
         new: Any,
         provenance: Mapping[str, Any],
+        seen_as: Any = None,
     ) -> None:
+        """Plan one field: a change, a conflict, or nothing. ``seen_as``: the value the
+        field stands for while it is empty (a housed person's address is their house's)."""
         if old == new or new is None:
             return
-        if name == "address" and _normal_address(old) == _normal_address(new):
+        if name == "address" and _normal_address(old or seen_as) == _normal_address(new):
             return  # spacing is not a change
         if name == "phone" and _unseal(self.keys, old, "phone") == _unseal(self.keys, new, "phone"):
             return  # sealed twice, never the same bytes
         entity_id = getattr(target, "id", None)
-        shown = FieldChange(
-            row, entity, entity_id, name, _shown(self.keys, name, old), _shown(self.keys, name, new)
-        )
+        shown_old = _shown(self.keys, name, old if old is not None else seen_as)
+        shown = FieldChange(row, entity, entity_id, name, shown_old, _shown(self.keys, name, new))
         confirmed_at, confirmed_by = _confirmation(provenance, name)
         if _overrides(confirmed_at, self.plan.as_of):
             self.plan.changes.append(shown)
@@ -220,6 +231,7 @@ def plan_people(
     by_hash = _people_by_hash(session, [r.values["id_hash"] for r in rows if "id_hash" in r.values])
     unmatched = [r for r in rows if r.values.get("id_hash") not in by_hash]
     by_fallback = _people_by_name_birth(session, unmatched)
+    matches: list[tuple[Row, Person]] = []
     for row in rows:
         person = by_hash.get(row.values.get("id_hash", b""))
         if person is None and row in unmatched:
@@ -251,7 +263,51 @@ def plan_people(
                 continue
             _plan_new_person(planner, row)
         else:
-            _plan_matched_person(planner, row, person)
+            matches.append((row, person))
+    ids = [p.id for _, p in matches]
+    homes = _house_addresses(session, ids)
+    held = _tags_held(session, ids)
+    for row, person in matches:
+        _plan_matched_person(planner, row, person, homes.get(person.id), held)
+
+
+def full_address(address: str, building: str, unit: str, room: str) -> str:
+    """A house's address as departments write it: street and number, then building, unit
+    and room where it has them.
+
+    >>> full_address("东澜区青石路12号", "7", "3", "1602")
+    '东澜区青石路12号7栋3单元1602室'
+    >>> full_address("东澜区青石路3号", "", "", "")
+    '东澜区青石路3号'
+    """
+    parts = ((building, "栋"), (unit, "单元"), (room, "室"))
+    return address + "".join(f"{value}{suffix}" for value, suffix in parts if value)
+
+
+_HOUSE = (House.address, House.building, House.unit, House.room)
+
+
+def _house_addresses(session: Session, person_ids: list[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for start in range(0, len(person_ids), 5000):
+        query = (
+            select(Person.id, *_HOUSE)
+            .join(Household, Household.id == Person.household_id)
+            .join(House, House.id == Household.house_id)
+            .where(Person.id.in_(person_ids[start : start + 5000]))
+        )
+        for person_id, *house in session.execute(query):
+            found[person_id] = full_address(*house)
+    return found
+
+
+def _tags_held(session: Session, person_ids: list[int]) -> dict[tuple[int, str], PersonTag]:
+    found: dict[tuple[int, str], PersonTag] = {}
+    for start in range(0, len(person_ids), 5000):
+        query = select(PersonTag).where(PersonTag.person_id.in_(person_ids[start : start + 5000]))
+        for tag in session.scalars(query):
+            found[(tag.person_id, tag.tag)] = tag
+    return found
 
 
 def _people_by_hash(session: Session, digests: list[bytes]) -> dict[bytes, Person]:
@@ -278,14 +334,15 @@ def _people_by_name_birth(
     for start in range(0, len(pairs), 5000):
         chunk = pairs[start : start + 5000]
         query = (
-            select(Person, House.address)
+            select(Person, *_HOUSE)
             .outerjoin(Household, Household.id == Person.household_id)
             .outerjoin(House, House.id == Household.house_id)
             .where(tuple_(Person.name, Person.birth_date).in_(chunk), Person.removed_at.is_(None))
         )
-        for person, house_address in session.execute(query):
+        for person, address, *rest in session.execute(query):
+            home = full_address(address, *rest) if address is not None else None
             found.setdefault((person.name, person.birth_date), []).append(
-                (person, house_address or person.address)
+                (person, person.address or home)
             )
     return found
 
@@ -348,7 +405,13 @@ def person_stored_values(person: Person) -> dict[str, Any]:
     }
 
 
-def _plan_matched_person(planner: _Planner, row: Row, person: Person) -> None:
+def _plan_matched_person(
+    planner: _Planner,
+    row: Row,
+    person: Person,
+    home: str | None,
+    held: Mapping[tuple[int, str], PersonTag],
+) -> None:
     plan = planner.plan
     plan.matched.append(row.number)
     current = person_stored_values(person)
@@ -357,14 +420,13 @@ def _plan_matched_person(planner: _Planner, row: Row, person: Person) -> None:
         if name == "id_number" and current["id_number"] is not None:
             continue  # matched by it, or the person already has another: never replaced
         planner.field(
-            row.number, "person", person, name, current[name], proposed.get(name), person.provenance
-        )
+            row.number, "person", person, name, current[name], proposed.get(name),
+            person.provenance, seen_as=home if name == "address" else None,
+        )  # fmt: skip
     if "tag" not in row.values:
         return
     tag = row.values["tag"]
-    existing = planner.session.scalar(
-        select(PersonTag).where(PersonTag.person_id == person.id, PersonTag.tag == tag["tag"])
-    )
+    existing = held.get((person.id, tag["tag"]))
     stored = _stored_tag(tag)
     if existing is None:
         plan.writes.append(_Write(row.number, "tag", {"tag": tag["tag"], **stored}, owner=person))

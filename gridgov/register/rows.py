@@ -178,6 +178,8 @@ def _check_tag(values: dict[str, Any], tags: Mapping[str, TagKind], bad: Any) ->
     if key not in tags:
         bad("tag", "register.problem.tag", tag=key)
         return
+    if "kind" in details:
+        details["kind"] = tags[key].kind_key(details["kind"])
     if "grade" in details:
         grade = parse_grade(details["grade"])
         if grade is None:

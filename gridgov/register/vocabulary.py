@@ -3,14 +3,14 @@ offices write (男, 一级, 较大 ...) turned into keys; ID numbers and credit 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
-from gridgov.tables import Column, read_reference_table
+from gridgov.tables import Column, read_reference_table, read_table
 
 SEX = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 RELATION = {
@@ -66,13 +66,39 @@ class TagKind:
     name_zh: str
     name_en: str
     details: tuple[str, ...]
+    # The kinds this tag takes, by the words offices write and by their own keys
+    # (城市低保 -> urban, urban -> urban); empty: kinds are kept as written.
+    kinds: dict[str, str] = field(default_factory=dict)
+
+    def kind_key(self, written: str) -> str:
+        """The key of a kind as an office wrote it (unknown words stay as written).
+
+        >>> allowance = TagKind("allowance", "低保", "allowance", ("kind",), {"城市低保": "urban"})
+        >>> allowance.kind_key("城市低保")
+        'urban'
+        """
+        return self.kinds.get(written.strip(), written.strip())
 
 
 def load_tags(path: Path) -> dict[str, TagKind]:
-    """The configured tags (``key,name_zh,name_en,details``; details separated by spaces)."""
+    """The configured tags (``key,name_zh,name_en,details``; details separated by spaces),
+    with their kinds from ``tag_kinds.csv`` beside it when there is one."""
+    kinds: dict[str, dict[str, str]] = {}
+    kinds_path = path.with_name("tag_kinds.csv")
+    if kinds_path.exists():
+        # The first column of a reference table is unique: read kinds without that rule.
+        frame = read_table(kinds_path, {})
+        for row in frame.to_dict("records"):
+            tag, kind, word = (str(row.get(c, "")).strip() for c in ("tag", "kind", "name_zh"))
+            if tag and kind:
+                kinds.setdefault(tag, {}).update({kind: kind, word: kind} if word else {kind: kind})
     return {
         row["key"]: TagKind(
-            row["key"], row["name_zh"], row["name_en"], tuple(row["details"].split())
+            row["key"],
+            row["name_zh"],
+            row["name_en"],
+            tuple(row["details"].split()),
+            kinds.get(row["key"], {}),
         )
         for row in read_reference_table(path, _TAG_COLUMNS)
     }
