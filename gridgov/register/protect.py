@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -42,8 +43,8 @@ def _derive(secret: str, purpose: bytes) -> bytes:
 class RegisterKeys:
     """The keys that hash and seal the register's protected fields."""
 
-    hash_key: bytes
-    seal_key: bytes
+    hash_key: bytes = field(repr=False)
+    seal_key: bytes = field(repr=False)
 
     @classmethod
     def from_secret(cls, secret: str) -> RegisterKeys:
@@ -62,10 +63,14 @@ class RegisterKeys:
         normal = id_number.strip().upper().encode()
         return hmac.new(self.hash_key, normal, hashlib.sha256).digest()
 
+    @cached_property
+    def _aead(self) -> AESGCM:
+        return AESGCM(self.seal_key)
+
     def seal(self, value: str, *, field: str) -> bytes:
         """``value`` encrypted (nonce + AES-GCM ciphertext), bound to ``field``."""
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + AESGCM(self.seal_key).encrypt(nonce, value.encode(), field.encode())
+        return nonce + self._aead.encrypt(nonce, value.encode(), field.encode())
 
     def open(self, sealed: bytes, *, field: str) -> str:
         """The clear value of ``sealed`` (SealError if this key did not seal it for ``field``).
@@ -75,7 +80,7 @@ class RegisterKeys:
         '13812341234'
         """
         try:
-            clear = AESGCM(self.seal_key).decrypt(
+            clear = self._aead.decrypt(
                 sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], field.encode()
             )
         except InvalidTag as exc:
