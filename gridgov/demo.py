@@ -9,8 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridgov.activation import activate as activate_with_register
-from gridgov.boundaries.generations import create_generation
+from gridgov.boundaries.generations import activate_generation, create_generation
 from gridgov.boundaries.importer import import_boundaries
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.io import read_boundary_file
@@ -89,7 +88,7 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
     upsert_departments(session, rows=read_departments_csv(folder / "departments.csv"))
     load_categories(session, path=geodata_dir / "categories.csv")
     if activate:
-        activate_with_register(session, generation_id=generation.id)
+        activate_generation(session, generation_id=generation.id)
         rows = read_responsibility_file(folder / "responsibilities.csv")
         replace_rules(session, rules=validate_rules(session, rows))
         create_demo_accounts(session)

@@ -11,15 +11,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gridgov.activation import activate
-from gridgov.boundaries.generations import create_generation
+from gridgov.boundaries.follow import follow_boundaries
+from gridgov.boundaries.generations import activate_generation, create_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.departments.models import Department
 from gridgov.errors import FieldError, OutOfScope
 from gridgov.register.aggregates import tag_counts_by_grid
 from gridgov.register.grassroots import load_grassroots
 from gridgov.register.models import House, Person, PersonTag, RegisterAccess, RegisterChange, Thing
-from gridgov.register.places import follow_generation
 from gridgov.register.reading import households_of_grid, person_record, places, reader_of
 from gridgov.register.removal import remove_person
 from gridgov.register.vocabulary import load_tags, tags_file
@@ -283,7 +282,7 @@ def test_the_register_follows_a_newly_activated_generation(session, register):
     session.flush()
     tiny = create_generation(session, name="tiny")
     import_tiny_city(session, generation_id=tiny.id)
-    activate(session, generation_id=tiny.id)
+    activate_generation(session, generation_id=tiny.id)
     session.refresh(thing)
     assert (thing.grid_code, thing.community_code, thing.city_code) == (
         "G2",
@@ -298,8 +297,8 @@ def test_the_register_follows_a_newly_activated_generation(session, register):
 
 def test_following_a_generation_agrees_with_the_index(session, register, demo_generation):
     session.execute(text("UPDATE houses SET grid_code = 'wrong', city_code = NULL"))
-    moved = follow_generation(session, generation_id=demo_generation.id)
-    assert moved["houses"] == 3
+    follow_boundaries(session, generation_id=demo_generation.id, tolerance_m=0)
+    session.expire_all()
     codes = dict(session.execute(select(House.code, House.grid_code)).all())
     assert codes == {"H1": HEAD_GRID, "H2": HEAD_GRID, "H3": register["other"]}
-    assert follow_generation(session, generation_id=demo_generation.id)["houses"] == 0
+    assert session.scalar(select(House.city_code).where(House.code == "H1")) == "990100"

@@ -1,18 +1,13 @@
-"""Which grid each register row lies in: the grid index on the way in, PostGIS when a new
-boundary generation is switched on (every row again, in one statement per table)."""
+"""Which grid each register row lies in: the grid index on the way in. When a new boundary
+generation is switched on, ``gridgov.boundaries.follow`` places every row again."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
-
 from gridgov.boundaries.index import NO_GRID, GridIndex
 from gridgov.boundaries.levels import Level
-
-PLACED_TABLES = ("houses", "enterprises", "things")
 
 
 @dataclass(frozen=True)
@@ -64,41 +59,3 @@ def locate_all(index: GridIndex | None, points: Sequence[tuple[float, float]]) -
             )
         )
     return answers
-
-
-_REGRID = """
-WITH located AS (
-    SELECT t.id, g.code AS grid, c.code AS community, s.code AS street,
-           d.code AS district, ci.code AS city
-    FROM {table} t
-    LEFT JOIN LATERAL (
-        SELECT code, community_id FROM grids
-        WHERE generation_id = :generation AND ST_Covers(geom, t.position)
-        ORDER BY code LIMIT 1
-    ) g ON true
-    LEFT JOIN areas c ON c.id = g.community_id
-    LEFT JOIN areas s ON s.id = c.parent_id
-    LEFT JOIN areas d ON d.id = s.parent_id
-    LEFT JOIN areas ci ON ci.id = d.parent_id
-    WHERE t.position IS NOT NULL
-)
-UPDATE {table} t
-SET grid_code = located.grid, community_code = located.community,
-    street_code = located.street, district_code = located.district, city_code = located.city
-FROM located
-WHERE located.id = t.id
-  AND (t.grid_code, t.community_code, t.street_code, t.district_code, t.city_code)
-      IS DISTINCT FROM
-      (located.grid, located.community, located.street, located.district, located.city)
-"""
-
-
-def follow_generation(session: Session, *, generation_id: int) -> dict[str, int]:
-    """Put every house, enterprise and thing in the grid of ``generation_id`` that covers it
-    (the smallest code on a shared edge, as the index decides); rows left outside every
-    grid lose their codes. Returns how many rows of each table moved."""
-    moved = {}
-    for table in PLACED_TABLES:
-        result = session.execute(text(_REGRID.format(table=table)), {"generation": generation_id})
-        moved[table] = int(getattr(result, "rowcount", 0) or 0)
-    return moved

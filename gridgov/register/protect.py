@@ -80,9 +80,7 @@ class RegisterKeys:
         '13812341234'
         """
         try:
-            clear = self._aead.decrypt(
-                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], field.encode()
-            )
+            clear = self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], field.encode())
         except InvalidTag as exc:
             raise SealError(field) from exc
         return clear.decode()
