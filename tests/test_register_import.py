@@ -344,3 +344,25 @@ def test_enterprises_match_by_credit_code(session, tmp_path):
         "hazardous_chemicals",
         "elevated",
     )
+
+
+def test_undoing_a_tag_change_restores_its_details_and_provenance(session, tmp_path):
+    first = run(session, first_list(tmp_path)).batch
+    wang = person(session, WANG)
+    tag = session.scalars(select(PersonTag).where(PersonTag.person_id == wang.id)).one()
+    visit = NOW + timedelta(days=1)
+    confirm_tag(tag, user_id=1, at=visit)
+    session.flush()
+    changed = allowance_list(
+        tmp_path / "rural.csv",
+        [["王建国", WANG, "男", "1940-03-12", "东澜区青柳路1号", "农村低保", "2024-01-01", ""]],
+    )
+    second = run(session, changed, source="民政局2", as_of=visit + timedelta(days=1)).batch
+    assert second is not None and first is not None
+    assert (tag.details, tag.source, tag.batch_id, tag.confirmed_at) == (
+        {"kind": "农村低保"}, "民政局2", second.id, None
+    )  # fmt: skip
+    undo_batch(session, batch_id=second.id, user_id=None, now=NOW)
+    assert (tag.details, tag.source, tag.batch_id, tag.confirmed_at, tag.confirmed_by) == (
+        {"kind": "城市低保"}, "民政局", first.id, visit, 1
+    )  # fmt: skip

@@ -145,7 +145,9 @@ def commit_plan(
         elif write.field != CREATED:
             row = write.target
             old_provenance = (
-                (row.provenance or {}).get(write.field) if write.entity != "tag" else None
+                _tag_provenance(row)
+                if write.entity == "tag"
+                else (row.provenance or {}).get(write.field)
             )
             apply_field(row, write.entity, write.field, write.new)
             if write.entity == "tag":
@@ -167,6 +169,32 @@ def commit_plan(
     session.add_all(changes)
     session.flush()
     return batch
+
+
+_TAG_PROVENANCE = (
+    "source",
+    "batch_id",
+    "recorded_at",
+    "recorded_by",
+    "confirmed_at",
+    "confirmed_by",
+)
+_TAG_TIMES = ("recorded_at", "confirmed_at")
+
+
+def _tag_provenance(tag: PersonTag) -> dict[str, Any]:
+    """A tag's provenance columns as JSON (kept with a change, for undo)."""
+    values = {name: getattr(tag, name) for name in _TAG_PROVENANCE}
+    for name in _TAG_TIMES:
+        values[name] = values[name].isoformat() if values[name] else None
+    return values
+
+
+def _restore_tag_provenance(tag: Any, kept: dict[str, Any] | None) -> None:
+    for name, value in (kept or {}).items():
+        if name in _TAG_TIMES:
+            value = datetime.fromisoformat(value) if value else None
+        setattr(tag, name, value)
 
 
 def list_batches(session: Session) -> list[RegisterBatch]:
@@ -219,7 +247,9 @@ def undo_batch(session: Session, *, batch_id: int, user_id: int | None, now: dat
             kept += 1
             continue
         apply_field(row, change.entity, change.field, change.old)
-        if change.entity != "tag":
+        if change.entity == "tag":
+            _restore_tag_provenance(row, change.old_provenance)
+        else:
             _set_provenance(row, change.field, change.old_provenance)
         restored += 1
     session.execute(
