@@ -33,6 +33,7 @@ from api.routes import (
     ogc,
     open311,
     ops,
+    register,
     supplies,
     visits,
 )
@@ -54,6 +55,7 @@ from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
 from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
+from gridgov.register.protect import register_keys
 from gridgov.runtime import embedded_cluster, prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
 from gridgov.supplies.roads import RoadNetworkCache
@@ -128,6 +130,8 @@ def create_app(
     app.state.clock = clock
     # Made (or read) now: a key file others may read stops the start, not the first sign-in.
     app.state.token_secret = TokenSecret(settings)
+    # ID numbers and phones in the register: hashed and sealed with this (docs/PRIVACY.md).
+    app.state.register_keys = register_keys(settings)
     app.state.login_throttle = LoginThrottle(
         LoginLimits(
             per_address=settings.login_rate_per_address,
@@ -185,6 +189,7 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(notifications.router)
     app.include_router(visits.router)
+    app.include_router(register.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

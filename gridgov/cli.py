@@ -29,6 +29,7 @@ from gridgov.departments.service import (
     upsert_departments,
 )
 from gridgov.geo.crs import InputCRS
+from gridgov.register import commands as register_commands
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -52,6 +53,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 app.add_typer(forms_app, name="forms")
 app.add_typer(secret_app, name="secret")
+app.add_typer(register_commands.app, name="register")
+import_app.command("register")(register_commands.import_register_command)
 
 Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
 
@@ -85,11 +88,13 @@ def serve(
 
     from gridgov.demo import prepare_demo
     from gridgov.logs import configure_logging
+    from gridgov.register.protect import register_keys
     from gridgov.users.secret import SecretKeyError, TokenSecret
 
     settings = get_settings()
     try:
         TokenSecret(settings)  # made (or checked) once, before any worker starts
+        keys = register_keys(settings)
     except SecretKeyError as exc:
         raise _fail(str(exc)) from exc
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
@@ -98,7 +103,7 @@ def serve(
     elif demo and settings.environment == "production":
         raise _fail("the demo accounts have a public password: no --demo in production")
     with session_scope(_sessions()) as session:
-        changed = prepare_demo(session, geodata_dir=settings.geodata_dir, load=demo)
+        changed = prepare_demo(session, geodata_dir=settings.geodata_dir, load=demo, keys=keys)
     if changed and not demo:
         typer.echo(f"switched off demo accounts with the public password: {', '.join(changed)}")
     uvicorn.run(
@@ -274,8 +279,15 @@ def demo_load() -> None:
     settings = get_settings()
     if settings.environment == "production":
         raise _fail("the demo accounts have a public password: no demo city in production")
+    from gridgov.register.protect import register_keys
+    from gridgov.users.secret import SecretKeyError
+
+    try:
+        keys = register_keys(settings)
+    except SecretKeyError as exc:
+        raise _fail(str(exc)) from exc
     with session_scope(_sessions()) as session:
-        prepare_demo(session, geodata_dir=settings.geodata_dir, load=True)
+        prepare_demo(session, geodata_dir=settings.geodata_dir, load=True, keys=keys)
     typer.echo("the demo city is loaded and active")
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     geodata_dir: Path = PROJECT_ROOT / "geodata"
     # Signs the tokens. None: a random key made on first start, kept in data_dir/secret_key.
     secret_key: SecretStr | None = None
+    # Hashes and seals ID numbers and phones in the register. None: a random key made on first
+    # start, kept in data_dir/register_key (0600). Back it up: without it nothing sealed opens.
+    register_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     # How often (seconds) a worker checks whether the active boundary generation changed.
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
                     f"GRIDGOV_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters"
                     " (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
                 )
+        register_key = self.register_key.get_secret_value() if self.register_key else None
+        if register_key is not None and len(register_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"GRIDGOV_REGISTER_KEY must be at least {MIN_SECRET_LENGTH} characters"
+            )
         return self
 
     @field_validator("login_rate_per_address")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,10 +11,16 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import activate_generation, create_generation
 from gridgov.boundaries.importer import import_boundaries
+from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.io import read_boundary_file
 from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Generation
 from gridgov.departments.service import read_departments_csv, upsert_departments
+from gridgov.register.grassroots import SOURCE as GRASSROOTS
+from gridgov.register.grassroots import GrassrootsLoad, load_grassroots
+from gridgov.register.models import RegisterBatch
+from gridgov.register.protect import RegisterKeys
+from gridgov.register.vocabulary import load_tags, tags_file
 from gridgov.responsibilities.service import (
     load_categories,
     read_responsibility_file,
@@ -93,12 +100,40 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
     return generation
 
 
-def prepare_demo(session: Session, *, geodata_dir: Path, load: bool) -> list[str]:
-    """Before serving: with ``load``, the demo city and its accounts (switched on); without,
-    the demo accounts that still have the public password switched off. The names changed."""
+def prepare_demo(
+    session: Session, *, geodata_dir: Path, load: bool, keys: RegisterKeys | None = None
+) -> list[str]:
+    """Before serving: with ``load``, the demo city and its accounts (switched on), and with
+    ``keys`` its register when its files are there; without, the demo accounts that still
+    have the public password switched off. The names changed."""
     if load:
         load_demo_city(session, geodata_dir=geodata_dir)
+        if keys is not None:
+            load_demo_register(session, geodata_dir=geodata_dir, keys=keys)
     return set_demo_accounts_active(session, active=load)
+
+
+def load_demo_register(
+    session: Session, *, geodata_dir: Path, keys: RegisterKeys
+) -> GrassrootsLoad | None:
+    """The demo city's own register (geodata/demo_city/register/*.csv), once, when the
+    files are there; None when they are not or it is loaded already."""
+    folder = demo_folder(geodata_dir) / "register"
+    loaded = select(RegisterBatch.id).where(RegisterBatch.source == GRASSROOTS).limit(1)
+    if not (folder / "people.csv").exists() or session.scalar(loaded) is not None:
+        return None
+    generation = session.scalar(select(Generation).where(Generation.is_active))
+    index = GridIndex.build(session, generation=generation) if generation else None
+    now = datetime.now(UTC)
+    return load_grassroots(
+        session,
+        keys=keys,
+        folder=folder,
+        index=index,
+        tags=load_tags(tags_file(geodata_dir)),
+        today=now.date(),
+        now=now,
+    )
 
 
 def set_demo_accounts_active(session: Session, *, active: bool) -> list[str]:

@@ -12,6 +12,18 @@ from gridgov.incidents.models import (
     Whistle,
 )
 from gridgov.notifications.models import Notification, Webhook, WebhookDelivery
+from gridgov.register.models import (
+    Enterprise,
+    House,
+    Household,
+    Person,
+    PersonTag,
+    RegisterAccess,
+    RegisterBatch,
+    RegisterChange,
+    RegisterConflict,
+    Thing,
+)
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.sensors.models import Alert, Reading, Sensor, SensorRule
 from gridgov.supplies.models import (
@@ -32,17 +44,26 @@ __all__ = [
     "Base",
     "Category",
     "Department",
+    "Enterprise",
     "Fence",
     "FenceChange",
     "FenceEvent",
     "Generation",
     "Grid",
+    "House",
+    "Household",
     "Incident",
     "IncidentEvent",
     "IncidentPhoto",
     "Item",
     "Notification",
+    "Person",
+    "PersonTag",
     "Reading",
+    "RegisterAccess",
+    "RegisterBatch",
+    "RegisterChange",
+    "RegisterConflict",
     "Reservation",
     "ReservationLine",
     "ResponsibilityRule",
@@ -53,6 +74,7 @@ __all__ = [
     "Stockpile",
     "StreetRating",
     "SupplyEvent",
+    "Thing",
     "Tracker",
     "TrackerSide",
     "User",

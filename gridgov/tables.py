@@ -103,9 +103,19 @@ class RowProblem:
     row: int
     column: str
     reason: str
+    # When ``reason`` is a message key: the values its text names.
+    params: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.column}: {self.reason}"
+        return f"row {self.row}: {self.column}: {self.said('en')}"
+
+    def said(self, lang: str) -> str:
+        """The reason in ``lang`` (a message key is translated; plain text stays as it is)."""
+        from gridgov.i18n import DEFAULT_LANGUAGE, catalogue, t
+
+        if self.reason not in catalogue(DEFAULT_LANGUAGE):
+            return self.reason
+        return t(self.reason, lang, **dict(self.params))
 
 
 class RowsRefused(ValueError):

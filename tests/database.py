@@ -86,7 +86,10 @@ def cleaned_up_after(engine: Engine) -> Iterator[None]:
                     "TRUNCATE incident_photos, whistles, incident_events, incidents,"
                     " street_ratings, supply_events, reservation_lines, reservations, alerts,"
                     " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
-                    " readings, rule_states, visit_places, visit_registrations"
+                    " readings, rule_states, visit_places, visit_registrations,"
+                    " register_access_log, register_conflicts,"
+                    " register_changes, person_tags, people, households, houses, enterprises,"
+                    " things, register_batches"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.

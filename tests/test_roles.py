@@ -46,23 +46,25 @@ EXPECTED_ROWS = {
         Action.EVALUATE: {Scope.ANY}, Action.RATE_DEPARTMENT: {Scope.AREA},
         Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
         Action.INGEST: {Scope.OWN, Scope.AREA}, Action.FENCES: {Scope.ANY},
-        Action.REGISTER_VISIT: {Scope.ANY},
+        Action.REGISTER_VISIT: {Scope.ANY}, Action.REGISTER: {Scope.AREA},
     },
     Role.HANDLER: {
         Action.READ: {Scope.DEPARTMENT, Scope.SUMMONED}, Action.ACCEPT: {Scope.DEPARTMENT},
         Action.REJECT: {Scope.DEPARTMENT}, Action.RESOLVE: {Scope.DEPARTMENT},
         Action.WHISTLE: {Scope.DEPARTMENT}, Action.CHECK_IN: {Scope.SUMMONED},
         Action.EVALUATE: {Scope.ANY}, Action.SEARCH_SUPPLIES: {Scope.ANY},
-        Action.REGISTER_VISIT: {Scope.ANY},
+        Action.REGISTER_VISIT: {Scope.ANY}, Action.REGISTER: {Scope.DEPARTMENT},
+        Action.REGISTER_IMPORT: {Scope.DEPARTMENT},
     },
     Role.GRID_HEAD: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.OWN, Scope.GRID},
         Action.CLOSE: {Scope.OWN}, Action.REOPEN: {Scope.OWN}, Action.RATE: {Scope.OWN},
-        Action.EVALUATE: {Scope.ANY},
+        Action.EVALUATE: {Scope.ANY}, Action.REGISTER: {Scope.GRID},
     },
     Role.EMERGENCY: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.AREA}, Action.EVALUATE: {Scope.ANY},
         Action.SEARCH_SUPPLIES: {Scope.ANY}, Action.RESERVE: {Scope.AREA},
+        Action.REGISTER: {Scope.AREA},
     },
     Role.ADMIN: {action: {Scope.ANY} for action in Action},
 }  # fmt: skip

@@ -1,10 +1,11 @@
 """Things that stay put while the boundaries move: placed again when a generation activates.
 
-Stockpiles and sensors keep the grid and the area chain they lie in, so that scopes, routing
-and coverage never locate them again on a hot path. When a new boundary generation becomes
-active those codes would point into the old one; ``follow_boundaries`` places every such row
-again, in set-based SQL inside the activation's transaction: the grid covering the position
-(the smallest code on a shared edge, as everywhere), else the nearest grid within the edge
+Stockpiles, sensors and the register's houses, enterprises and things keep the grid and the
+area chain they lie in, so that scopes, routing, coverage and the register's read table
+never locate them again on a hot path. When a new boundary generation becomes active those
+codes would point into the old one; ``follow_boundaries`` places every such row again, in
+set-based SQL inside the activation's transaction: the grid covering the position (the
+smallest code on a shared edge, as everywhere), else the nearest grid within the edge
 tolerance, else none (a sensor upstream of the city, a stockpile the new boundaries left
 outside). Incidents are records of where something was reported and keep their codes.
 """
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 # GRIDGOV_EDGE_TOLERANCE_M).
 DEFAULT_EDGE_TOLERANCE_M = 200.0
 
-# Tables of placed things: each has position, grid_code and the four area codes.
-PLACED_TABLES = ("stockpiles", "sensors")
+# Tables of placed things: each has position, grid_code and the four area codes (the
+# register's houses, enterprises and things too: gridgov/register/models.py, Placed).
+PLACED_TABLES = ("stockpiles", "sensors", "houses", "enterprises", "things")
 
 _CHAIN = """
 WITH RECURSIVE chain AS (
@@ -76,7 +78,8 @@ class Followed:
 def follow_boundaries(
     session: Session, *, generation_id: int, tolerance_m: float
 ) -> list[Followed]:
-    """Place every stockpile and sensor in ``generation_id`` (one statement a table)."""
+    """Place every stockpile, sensor, house, enterprise and thing in ``generation_id`` (one
+    statement a table)."""
     out = []
     for table in PLACED_TABLES:
         rows = session.execute(

@@ -49,6 +49,8 @@ class Action(StrEnum):
     INGEST = "ingest"  # post sensor readings and tracker positions
     FENCES = "fences"  # define fences, trackers and sensors; read alerts
     REGISTER_VISIT = "register_visit"  # register a unit's visit to communities (调研报备)
+    REGISTER = "register"  # read the register (what and where: register/access.py's table)
+    REGISTER_IMPORT = "register_import"  # import a department's list into the register
 
 
 class Scope(StrEnum):
@@ -80,6 +82,7 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.OPERATOR, A.INGEST): (S.OWN, S.AREA),
     (Role.OPERATOR, A.FENCES): (S.ANY,),
     (Role.OPERATOR, A.REGISTER_VISIT): (S.ANY,),
+    (Role.OPERATOR, A.REGISTER): (S.AREA,),
     (Role.HANDLER, A.READ): (S.DEPARTMENT, S.SUMMONED),
     (Role.HANDLER, A.ACCEPT): (S.DEPARTMENT,),
     (Role.HANDLER, A.REJECT): (S.DEPARTMENT,),
@@ -89,17 +92,21 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.HANDLER, A.EVALUATE): (S.ANY,),
     (Role.HANDLER, A.SEARCH_SUPPLIES): (S.ANY,),
     (Role.HANDLER, A.REGISTER_VISIT): (S.ANY,),
+    (Role.HANDLER, A.REGISTER): (S.DEPARTMENT,),
+    (Role.HANDLER, A.REGISTER_IMPORT): (S.DEPARTMENT,),
     (Role.GRID_HEAD, A.REPORT): (S.ANY,),
     (Role.GRID_HEAD, A.READ): (S.OWN, S.GRID),
     (Role.GRID_HEAD, A.CLOSE): (S.OWN,),
     (Role.GRID_HEAD, A.REOPEN): (S.OWN,),
     (Role.GRID_HEAD, A.RATE): (S.OWN,),
     (Role.GRID_HEAD, A.EVALUATE): (S.ANY,),
+    (Role.GRID_HEAD, A.REGISTER): (S.GRID,),
     (Role.EMERGENCY, A.REPORT): (S.ANY,),
     (Role.EMERGENCY, A.READ): (S.AREA,),
     (Role.EMERGENCY, A.EVALUATE): (S.ANY,),
     (Role.EMERGENCY, A.SEARCH_SUPPLIES): (S.ANY,),
     (Role.EMERGENCY, A.RESERVE): (S.AREA,),
+    (Role.EMERGENCY, A.REGISTER): (S.AREA,),
 }
 
 

@@ -23,9 +23,9 @@ class SecretKeyError(RuntimeError):
     """The key file cannot be used as it is: the message says why and what to do."""
 
 
-def secret_path(data_dir: Path) -> Path:
-    """Where the generated key is kept."""
-    return data_dir / SECRET_FILE
+def secret_path(data_dir: Path, name: str = SECRET_FILE) -> Path:
+    """Where the generated key is kept (``name``: another key kept the same way)."""
+    return data_dir / name
 
 
 def new_secret() -> str:
@@ -33,10 +33,10 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _write_private(folder: Path, value: str) -> Path:
+def _write_private(folder: Path, value: str, name: str = SECRET_FILE) -> Path:
     """A new file in ``folder`` holding ``value``, readable by its owner only, on disk."""
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    temporary = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
@@ -56,16 +56,21 @@ def read_secret(path: Path) -> str:
     return value
 
 
-def load_or_create_secret(data_dir: Path) -> str:
-    """The kept key, made first if there is none (safe when several workers start at once)."""
-    path = secret_path(data_dir)
+def load_or_create_secret(
+    data_dir: Path, name: str = SECRET_FILE, setting: str = "GRIDGOV_SECRET_KEY"
+) -> str:
+    """The kept key, made first if there is none (safe when several workers start at once).
+
+    ``name`` is the file (another key kept the same way); ``setting`` the variable that
+    replaces it, named in the message when the folder cannot keep it."""
+    path = secret_path(data_dir, name)
     if not path.exists():
         try:
-            temporary = _write_private(data_dir, new_secret())
+            temporary = _write_private(data_dir, new_secret(), name)
         except OSError as exc:
             raise SecretKeyError(
-                f"cannot keep a signing key in {data_dir} ({exc.strerror}):"
-                " make it writable or set GRIDGOV_SECRET_KEY"
+                f"cannot keep a key in {data_dir} ({exc.strerror}):"
+                f" make it writable or set {setting}"
             ) from exc
         try:
             os.link(temporary, path)  # atomic, and fails if another process was first
