@@ -111,9 +111,7 @@ def create_app(
             jobs.append(watchdog)
         if settings.escalation_interval > 0:
             jobs.append(
-                EscalationScheduler(
-                    app.state.sessions, settings.escalation_interval, leader=leader
-                )
+                EscalationScheduler(app.state.sessions, settings.escalation_interval, leader=leader)
             )
         allow = parse_allow_list(settings.webhook_allow)
         if settings.delivery_interval > 0:

@@ -89,8 +89,12 @@ def create_app() -> FastAPI:
         with engine.connect() as conn:
             rows = conn.execute(
                 _KNN,
-                {"item": item, "today": config["today"], "point": f"SRID=4326;POINT({lon} {lat})",
-                 "k": 10},
+                {
+                    "item": item,
+                    "today": config["today"],
+                    "point": f"SRID=4326;POINT({lon} {lat})",
+                    "k": 10,
+                },
             ).all()
         return {"lots": [[r.stockpile_id, r.free] for r in rows]}
 

@@ -46,7 +46,9 @@ def make_city(folder: Path, grids: int) -> Path:
             link.symlink_to(PROJECT_ROOT / "geodata" / name)
     # grids.geojson last: its presence says the folder is complete.
     generator.write(features, folder / "demo_city.part")
-    for path in sorted((folder / "demo_city.part").iterdir(), key=lambda p: p.name == "grids.geojson"):
+    for path in sorted(
+        (folder / "demo_city.part").iterdir(), key=lambda p: p.name == "grids.geojson"
+    ):
         path.replace(folder / "demo_city" / path.name)
     (folder / "demo_city.part").rmdir()
     return folder

@@ -36,7 +36,9 @@ def raw_requests(host: str, spec: dict[str, Any]) -> list[bytes]:
                 "Content-Type: application/x-www-form-urlencoded\r\n"
                 f"Content-Length: {len(data)}\r\n"
             )
-        out.append(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{common}{extra}\r\n".encode() + data)
+        out.append(
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{common}{extra}\r\n".encode() + data
+        )
     return out
 
 
@@ -81,7 +83,7 @@ async def _one_connection(
             writer.write(request)
             status, keep = await _read_answer(reader)
             latencies.append((time.perf_counter() - sent) * 1000)
-            if not status[9:10] == b"2":
+            if status[9:10] != b"2":
                 errors += 1
             if not keep:
                 writer.close()

@@ -105,7 +105,11 @@ class MapItProject:
 
 
 def _run(
-    command: list[str], step: str, *, env: dict[str, str] | None = None, cwd: Path | None = None,
+    command: list[str],
+    step: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
     timeout: float = 1800,
 ) -> str:
     try:
@@ -168,8 +172,9 @@ def load(project: MapItProject, *, database_url: str, city: Path) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS mapit")
         conn.execute("CREATE DATABASE mapit")
-    with psycopg.connect(conninfo.replace(f"dbname={url.database}", "dbname=mapit"),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        conninfo.replace(f"dbname={url.database}", "dbname=mapit"), autocommit=True
+    ) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     folder = project.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -202,13 +207,20 @@ def load(project: MapItProject, *, database_url: str, city: Path) -> None:
     for level, code in TYPES.items():
         project.manage(
             "mapit_import",
-            "--generation_id", "1",
-            "--area_type_code", code,
-            "--name_type_code", "name",
-            "--country_code", "C",
-            "--code_type", "code",
-            "--code_field", "code",
-            "--name_field", "name",
+            "--generation_id",
+            "1",
+            "--area_type_code",
+            code,
+            "--name_type_code",
+            "name",
+            "--country_code",
+            "C",
+            "--code_type",
+            "code",
+            "--code_field",
+            "code",
+            "--name_field",
+            "name",
             "--commit",
             str(city / f"{level}.geojson"),
         )

@@ -18,7 +18,6 @@ kept). Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -189,8 +188,14 @@ def free_port() -> int:
 
 @contextmanager
 def served(
-    command: list[str], *, ready_path: str, port: int, env: dict[str, str], log: Path,
-    cwd: Path | None = None, timeout: float = 300,
+    command: list[str],
+    *,
+    ready_path: str,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    cwd: Path | None = None,
+    timeout: float = 300,
 ) -> Iterator[str]:
     """A server in its own process group until the block ends; its base URL once
     ``ready_path`` answers 200. Stopped by its own id (SIGTERM to its group, then SIGKILL)."""
@@ -225,8 +230,13 @@ def served(
 
 
 def load(
-    base: str, requests: list[list[Any]], *, connections: int, seconds: float,
-    headers: dict[str, str] | None = None, work: Path,
+    base: str,
+    requests: list[list[Any]],
+    *,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    work: Path,
 ) -> dict[str, Any]:
     """``benchmarks/load.py`` in a fresh interpreter: the client never shares a GIL with a
     server, nor with this process."""
@@ -305,8 +315,11 @@ def prepare_database(url: str, geodata: Path) -> dict[str, Any]:
         user = session.scalar(select(User).where(User.username == "bench"))
         if user is None:
             user = create_user(
-                session, username="bench", password=secrets.token_urlsafe(16),
-                role="operator", area_code="990100",
+                session,
+                username="bench",
+                password=secrets.token_urlsafe(16),
+                role="operator",
+                area_code="990100",
             )
         session.flush()
         grid = session.scalar(
@@ -471,8 +484,12 @@ def fences_run(
         for i in range(0, len(rows), 5000):
             with session_scope(factory) as session:
                 process_positions(
-                    session, rows=rows[i : i + 5000], index=index, grid_index=grids,
-                    dwell=Dwell(30, 3), now=start + timedelta(days=20),
+                    session,
+                    rows=rows[i : i + 5000],
+                    index=index,
+                    grid_index=grids,
+                    dwell=Dwell(30, 3),
+                    now=start + timedelta(days=20),
                 )
 
     subject = timed_rate(len(rows), pipeline)
@@ -481,9 +498,7 @@ def fences_run(
     tree = shapely.STRtree(polygons)
     xs = np.array([r["lon"] for r in rows])
     ys = np.array([r["lat"] for r in rows])
-    ceiling = timed_rate(
-        len(rows), lambda: tree.query(shapely.points(xs, ys), predicate="within")
-    )
+    ceiling = timed_rate(len(rows), lambda: tree.query(shapely.points(xs, ys), predicate="within"))
     return {"subject": subject, "ceiling": ceiling}
 
 
@@ -492,8 +507,15 @@ def fences_run(
 
 def gridgov_command(port: int, workers: int) -> list[str]:
     return [
-        str(Path(sys.executable).parent / "gridgov"), "serve", "--no-demo",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        str(Path(sys.executable).parent / "gridgov"),
+        "serve",
+        "--no-demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
     ]
 
 
@@ -508,9 +530,14 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "shared_machine": args.shared_machine,
         "settings": {
-            "grids": args.grids, "runs": args.runs, "seconds": args.seconds,
-            "points": args.points, "readings": args.readings, "positions": args.positions,
-            "quick": args.quick, "client": "benchmarks/load.py (asyncio, closed loop)",
+            "grids": args.grids,
+            "runs": args.runs,
+            "seconds": args.seconds,
+            "points": args.points,
+            "readings": args.readings,
+            "positions": args.positions,
+            "quick": args.quick,
+            "client": "benchmarks/load.py (asyncio, closed loop)",
         },
     }
     print(f"city of about {args.grids:,} grids ...", flush=True)
@@ -551,8 +578,12 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         bare_config = work / "bare.json"
         bare_config.write_text(
             json.dumps(
-                {"database_url": url, "grids": str(grids_file), "row": row,
-                 "today": TODAY.isoformat()}
+                {
+                    "database_url": url,
+                    "grids": str(grids_file),
+                    "row": row,
+                    "today": TODAY.isoformat(),
+                }
             )
         )
         bare_env = {**env, "GRIDGOV_BENCH_BARE": str(bare_config)}
@@ -561,16 +592,30 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         locate_bare = [["GET", f"/locate?lon={x}&lat={y}", None] for x, y in http_points]
         locate_mapit = [["GET", f"/point/4326/{x},{y}", None] for x, y in http_points]
         reports = [
-            ["POST", "/api/v1/incidents",
-             urlencode({"lon": x, "lat": y, "category": CATEGORIES[i % len(CATEGORIES)],
-                        "description": "bench"})]
+            [
+                "POST",
+                "/api/v1/incidents",
+                urlencode(
+                    {
+                        "lon": x,
+                        "lat": y,
+                        "category": CATEGORIES[i % len(CATEGORIES)],
+                        "description": "bench",
+                    }
+                ),
+            ]
             for i, (x, y) in enumerate(http_points[:2000])
         ]
-        inserts = [["POST", "/insert", body.replace("&description=bench", "")]
-                   for _, _, body in reports]
+        inserts = [
+            ["POST", "/insert", body.replace("&description=bench", "")] for _, _, body in reports
+        ]
         nearest = [
-            ["GET", "/api/v1/supplies/nearest?"
-             + urlencode({"lon": x, "lat": y, "item": f"{ITEMS[i % 2]}:100"}), None]
+            [
+                "GET",
+                "/api/v1/supplies/nearest?"
+                + urlencode({"lon": x, "lat": y, "item": f"{ITEMS[i % 2]}:100"}),
+                None,
+            ]
             for i, (x, y) in enumerate(http_points[:2000])
         ]
         knn = [
@@ -608,58 +653,142 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             print(f"run {run + 1}/{args.runs} ...", flush=True)
             port = free_port()
             with served(
-                [sys.executable, "-m", "uvicorn", "benchmarks.bare:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                 "--no-access-log"],
-                ready_path="/locate?lon=0&lat=0", port=port, env=bare_env,
-                log=logs / "bare.log", cwd=PROJECT_ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "benchmarks.bare:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                ready_path="/locate?lon=0&lat=0",
+                port=port,
+                env=bare_env,
+                log=logs / "bare.log",
+                cwd=PROJECT_ROOT,
             ) as base:
                 for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                    record(key, "ceiling", from_load(
-                        load(base, locate_bare, connections=conns, seconds=secs, work=work)))
+                    record(
+                        key,
+                        "ceiling",
+                        from_load(
+                            load(base, locate_bare, connections=conns, seconds=secs, work=work)
+                        ),
+                    )
                 found = from_load(load(base, inserts, connections=c16, seconds=secs, work=work))
                 record("report_16", "ceiling", found)
                 record("report_16_workers2", "ceiling", found)
-                record("nearest_16", "ceiling", from_load(
-                    load(base, knn, connections=c16, seconds=secs, work=work)))
+                record(
+                    "nearest_16",
+                    "ceiling",
+                    from_load(load(base, knn, connections=c16, seconds=secs, work=work)),
+                )
                 record("locate_16_workers2", "ceiling", runs["locate_16"]["ceiling"][-1])
             for workers in (1, 2):
                 port = free_port()
                 with served(
-                    gridgov_command(port, workers), ready_path="/api/v1/health", port=port,
-                    env=env, log=logs / "gridgov.log", cwd=PROJECT_ROOT,
+                    gridgov_command(port, workers),
+                    ready_path="/api/v1/health",
+                    port=port,
+                    env=env,
+                    log=logs / "gridgov.log",
+                    cwd=PROJECT_ROOT,
                 ) as base:
                     if workers == 1:
                         for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                            record(key, "subject", from_load(
-                                load(base, locate_gridgov, connections=conns, seconds=secs,
-                                     work=work)))
-                        found = from_load(load(base, reports, connections=c16, seconds=secs,
-                                               headers=auth, work=work))
+                            record(
+                                key,
+                                "subject",
+                                from_load(
+                                    load(
+                                        base,
+                                        locate_gridgov,
+                                        connections=conns,
+                                        seconds=secs,
+                                        work=work,
+                                    )
+                                ),
+                            )
+                        found = from_load(
+                            load(
+                                base,
+                                reports,
+                                connections=c16,
+                                seconds=secs,
+                                headers=auth,
+                                work=work,
+                            )
+                        )
                         record("report_16", "subject", found)
                         record("report_16_workers2", "peer", found)
-                        record("nearest_16", "subject", from_load(
-                            load(base, nearest, connections=c16, seconds=secs, headers=auth,
-                                 work=work)))
+                        record(
+                            "nearest_16",
+                            "subject",
+                            from_load(
+                                load(
+                                    base,
+                                    nearest,
+                                    connections=c16,
+                                    seconds=secs,
+                                    headers=auth,
+                                    work=work,
+                                )
+                            ),
+                        )
                         record("locate_16_workers2", "peer", runs["locate_16"]["subject"][-1])
                     else:
-                        record("locate_16_workers2", "subject", from_load(
-                            load(base, locate_gridgov, connections=c16, seconds=secs,
-                                 work=work)))
-                        record("report_16_workers2", "subject", from_load(
-                            load(base, reports, connections=c16, seconds=secs, headers=auth,
-                                 work=work)))
+                        record(
+                            "locate_16_workers2",
+                            "subject",
+                            from_load(
+                                load(base, locate_gridgov, connections=c16, seconds=secs, work=work)
+                            ),
+                        )
+                        record(
+                            "report_16_workers2",
+                            "subject",
+                            from_load(
+                                load(
+                                    base,
+                                    reports,
+                                    connections=c16,
+                                    seconds=secs,
+                                    headers=auth,
+                                    work=work,
+                                )
+                            ),
+                        )
             if project is not None and mapit_error is None:
                 port = free_port()
                 try:
                     with served(
-                        project.serve_command(port), ready_path=locate_mapit[0][1], port=port,
-                        env=project.env, log=logs / "mapit.log", cwd=project.folder,
+                        project.serve_command(port),
+                        ready_path=locate_mapit[0][1],
+                        port=port,
+                        env=project.env,
+                        log=logs / "mapit.log",
+                        cwd=project.folder,
                     ) as base:
                         for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                            record(key, "peer", from_load(
-                                load(base, locate_mapit, connections=conns, seconds=secs,
-                                     work=work)))
+                            record(
+                                key,
+                                "peer",
+                                from_load(
+                                    load(
+                                        base,
+                                        locate_mapit,
+                                        connections=conns,
+                                        seconds=secs,
+                                        work=work,
+                                    )
+                                ),
+                            )
                 except RuntimeError as exc:
                     mapit_error = f"gunicorn: {exc}"
             found = classify_run(factory, grids_file, lons, lats)
@@ -723,8 +852,12 @@ def render(result: dict[str, Any]) -> str:
         + f"` ({result.get('seconds_total', 0) // 60} min): {m['cores']} cores, {m['cpu']}, "
         f"{m['ram_gb']} GB RAM, Python {m['python']}; load average at start "
         f"{', '.join(str(x) for x in m['load_average_at_start'])}."
-        + (" **Measured on a shared machine** (other work running): the figures are noisy and "
-           "lower than a quiet machine's." if result.get("shared_machine") else ""),
+        + (
+            " **Measured on a shared machine** (other work running): the figures are noisy and "
+            "lower than a quiet machine's."
+            if result.get("shared_machine")
+            else ""
+        ),
         f"{s.get('grids_loaded', s['grids']):,} grids (five levels), {s['runs']} run(s) of "
         f"{s['seconds']} s per HTTP figure at each concurrency, {s['points']:,} points "
         f"classified, {s['readings']:,} readings, {s['positions']:,} positions; the median "
@@ -742,8 +875,11 @@ def render(result: dict[str, Any]) -> str:
         peer_text = (
             f"{row['peer']}: {_n(peer['value'])} {unit}{_lat(peer)}"
             if peer
-            else (f"{row['peer']}: not measured — {row['peer_error']}" if row.get("peer_error")
-                  else "—")
+            else (
+                f"{row['peer']}: not measured — {row['peer_error']}"
+                if row.get("peer_error")
+                else "—"
+            )
         )
         errors = sum(f.get("errors", 0) for f in (subject, ceiling or {}, peer or {}))
         lines.append(
@@ -779,17 +915,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readings", type=int, default=100_000)
     parser.add_argument("--positions", type=int, default=50_000)
     parser.add_argument("--fences", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true",
-                        help="the smoke version: a tiny city, one short run, no MapIt")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the smoke version: a tiny city, one short run, no MapIt",
+    )
     parser.add_argument("--mapit", action=argparse.BooleanOptionalAction, default=None)
-    parser.add_argument("--shared-machine", action="store_true",
-                        help="say in the table that other work ran on the machine")
-    parser.add_argument("--work", type=Path,
-                        default=Path(tempfile.gettempdir()) / "gridgov-benchmark")
+    parser.add_argument(
+        "--shared-machine",
+        action="store_true",
+        help="say in the table that other work ran on the machine",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "gridgov-benchmark"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", type=Path, default=MARKDOWN)
-    parser.add_argument("--render-only", action="store_true",
-                        help="write the table of --markdown from --out, run nothing")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="write the table of --markdown from --out, run nothing",
+    )
     args = parser.parse_args(argv)
     if args.render_only:
         write_markdown(json.loads(args.out.read_text()), args.markdown)

@@ -10,6 +10,7 @@ within one job interval. No table, no lease to renew, nothing to clean up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -62,9 +63,7 @@ class Leadership:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None
         self._held = False

@@ -131,7 +131,11 @@ class EscalationScheduler(PeriodicJob):
     """Runs `run_escalation` every ``interval`` seconds in a daemon thread."""
 
     def __init__(
-        self, factory: sessionmaker[Session], interval: float = 30.0, *, leader: Leader | None = None
+        self,
+        factory: sessionmaker[Session],
+        interval: float = 30.0,
+        *,
+        leader: Leader | None = None,
     ) -> None:
         super().__init__(
             "escalation", interval, lambda: note_run(run_escalation(factory)), leader=leader
