@@ -46,6 +46,7 @@ from sqlalchemy import select, text
 
 from benchmarks import mapit_peer
 from benchmarks.city import make_city
+from benchmarks.profile import profiled, rss_mb
 from gridgov.cache import GridIndexCache
 from gridgov.config import PROJECT_ROOT
 from gridgov.db import make_engine, make_session_factory, session_scope
@@ -196,6 +197,7 @@ def served(
     log: Path,
     cwd: Path | None = None,
     timeout: float = 300,
+    pids: list[int] | None = None,
 ) -> Iterator[str]:
     """A server in its own process group until the block ends; its base URL once
     ``ready_path`` answers 200. Stopped by its own id (SIGTERM to its group, then SIGKILL)."""
@@ -204,6 +206,8 @@ def served(
         process = subprocess.Popen(
             command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+    if pids is not None:
+        pids.append(process.pid)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -505,6 +509,14 @@ def fences_run(
 # -- the run ------------------------------------------------------------------------------------
 
 
+def _mapit_grid(answer: dict[str, Any]) -> str | None:
+    """The grid's code in a MapIt /point answer (areas keyed by id, each with its type)."""
+    for area in answer.values():
+        if area.get("type") == "GRD":
+            return str(area.get("codes", {}).get("code"))
+    return None
+
+
 def gridgov_command(port: int, workers: int) -> list[str]:
     return [
         str(Path(sys.executable).parent / "gridgov"),
@@ -649,49 +661,60 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             runs[key][role].append(figure)
 
         c16, secs = 16, args.seconds
+        profiles: dict[str, Any] = {}
+        memory: dict[str, float] = {}
+        agreement: dict[str, Any] = {}
+        sample = http_points[:50]
+
+        def measure(
+            base: str, requests: list[list[Any]], conns: int, headers: dict | None = None
+        ) -> dict[str, Any]:
+            return from_load(
+                load(base, requests, connections=conns, seconds=secs, headers=headers, work=work)
+            )
+
+        def profile(
+            key: str, pid: int, work_: Callable[[], object], root: str | None = None
+        ) -> None:
+            found = profiled(pid, work / "profiles" / f"{key}.txt", work_, root=root)
+            if found is not None:
+                profiles[key] = found
+
+        (work / "profiles").mkdir(exist_ok=True)
         for run in range(args.runs):
             print(f"run {run + 1}/{args.runs} ...", flush=True)
             port = free_port()
+            bare_command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "benchmarks.bare:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
             with served(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "benchmarks.bare:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
+                bare_command,
                 ready_path="/locate?lon=0&lat=0",
                 port=port,
                 env=bare_env,
                 log=logs / "bare.log",
                 cwd=PROJECT_ROOT,
             ) as base:
-                for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                    record(
-                        key,
-                        "ceiling",
-                        from_load(
-                            load(base, locate_bare, connections=conns, seconds=secs, work=work)
-                        ),
-                    )
-                found = from_load(load(base, inserts, connections=c16, seconds=secs, work=work))
-                record("report_16", "ceiling", found)
+                record("locate_16", "ceiling", measure(base, locate_bare, c16))
+                record("locate_1", "ceiling", measure(base, locate_bare, 1))
+                record("report_16", "ceiling", found := measure(base, inserts, c16))
                 record("report_16_workers2", "ceiling", found)
-                record(
-                    "nearest_16",
-                    "ceiling",
-                    from_load(load(base, knn, connections=c16, seconds=secs, work=work)),
-                )
+                record("nearest_16", "ceiling", measure(base, knn, c16))
                 record("locate_16_workers2", "ceiling", runs["locate_16"]["ceiling"][-1])
             for workers in (1, 2):
                 port = free_port()
+                pids: list[int] = []
                 with served(
                     gridgov_command(port, workers),
                     ready_path="/api/v1/health",
@@ -699,71 +722,37 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                     env=env,
                     log=logs / "gridgov.log",
                     cwd=PROJECT_ROOT,
+                    pids=pids,
                 ) as base:
                     if workers == 1:
-                        for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                            record(
-                                key,
-                                "subject",
-                                from_load(
-                                    load(
-                                        base,
-                                        locate_gridgov,
-                                        connections=conns,
-                                        seconds=secs,
-                                        work=work,
-                                    )
-                                ),
-                            )
-                        found = from_load(
-                            load(
-                                base,
-                                reports,
-                                connections=c16,
-                                seconds=secs,
-                                headers=auth,
-                                work=work,
-                            )
-                        )
-                        record("report_16", "subject", found)
+                        record("locate_16", "subject", measure(base, locate_gridgov, c16))
+                        record("locate_1", "subject", measure(base, locate_gridgov, 1))
+                        record("report_16", "subject", found := measure(base, reports, c16, auth))
                         record("report_16_workers2", "peer", found)
-                        record(
-                            "nearest_16",
-                            "subject",
-                            from_load(
-                                load(
-                                    base,
-                                    nearest,
-                                    connections=c16,
-                                    seconds=secs,
-                                    headers=auth,
-                                    work=work,
-                                )
-                            ),
-                        )
+                        record("nearest_16", "subject", measure(base, nearest, c16, auth))
                         record("locate_16_workers2", "peer", runs["locate_16"]["subject"][-1])
+                        if run == 0:
+                            answers = [
+                                httpx.get(f"{base}/api/v1/locate?lon={x}&lat={y}").json()
+                                for x, y in sample
+                            ]
+                            agreement["gridgov"] = [a["grid"]["code"] for a in answers]
+                            if args.profile:  # extra loads, not counted in the figures
+                                for key, reqs, headers in (
+                                    ("locate_16", locate_gridgov, None),
+                                    ("report_16", reports, auth),
+                                    ("nearest_16", nearest, auth),
+                                ):
+                                    profile(
+                                        key,
+                                        pids[0],
+                                        lambda r=reqs, h=headers: measure(base, r, c16, h),
+                                    )
+                        memory[f"gridgov_{workers}_worker_rss_mb_run{run + 1}"] = rss_mb(pids[0])
                     else:
-                        record(
-                            "locate_16_workers2",
-                            "subject",
-                            from_load(
-                                load(base, locate_gridgov, connections=c16, seconds=secs, work=work)
-                            ),
-                        )
-                        record(
-                            "report_16_workers2",
-                            "subject",
-                            from_load(
-                                load(
-                                    base,
-                                    reports,
-                                    connections=c16,
-                                    seconds=secs,
-                                    headers=auth,
-                                    work=work,
-                                )
-                            ),
-                        )
+                        record("locate_16_workers2", "subject", measure(base, locate_gridgov, c16))
+                        record("report_16_workers2", "subject", measure(base, reports, c16, auth))
+                        memory[f"gridgov_{workers}_workers_rss_mb_run{run + 1}"] = rss_mb(pids[0])
             if project is not None and mapit_error is None:
                 port = free_port()
                 try:
@@ -775,31 +764,53 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                         log=logs / "mapit.log",
                         cwd=project.folder,
                     ) as base:
-                        for key, conns in (("locate_16", c16), ("locate_1", 1)):
-                            record(
-                                key,
-                                "peer",
-                                from_load(
-                                    load(
-                                        base,
-                                        locate_mapit,
-                                        connections=conns,
-                                        seconds=secs,
-                                        work=work,
-                                    )
-                                ),
-                            )
+                        record("locate_16", "peer", measure(base, locate_mapit, c16))
+                        record("locate_1", "peer", measure(base, locate_mapit, 1))
+                        if run == 0:
+                            agreement["mapit"] = [
+                                _mapit_grid(httpx.get(f"{base}/point/4326/{x},{y}").json())
+                                for x, y in sample
+                            ]
                 except RuntimeError as exc:
                     mapit_error = f"gunicorn: {exc}"
-            found = classify_run(factory, grids_file, lons, lats)
-            record("classify", "subject", found["subject"])
-            record("classify", "ceiling", found["ceiling"])
-            found = readings_run(factory, url, args.readings, run)
-            record("readings", "subject", found["subject"])
-            record("readings", "ceiling", found["ceiling"])
-            found = fences_run(factory, shapes, tuple(bounds), args.positions, run)
-            record("fences", "subject", found["subject"])
-            record("fences", "ceiling", found["ceiling"])
+            me = os.getpid()
+            for key, fn in (
+                ("classify", lambda: classify_run(factory, grids_file, lons, lats)),
+                ("readings", lambda run=run: readings_run(factory, url, args.readings, run)),
+                (
+                    "fences",
+                    lambda run=run: fences_run(factory, shapes, tuple(bounds), args.positions, run),
+                ),
+            ):
+                found = fn()
+                record(key, "subject", found["subject"])
+                record(key, "ceiling", found["ceiling"])
+            if run == 0 and args.profile:  # profiled apart from the figures
+                profile(
+                    "classify",
+                    me,
+                    lambda: classify_run(factory, grids_file, lons, lats),
+                    root="classify_points",
+                )
+                profile(
+                    "readings",
+                    me,
+                    lambda: readings_run(factory, url, args.readings, args.runs),
+                    root="ingest",
+                )
+                profile(
+                    "fences",
+                    me,
+                    lambda: fences_run(factory, shapes, tuple(bounds), args.positions, args.runs),
+                    root="process_positions",
+                )
+        result["memory"] = memory
+        result["profiles"] = profiles
+        if "mapit" in agreement:
+            same = sum(
+                a == b for a, b in zip(agreement["gridgov"], agreement["mapit"], strict=True)
+            )
+            result["mapit_agreement"] = f"{same}/{len(sample)} sample points: the same grid"
         engine.dispose()
     finally:
         cluster.stop()
@@ -921,6 +932,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the smoke version: a tiny city, one short run, no MapIt",
     )
     parser.add_argument("--mapit", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also sample the server and the in-process paths with py-spy (extra loads)",
+    )
     parser.add_argument(
         "--shared-machine",
         action="store_true",
