@@ -531,6 +531,119 @@ def gridgov_command(port: int, workers: int) -> list[str]:
     ]
 
 
+def growth(args: argparse.Namespace, sizes: list[int]) -> list[dict[str, Any]]:
+    """Locate, report and nearest (16 connections, one run each) and the serving process's
+    memory at each city size: the curve of item 4, subject only (no ceilings, no peer)."""
+    out = []
+    for size in sizes:
+        print(f"growth: {size:,} grids ...", flush=True)
+        work = args.work / f"growth-{size}"
+        work.mkdir(parents=True, exist_ok=True)
+        geodata = make_city(args.work / f"city-{size}", size)
+        grids_file = geodata / "demo_city" / "grids.geojson"
+        cluster = EmbeddedCluster(root=work / "pg", fast_unsafe=True)
+        url = cluster.start()
+        try:
+            loading = time.perf_counter()
+            prepare_database(url, geodata)
+            loaded_in = time.perf_counter() - loading
+            lons, lats = query_points(grids_file, 2000, seed=2026)
+            points = list(zip(lons, lats, strict=True))
+            secret = secrets.token_urlsafe(32)
+            engine = make_engine(url)
+            from gridgov.users.models import User
+            from gridgov.users.service import issue_token
+
+            with make_session_factory(engine)() as session:
+                bench = session.scalar(select(User).where(User.username == "bench"))
+                assert bench is not None
+                auth = {"Authorization": f"Bearer {issue_token(bench, secret=secret).token}"}
+            engine.dispose()
+            env = {
+                **os.environ,
+                "GRIDGOV_DATABASE_URL": url,
+                "GRIDGOV_DATA_DIR": str(work / "var"),
+                "GRIDGOV_GEODATA_DIR": str(geodata),
+                "GRIDGOV_SECRET_KEY": secret,
+                "GRIDGOV_LOG_LEVEL": "WARNING",
+            }
+            paths = http_requests(points)
+            port = free_port()
+            pids: list[int] = []
+            with served(
+                gridgov_command(port, 1),
+                ready_path="/api/v1/health",
+                port=port,
+                env=env,
+                log=work / "gridgov.log",
+                cwd=PROJECT_ROOT,
+                pids=pids,
+            ) as base:
+                figures: dict[str, Any] = {"grids": _count(grids_file)}
+                figures["city_loaded_s"] = round(loaded_in, 1)
+                for key, reqs, headers in (
+                    ("locate_16", paths["locate"], None),
+                    ("report_16", paths["report"], auth),
+                    ("nearest_16", paths["nearest"], auth),
+                ):
+                    figures[key] = from_load(
+                        load(
+                            base,
+                            reqs,
+                            connections=16,
+                            seconds=args.seconds,
+                            headers=headers,
+                            work=work,
+                        )
+                    )
+                figures["rss_mb"] = rss_mb(pids[0])
+            out.append(figures)
+        except Exception as exc:  # one size failing leaves the others (and says why)
+            out.append({"grids": size, "error": f"{type(exc).__name__}: {exc}"[:500]})
+        finally:
+            cluster.stop()
+            shutil.rmtree(work / "pg", ignore_errors=True)
+            shutil.rmtree(cluster.socket_dir, ignore_errors=True)
+    return out
+
+
+def _count(grids_file: Path) -> int:
+    return len(json.loads(grids_file.read_text(encoding="utf-8"))["features"])
+
+
+def http_requests(points: list[tuple[float, float]]) -> dict[str, list[list[Any]]]:
+    """The same requests for every service: locate (each point), report and nearest (the
+    first 2,000 points, categories and items in turn)."""
+    first = points[:2000]
+    return {
+        "locate": [["GET", f"/api/v1/locate?lon={x}&lat={y}", None] for x, y in points],
+        "report": [
+            [
+                "POST",
+                "/api/v1/incidents",
+                urlencode(
+                    {
+                        "lon": x,
+                        "lat": y,
+                        "category": CATEGORIES[i % len(CATEGORIES)],
+                        "description": "bench",
+                    }
+                ),
+            ]
+            for i, (x, y) in enumerate(first)
+        ],
+        "nearest": [
+            [
+                "GET",
+                "/api/v1/supplies/nearest?"
+                + urlencode({"lon": x, "lat": y, "item": f"{ITEMS[i % 2]}:100"}),
+                None,
+            ]
+            for i, (x, y) in enumerate(first)
+        ],
+    }
+
+
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -600,35 +713,12 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         )
         bare_env = {**env, "GRIDGOV_BENCH_BARE": str(bare_config)}
 
-        locate_gridgov = [["GET", f"/api/v1/locate?lon={x}&lat={y}", None] for x, y in http_points]
+        paths = http_requests(http_points)
+        locate_gridgov, reports, nearest = paths["locate"], paths["report"], paths["nearest"]
         locate_bare = [["GET", f"/locate?lon={x}&lat={y}", None] for x, y in http_points]
         locate_mapit = [["GET", f"/point/4326/{x},{y}", None] for x, y in http_points]
-        reports = [
-            [
-                "POST",
-                "/api/v1/incidents",
-                urlencode(
-                    {
-                        "lon": x,
-                        "lat": y,
-                        "category": CATEGORIES[i % len(CATEGORIES)],
-                        "description": "bench",
-                    }
-                ),
-            ]
-            for i, (x, y) in enumerate(http_points[:2000])
-        ]
         inserts = [
             ["POST", "/insert", body.replace("&description=bench", "")] for _, _, body in reports
-        ]
-        nearest = [
-            [
-                "GET",
-                "/api/v1/supplies/nearest?"
-                + urlencode({"lon": x, "lat": y, "item": f"{ITEMS[i % 2]}:100"}),
-                None,
-            ]
-            for i, (x, y) in enumerate(http_points[:2000])
         ]
         knn = [
             ["GET", "/knn?" + urlencode({"lon": x, "lat": y, "item": ITEMS[i % 2]}), None]
@@ -662,7 +752,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
 
         c16, secs = 16, args.seconds
         profiles: dict[str, Any] = {}
-        memory: dict[str, float] = {}
+        memory: dict[str, list[float]] = {}
         agreement: dict[str, Any] = {}
         sample = http_points[:50]
 
@@ -748,11 +838,11 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                                         pids[0],
                                         lambda r=reqs, h=headers: measure(base, r, c16, h),
                                     )
-                        memory[f"gridgov_{workers}_worker_rss_mb_run{run + 1}"] = rss_mb(pids[0])
+                        memory.setdefault("1 worker", []).append(rss_mb(pids[0]))
                     else:
                         record("locate_16_workers2", "subject", measure(base, locate_gridgov, c16))
                         record("report_16_workers2", "subject", measure(base, reports, c16, auth))
-                        memory[f"gridgov_{workers}_workers_rss_mb_run{run + 1}"] = rss_mb(pids[0])
+                        memory.setdefault("2 workers", []).append(rss_mb(pids[0]))
             if project is not None and mapit_error is None:
                 port = free_port()
                 try:
@@ -901,6 +991,35 @@ def render(result: dict[str, Any]) -> str:
             + (f" ({errors} answers not 2xx)" if errors else "")
             + " |"
         )
+    if result.get("growth"):
+        lines += [
+            "",
+            "Growth (gridgov alone, one API process, 16 connections, one run per size):",
+            "",
+            "| grids | locate req/s (p50 / p99 ms) | report /s (p50 / p99 ms) "
+            "| nearest req/s (p50 / p99 ms) | API process memory |",
+            "|---|---|---|---|---|",
+        ]
+        for g in result["growth"]:
+            if "error" in g:
+                lines.append(f"| {g['grids']:,} | failed: {g['error']} | | | |")
+                continue
+            cells = [
+                f"{_n(g[k]['value'])}{_lat(g[k])}" for k in ("locate_16", "report_16", "nearest_16")
+            ]
+            lines.append(f"| {g['grids']:,} | " + " | ".join(cells) + f" | {g['rss_mb']:.0f} MB |")
+    if result.get("memory"):
+        said = "; ".join(
+            f"{k}: {', '.join(f'{v:.0f}' for v in values)} MB"
+            for k, values in result["memory"].items()
+        )
+        lines += [
+            "",
+            f"Resident memory of `gridgov serve` after each run's loads (with 2 workers: the"
+            f" parent, uvicorn's supervisor and both workers together): {said}.",
+        ]
+    if result.get("mapit_agreement"):
+        lines += ["", f"gridgov and MapIt agree on {result['mapit_agreement']}."]
     lines += ["", END_MARK]
     return "\n".join(lines)
 
@@ -915,6 +1034,12 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
             path.write_text(before + table + after, encoding="utf-8")
             return
     path.write_text(f"# Benchmarks\n\n{table}\n", encoding="utf-8")
+
+
+def _save(result: dict[str, Any], args: argparse.Namespace) -> None:
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    write_markdown(result, args.markdown)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -932,6 +1057,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the smoke version: a tiny city, one short run, no MapIt",
     )
     parser.add_argument("--mapit", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--growth",
+        help="also locate, report and nearest at these city sizes, e.g. 5000,20000,50000",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -964,9 +1093,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (0 < args.seconds <= 60 and 1 <= args.runs <= 10 and 50 <= args.grids <= 500_000):
         parser.error("--seconds in (0, 60], --runs in 1..10, --grids in 50..500000")
     result = run_suite(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    write_markdown(result, args.markdown)
+    if args.growth:
+        _save(result, args)  # the main figures are kept whatever happens to the curve
+        sizes = [int(n) for n in args.growth.split(",")]
+        result["growth"] = growth(args, sizes)
+    _save(result, args)
     print(render(result))
     return 0
 
