@@ -1009,7 +1009,9 @@ def render(result: dict[str, Any]) -> str:
     if result.get("growth"):
         lines += [
             "",
-            "Growth (gridgov alone, one API process, 16 connections, one run per size):",
+            "Growth (gridgov alone, one API process, 16 connections, one run per size"
+            + (f"; {result['growth_note']}" if result.get("growth_note") else "")
+            + "):",
             "",
             "| grids | locate req/s (p50 / p99 ms) | report /s (p50 / p99 ms) "
             "| nearest req/s (p50 / p99 ms) | API process memory |",
