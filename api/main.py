@@ -53,6 +53,8 @@ from gridgov.i18n import t
 from gridgov.incidents.escalation import EscalationScheduler
 from gridgov.incidents.photos import ImageSlots
 from gridgov.jobs import PeriodicJob
+from gridgov.leader import Leadership
+from gridgov.logs import configure_logging
 from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
 from gridgov.register.protect import register_keys
@@ -63,6 +65,14 @@ from gridgov.users.models import User
 from gridgov.users.secret import TokenSecret
 from gridgov.users.service import HashingSlots
 from gridgov.users.throttle import LoginLimits, LoginThrottle
+
+
+def serve_app() -> FastAPI:
+    """The app as `gridgov serve` runs it in each worker: uvicorn starts its workers with
+    multiprocessing's spawn, so a worker keeps nothing of the parent's logging set-up."""
+    settings = get_settings()
+    configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
+    return create_app(settings)
 
 
 def create_app(
@@ -82,14 +92,19 @@ def create_app(
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
         app.state.road_network = RoadNetworkCache()
         app.state.fence_index = FenceIndex()
-        feed = IncidentFeed(
-            engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
-        )
+        conninfo = engine.url.render_as_string(hide_password=False).replace("+psycopg", "")
+        feed = IncidentFeed(conninfo)
         feed.start()
         app.state.feed = feed
         sessions = app.state.sessions
+        # With several workers (`gridgov serve --workers N`) every process has these jobs;
+        # those that change shared state run only in the one holding the leader lock.
+        leader = Leadership(conninfo)
+        app.state.leader = leader
         # Readings' monthly partitions, made before the month begins (checked hourly).
-        jobs = [PeriodicJob("partitions", 3600, lambda: make_partitions_ahead(sessions))]
+        jobs = [
+            PeriodicJob("partitions", 3600, lambda: make_partitions_ahead(sessions), leader=leader)
+        ]
         if settings.db_watchdog_interval > 0:
             watchdog = DatabaseWatchdog(
                 engine, cluster=embedded_cluster(settings), interval=settings.db_watchdog_interval
@@ -97,7 +112,9 @@ def create_app(
             app.state.database_state = watchdog.state
             jobs.append(watchdog)
         if settings.escalation_interval > 0:
-            jobs.append(EscalationScheduler(app.state.sessions, settings.escalation_interval))
+            jobs.append(
+                EscalationScheduler(app.state.sessions, settings.escalation_interval, leader=leader)
+            )
         allow = parse_allow_list(settings.webhook_allow)
         if settings.delivery_interval > 0:
             jobs.append(
@@ -105,6 +122,7 @@ def create_app(
                     "webhooks",
                     settings.delivery_interval,
                     lambda: deliver_due(sessions, allow=allow),
+                    leader=leader,
                 )
             )
         for job in jobs:
@@ -112,6 +130,7 @@ def create_app(
         yield
         for job in jobs:
             job.stop()
+        leader.close()
         feed.stop()
         engine.dispose()
 

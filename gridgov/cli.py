@@ -82,6 +82,16 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes (uvicorn workers). Each keeps its own grid index and live"
+            " feed; background jobs run in one of them only. Sign-in throttles count per"
+            " process.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP service (migrating the database first)."""
     import uvicorn
@@ -107,10 +117,11 @@ def serve(
     if changed and not demo:
         typer.echo(f"switched off demo accounts with the public password: {', '.join(changed)}")
     uvicorn.run(
-        "api.main:create_app",
+        "api.main:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         # Logging is ours (JSON, request ids); the request line is written by the app.
         log_config=None,
         access_log=False,

@@ -74,9 +74,13 @@ def demo_folder(geodata_dir: Path) -> Path:
     return geodata_dir / "demo_city"
 
 
-def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True) -> Generation:
+def load_demo_city(
+    session: Session, *, geodata_dir: Path, activate: bool = True, accounts: bool = True
+) -> Generation:
     """Import the demo city (once): boundaries, departments, categories, responsibility list,
-    demo accounts, stockpiles, roads, sensors and rules; activate its generation."""
+    demo accounts, stockpiles, roads, sensors and rules; activate its generation. Without
+    ``accounts`` (a generated city of another size, whose codes the demo accounts do not
+    name), no account is made."""
     existing = session.scalar(select(Generation).where(Generation.name == DEMO_GENERATION))
     if existing is not None:
         return existing
@@ -91,7 +95,8 @@ def load_demo_city(session: Session, *, geodata_dir: Path, activate: bool = True
         activate_generation(session, generation_id=generation.id)
         rows = read_responsibility_file(folder / "responsibilities.csv")
         replace_rules(session, rules=validate_rules(session, rows))
-        create_demo_accounts(session)
+        if accounts:
+            create_demo_accounts(session)
         load_items(session, path=geodata_dir / "items.csv")
         import_stock(session, rows=read_stock_file(folder / "stockpiles.csv"))
         replace_roads(session, lines=read_roads(folder / "roads.geojson"))

@@ -327,8 +327,8 @@ def test_serve_runs_the_app_factory_where_it_is_told(cli_env, monkeypatch):
         root.setLevel(saved[1])
     assert result.exit_code == 0, result.output
     [(target, options)] = calls
-    assert target == "api.main:create_app"
-    assert options | {"factory": True, "host": "127.0.0.1", "port": 8765} == options
+    assert target == "api.main:serve_app"
+    assert options | {"factory": True, "host": "127.0.0.1", "port": 8765, "workers": 1} == options
 
 
 @pytest.mark.parametrize(

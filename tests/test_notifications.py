@@ -396,3 +396,18 @@ def test_a_dead_letter_retried_by_hand_is_delivered(live_server, committed, rece
     assert (delivery.status, delivery.last_status) == ("delivered", 200)
     assert [a["status"] for a in delivery.attempt_log] == [503, 503, 200]
     assert [p["data"] for p, _, _ in target.received] == [{"fence": "F1"}] * 3
+
+
+def test_a_tick_with_nothing_due_makes_no_http_client(committed, monkeypatch):
+    """The delivery job ticks every few seconds in a serving process: a client (its TLS
+    context reads and parses the CA bundle) only when something is to be sent."""
+    made = []
+    real = httpx.Client
+
+    def counting(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "Client", counting)
+    run = deliver_due(committed, now=T0, allow=LOCAL)
+    assert (run.delivered, run.failed, made) == (0, 0, [])

@@ -22,7 +22,7 @@ from gridgov.incidents.events import record
 from gridgov.incidents.lifecycle import DEADLINE_STATUSES, Move
 from gridgov.incidents.models import Incident, Whistle
 from gridgov.incidents.reporting import dispatch_by_rules
-from gridgov.jobs import PeriodicJob
+from gridgov.jobs import Leader, PeriodicJob
 from gridgov.metrics import ESCALATIONS
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,16 @@ def run_escalation(factory: sessionmaker[Session], *, now: datetime | None = Non
 class EscalationScheduler(PeriodicJob):
     """Runs `run_escalation` every ``interval`` seconds in a daemon thread."""
 
-    def __init__(self, factory: sessionmaker[Session], interval: float = 30.0) -> None:
-        super().__init__("escalation", interval, lambda: note_run(run_escalation(factory)))
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        interval: float = 30.0,
+        *,
+        leader: Leader | None = None,
+    ) -> None:
+        super().__init__(
+            "escalation", interval, lambda: note_run(run_escalation(factory)), leader=leader
+        )
 
 
 def note_run(run: EscalationRun) -> None:
