@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from gridgov.errors import Refusal
+from gridgov.i18n import Message
+
 # Offices save CSVs as UTF-8 (Excel adds a BOM) or, on Chinese Windows, as GBK; GB18030 is a
 # superset of GBK, so one strict decode of each settles almost every file.
 LIKELY_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -20,7 +23,7 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
-class TableError(ValueError):
+class TableError(Refusal):
     """A file that cannot be read as a table: the message names the file and the reason."""
 
 
@@ -58,18 +61,18 @@ def read_csv_text(path: Path | str, *, encoding: str | None = None) -> TextTable
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"{path}: {exc.strerror or exc}") from exc
+        raise TableError("table.unreadable", path=path, detail=exc.strerror or exc) from exc
     encoding = encoding or detect_encoding(raw)
     if encoding is None:
-        raise TableError(f"{path}: unknown text encoding; pass --encoding (e.g. gbk, utf-8)")
+        raise TableError("table.unknown_encoding", path=path)
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise TableError(f"{path}: cannot be read as {encoding}: {exc}") from exc
+        raise TableError("table.bad_encoding", path=path, encoding=encoding, detail=exc) from exc
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises several kinds for malformed CSV
-        raise TableError(f"{path}: {_first_line(exc)}") from exc
+        raise TableError("table.unreadable", path=path, detail=_first_line(exc)) from exc
     terminator = "\r\n" if "\r\n" in text[:65536] else "\n"
     return TextTable(frame=frame, encoding=encoding, line_terminator=terminator)
 
@@ -84,12 +87,12 @@ def read_table(
     """
     path = Path(path)
     if not path.exists():
-        raise TableError(f"{path}: no such file")
+        raise TableError("table.no_such_file", path=path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             table = pd.read_excel(path, dtype=str, keep_default_na=False)
         except Exception as exc:  # pandas and openpyxl raise many kinds
-            raise TableError(f"{path}: {_first_line(exc)}") from exc
+            raise TableError("table.unreadable", path=path, detail=_first_line(exc)) from exc
     else:
         table = read_csv_text(path, encoding=encoding).frame
     return table.rename(columns=lambda c: headers.get(str(c).strip(), str(c).strip().lower()))
@@ -153,25 +156,35 @@ def read_reference_table(path: Path | str, columns: Sequence[Column]) -> list[di
     missing = [c.name for c in columns if c.required and c.name not in table.columns]
     if missing:
         found = ", ".join(str(c) for c in table.columns)
-        raise TableError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {found}")
+        raise TableError(
+            "table.missing_columns", path=path, missing=", ".join(missing), found=found
+        )
     rows = [
         {c.name: str(record.get(c.name, "")).strip() for c in columns}
         for record in table.to_dict("records")
     ]
-    problems, seen = [], set()
+    problems: list[Message] = []
+    seen: set[str] = set()
     key = columns[0].name
     for number, row in enumerate(rows, start=2):
         for column in columns:
             value = row[column.name]
             if column.required and not value:
-                problems.append(f"row {number}: {column.name} is empty")
+                problems.append(Message("table.cell_empty", {"row": number, "column": column.name}))
             elif len(value) > column.width:
-                problems.append(f"row {number}: {column.name} is over {column.width} characters")
+                problems.append(
+                    Message(
+                        "table.cell_too_long",
+                        {"row": number, "column": column.name, "width": column.width},
+                    )
+                )
         if row[key] and row[key] in seen:
-            problems.append(f"row {number}: {key} {row[key]} appears twice")
+            problems.append(
+                Message("table.key_twice", {"row": number, "column": key, "value": row[key]})
+            )
         seen.add(row[key])
     if problems:
-        raise TableError(f"{path}: " + "; ".join(problems))
+        raise TableError("table.bad_rows", path=path, problems=problems)
     return rows
 
 

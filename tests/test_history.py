@@ -158,6 +158,7 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, tmp_path):
 
 def test_cli_dry_run_then_commit(monkeypatch, database_url, committed, tmp_path):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
     get_settings.cache_clear()
     path = write(tmp_path, history_rows(4))
     runner = CliRunner()
