@@ -45,10 +45,16 @@ def language() -> str:
     return _language.get()
 
 
+def use_language(lang: str) -> None:
+    """Make ``lang`` the language of this run (the root group does it from --lang)."""
+    _language.set(lang)
+
+
 def say(key: str, **params: Any) -> str:
     """The message ``key`` in this run's language, its ``{placeholders}`` filled from
     ``params`` (the one helper a command needs for its output).
 
+    >>> use_language("zh")
     >>> say("cli.dry_run")
     '试运行：未写入任何内容（加 --commit 才写入）'
     """
@@ -217,7 +223,7 @@ class LocalizedGroup(TyperGroup):
         except UnknownLanguage as exc:
             typer.echo(t("cli.error", message=t("cli.unknown_language", value=exc)), err=True)
             sys.exit(2)
-        _language.set(lang)
+        use_language(lang)
         localize(self, lang)
         prog_name = prog_name or "gridgov"
         if not standalone_mode:
