@@ -247,7 +247,7 @@ class _Routing:
     def assign(
         self, category: str, chain: dict[Level, str], department: str
     ) -> tuple[str, Level, float] | None:
-        key = (category, chain[Level.COMMUNITY], department)
+        key = (category, "/".join(chain.values()), department)
         if key not in self.known:
             self.known[key] = self._assign(category, chain, department)
         return self.known[key]
@@ -272,12 +272,13 @@ class _Routing:
 def _incident(
     row: _Row, place: dict[str, Any], generation_id: int, routing: _Routing, now: datetime
 ) -> Incident:
-    chain = {
+    codes = {
         Level.CITY: place["city_code"],
         Level.DISTRICT: place["district_code"],
         Level.STREET: place["street_code"],
         Level.COMMUNITY: place["community_code"],
     }
+    chain = {level: code for level, code in codes.items() if code is not None}
     times = row.times
     stages = [c for c in TIMES if c in times]
     assigned = (

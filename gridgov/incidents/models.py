@@ -61,9 +61,10 @@ class Incident(Base):
     snapped: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     generation_id: Mapped[int] = mapped_column(ForeignKey("boundary_generations.id"))
     grid_code: Mapped[str] = mapped_column(String(32))
-    community_code: Mapped[str] = mapped_column(String(32))
-    street_code: Mapped[str] = mapped_column(String(32))
-    district_code: Mapped[str] = mapped_column(String(32))
+    # Empty at levels the city does not have (grids straight under a street or district).
+    community_code: Mapped[str | None] = mapped_column(String(32))
+    street_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
     city_code: Mapped[str] = mapped_column(String(32))
     department_code: Mapped[str | None] = mapped_column(String(32))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -84,13 +85,14 @@ class Incident(Base):
     overdue_at_top: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     def chain(self) -> dict[Level, str]:
-        """The incident's area at each level, city down to community."""
-        return {
+        """The incident's area at each level its city has, city down to community."""
+        codes = {
             Level.CITY: self.city_code,
             Level.DISTRICT: self.district_code,
             Level.STREET: self.street_code,
             Level.COMMUNITY: self.community_code,
         }
+        return {level: code for level, code in codes.items() if code is not None}
 
 
 class IncidentEvent(Base):
