@@ -23,7 +23,10 @@ from gridgov.evaluation.service import rate_department
 from gridgov.geo.crs import to_wgs84
 from gridgov.incidents.escalation import escalate_overdue
 from gridgov.incidents.reporting import report_incident
+from gridgov.maps.layers import area_outlines, grid_shading
 from gridgov.responsibilities.routing import assignment_from
+from gridgov.supplies.coverage import coverage
+from gridgov.users.roles import Actor, Role
 from tests.database import cleaned_up_after
 
 runner = CliRunner()
@@ -221,6 +224,27 @@ def test_report_escalate_and_rate_skip_the_missing_levels(three_levels, engine):
                     score=4,
                 )
                 assert rating.street_code == WEST
+                # Supplies coverage goes by the areas grids sit in; the map's street layer
+                # is empty and its grids are all there.
+                near = coverage(
+                    session,
+                    generation_id=three_levels,
+                    area_code=CITY,
+                    items=["test_none"],
+                    radius_km=1,
+                    today=date(2026, 12, 1),
+                )
+                assert [c.code for c in near.communities] == [WEST, EAST]
+                streets = area_outlines(session, generation_id=three_levels, level="street")
+                assert streets["features"] == []
+                admin = Actor(role=Role.ADMIN, user_id=0)
+                shading = grid_shading(session, actor=admin, generation_id=three_levels, bbox=None)
+                assert [f["properties"]["code"] for f in shading["features"]] == [
+                    "G190",
+                    "G191",
+                    "G192",
+                    "G193",
+                ]
         finally:
             with session_scope(factory) as session:
                 session.execute(delete(Department).where(Department.code.like("T3-%")))
