@@ -74,6 +74,9 @@ class Incident(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the reporter saw it (a report queued offline on the phone); None: at receipt.
+    # Deadlines run from reported_at: a department can act only once the report is in.
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
