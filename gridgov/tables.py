@@ -192,22 +192,26 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time (a trailing Z allowed; no zone means UTC) within EARLIEST..LATEST,
-    or None: year 1 or 9999 would overflow the arithmetic of time zones and rule windows.
+def parse_time(value: Any, timezone: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 time (a trailing Z allowed; no offset means ``timezone``, the city's for
+    readings and positions) within EARLIEST..LATEST, or None: year 1 or 9999 would overflow
+    the arithmetic of time zones and rule windows.
 
+    >>> from zoneinfo import ZoneInfo
     >>> parse_time("2026-11-22T08:00:00+08:00").isoformat()
+    '2026-11-22T08:00:00+08:00'
+    >>> parse_time("2026-11-22T08:00:00", ZoneInfo("Asia/Shanghai")).isoformat()
     '2026-11-22T08:00:00+08:00'
     >>> parse_time("soon") is None, parse_time("0001-01-01T00:00:00Z") is None
     (True, True)
     """
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.replace(tzinfo=timezone)
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
     return parsed if EARLIEST <= parsed <= LATEST else None
 
 
@@ -229,14 +233,16 @@ def parse_number(value: Any) -> float | None:
 
 
 class TimeCache:
-    """Parse each distinct timestamp of a batch once (a batch repeats its timestamps)."""
+    """Parse each distinct timestamp of a batch once (a batch repeats its timestamps); a
+    time without an offset is in ``timezone``."""
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: tzinfo = UTC) -> None:
         self._seen: dict[str, datetime | None] = {}
+        self._timezone = timezone
 
     def __call__(self, value: Any) -> datetime | None:
         if not isinstance(value, str):
-            return parse_time(value)
+            return parse_time(value, self._timezone)
         if value not in self._seen:
-            self._seen[value] = parse_time(value)
+            self._seen[value] = parse_time(value, self._timezone)
         return self._seen[value]
