@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from gridgov.errors import Refusal
-from gridgov.i18n import Message
+from gridgov.i18n import Message, t
 
 # Offices save CSVs as UTF-8 (Excel adds a BOM) or, on Chinese Windows, as GBK; GB18030 is a
 # superset of GBK, so one strict decode of each settles almost every file.
@@ -101,14 +101,19 @@ def read_table(
 @dataclass(frozen=True)
 class RowProblem:
     """What is wrong with one cell of a file: its row as a spreadsheet numbers it (the
-    header is row 1), its column, and why."""
+    header is row 1), its column, and why (a message, or text as a library said it)."""
 
     row: int
     column: str
-    reason: str
+    reason: str | Message
+
+    def say(self, lang: str = "zh") -> str:
+        """The problem in ``lang``: ``第 3 行：reported_at：不是时间``."""
+        reason = self.reason.say(lang) if isinstance(self.reason, Message) else self.reason
+        return t("table.row_problem", lang, row=self.row, column=self.column, reason=reason)
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.column}: {self.reason}"
+        return self.say("en")
 
 
 class RowsRefused(ValueError):
