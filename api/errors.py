@@ -190,7 +190,11 @@ async def field_error(request: Request, exc: Exception) -> ProblemResponse:
 
 async def user_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, UserError)
-    entry = {"field": exc.field, "reason": exc.reason, "type": "user.invalid"}
+    entry = {
+        "field": exc.field,
+        "reason": exc.reason(request_language(request)),
+        "type": "user.invalid",
+    }
     return fields_problem(request, "user.invalid", [entry])
 
 

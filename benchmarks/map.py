@@ -83,7 +83,7 @@ GRIDS_WITH_CHAIN = text(
     """
     SELECT g.code, c.code, s.code, d.code, ci.code
     FROM grids g
-    JOIN areas c ON c.id = g.community_id
+    JOIN areas c ON c.id = g.parent_id
     JOIN areas s ON s.id = c.parent_id
     JOIN areas d ON d.id = s.parent_id
     JOIN areas ci ON ci.id = d.parent_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -30,22 +30,28 @@ from gridgov.departments.service import (
 )
 from gridgov.geo.crs import InputCRS
 from gridgov.register import commands as register_commands
+from gridgov.i18n.cli import LocalizedGroup, fail, fail_text, fail_with, language, say
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+# Help texts are message keys (gridgov/i18n/{zh,en}.json, ``cli.*``): the root group puts
+# them into the run's language (see gridgov/i18n/cli.py).
 app = typer.Typer(
-    help="gridgov: grid governance on PostGIS.",
+    cls=LocalizedGroup,
+    name="gridgov",
+    help="cli.app.help",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
-db_app = typer.Typer(help="The embedded PostGIS cluster.", no_args_is_help=True)
-import_app = typer.Typer(help="Import boundaries and reference tables.", no_args_is_help=True)
-generations_app = typer.Typer(help="Boundary generations.", no_args_is_help=True)
-demo_app = typer.Typer(help="The synthetic demo city 示范市.", no_args_is_help=True)
-users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
-forms_app = typer.Typer(help="Department forms (帮我填).", no_args_is_help=True)
-secret_app = typer.Typer(help="The key that signs tokens.", no_args_is_help=True)
+db_app = typer.Typer(help="cli.db.help", no_args_is_help=True)
+import_app = typer.Typer(help="cli.import.help", no_args_is_help=True)
+generations_app = typer.Typer(help="cli.generations.help", no_args_is_help=True)
+demo_app = typer.Typer(help="cli.demo.help", no_args_is_help=True)
+users_app = typer.Typer(help="cli.users.help", no_args_is_help=True)
+forms_app = typer.Typer(help="cli.forms.help", no_args_is_help=True)
+secret_app = typer.Typer(help="cli.secret.help", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(generations_app, name="generations")
@@ -56,7 +62,16 @@ app.add_typer(secret_app, name="secret")
 app.add_typer(register_commands.app, name="register")
 import_app.command("register")(register_commands.import_register_command)
 
-Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
+Commit = Annotated[bool, typer.Option("--commit", help="cli.option.commit")]
+
+
+@app.callback()
+def _root(
+    lang: Annotated[str, typer.Option("--lang", help="cli.option.lang")] = "zh",
+) -> None:
+    # --lang is taken off the command line before parsing (it may stand anywhere); this
+    # parameter only shows it in the help.
+    del lang
 
 
 def _sessions():
@@ -65,33 +80,12 @@ def _sessions():
     return session_factory(get_settings())
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
-
-
-@app.command()
+@app.command(help="cli.serve.help")
 def serve(
-    demo: Annotated[
-        bool | None,
-        typer.Option(
-            "--demo/--no-demo",
-            help="Load the demo city and its accounts (default: yes, except in production)."
-            " Without it, demo accounts that still have the public password are switched off.",
-        ),
-    ] = None,
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=64,
-            help="API processes (uvicorn workers). Each keeps its own grid index and live"
-            " feed; background jobs run in one of them only. Sign-in throttles count per"
-            " process.",
-        ),
-    ] = 1,
+    demo: Annotated[bool | None, typer.Option("--demo/--no-demo", help="cli.serve.demo")] = None,
+    host: Annotated[str | None, typer.Option(help="cli.serve.host")] = None,
+    port: Annotated[int | None, typer.Option(help="cli.serve.port")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="cli.serve.workers")] = 1,
 ) -> None:
     """Run the HTTP service (migrating the database first)."""
     import uvicorn
@@ -106,16 +100,16 @@ def serve(
         TokenSecret(settings)  # made (or checked) once, before any worker starts
         keys = register_keys(settings)
     except SecretKeyError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     configure_logging(json_lines=settings.log_format == "json", level=settings.log_level)
     if demo is None:
         demo = settings.environment != "production"
     elif demo and settings.environment == "production":
-        raise _fail("the demo accounts have a public password: no --demo in production")
+        raise fail("cli.serve.no_demo_in_production")
     with session_scope(_sessions()) as session:
         changed = prepare_demo(session, geodata_dir=settings.geodata_dir, load=demo, keys=keys)
     if changed and not demo:
-        typer.echo(f"switched off demo accounts with the public password: {', '.join(changed)}")
+        typer.echo(say("cli.serve.demo_switched_off", users=", ".join(changed)))
     uvicorn.run(
         "api.main:serve_app",
         factory=True,
@@ -128,70 +122,62 @@ def serve(
     )
 
 
-@db_app.command("start")
+@db_app.command("start", help="cli.db.start.help")
 def db_start() -> None:
     """Start the embedded cluster (creating it on first use) and migrate it."""
     settings = get_settings()
     if settings.database_url:
-        raise _fail("GRIDGOV_DATABASE_URL is set: gridgov uses that server, not its own")
+        raise fail("cli.db.start.external")
     _sessions()
     typer.echo(cluster_for(settings.data_dir).url)
 
 
-@db_app.command("stop")
+@db_app.command("stop", help="cli.db.stop.help")
 def db_stop() -> None:
     """Stop the embedded cluster."""
     stopped = cluster_for(get_settings().data_dir).stop()
-    typer.echo("stopped" if stopped else "not running")
+    typer.echo(say("cli.db.stopped" if stopped else "cli.db.not_running"))
 
 
-@db_app.command("status")
+@db_app.command("status", help="cli.db.status.help")
 def db_status() -> None:
     """Say whether the embedded cluster runs (exit code 1 when it does not)."""
     cluster = cluster_for(get_settings().data_dir)
     if not cluster.is_running():
-        typer.echo("not running")
+        typer.echo(say("cli.db.not_running"))
         raise typer.Exit(code=1)
-    typer.echo(f"running at {cluster.url}")
+    typer.echo(say("cli.db.running", url=cluster.url))
 
 
-@import_app.command("boundaries")
+@import_app.command("boundaries", help="cli.import.boundaries.help")
 def import_boundaries_command(
-    file: Path,
-    level: Annotated[Level, typer.Option(help="The level the file holds.")],
-    crs: Annotated[
-        str | None, typer.Option(help="wgs84, gcj02, bd09, cgcs2000 or EPSG:NNNN.")
-    ] = None,
-    generation: Annotated[
-        int | None, typer.Option(help="Target generation (default: newest inactive, or new).")
-    ] = None,
-    sliver_m2: Annotated[float, typer.Option(help="Gaps/overlaps below this are warnings.")] = (
+    file: Annotated[Path, typer.Argument(help="cli.argument.boundary_file")],
+    level: Annotated[Level, typer.Option(help="cli.import.boundaries.level")],
+    crs: Annotated[str | None, typer.Option(help="cli.import.boundaries.crs")] = None,
+    generation: Annotated[int | None, typer.Option(help="cli.import.boundaries.generation")] = None,
+    sliver_m2: Annotated[float, typer.Option(help="cli.import.boundaries.sliver_m2")] = (
         DEFAULT_SLIVER_M2
     ),
     code_column: Annotated[
-        str | None, typer.Option(help="Column of the codes (default: code or adcode).")
+        str | None, typer.Option(help="cli.import.boundaries.code_column")
     ] = None,
-    name_column: Annotated[str | None, typer.Option(help="Column of the names.")] = None,
+    name_column: Annotated[
+        str | None, typer.Option(help="cli.import.boundaries.name_column")
+    ] = None,
     parent_column: Annotated[
-        str | None,
-        typer.Option(help="Column of the parent codes; parent.adcode reaches into an object."),
+        str | None, typer.Option(help="cli.import.boundaries.parent_column")
     ] = None,
-    within: Annotated[
-        str | None,
-        typer.Option(help="Import only the part under this area (e.g. one street's grids)."),
-    ] = None,
-    findings: Annotated[
-        Path | None, typer.Option(help="Write the findings as GeoJSON (to look at in QGIS).")
-    ] = None,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
-    lang: Lang = "zh",
+    within: Annotated[str | None, typer.Option(help="cli.import.boundaries.within")] = None,
+    findings: Annotated[Path | None, typer.Option(help="cli.import.boundaries.findings")] = None,
+    commit: Commit = False,
 ) -> None:
     """Check a boundary file and, with --commit, write it into a generation."""
+    lang = language()
     columns = Columns(code=code_column, name=name_column, parent=parent_column)
     try:
         frame = read_boundary_file(file, level=level, crs=crs, columns=columns)
     except BoundaryFileError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     with session_scope(_sessions()) as session:
         target = generation
         if target is None:
@@ -211,14 +197,19 @@ def import_boundaries_command(
             typer.echo(refused.report.render(lang))
             _write_findings(findings, refused.report.to_geojson(lang))
             session.rollback()
-            raise _fail(f"{file}: refused, nothing written") from refused
+            raise fail("cli.refused", file=file) from refused
         typer.echo(result.report.render(lang))
         _write_findings(findings, result.report.to_geojson(lang))
         if not commit:
             session.rollback()
-            typer.echo("dry run: nothing written (add --commit to write)")
+            typer.echo(say("cli.dry_run"))
         else:
-            typer.echo(f"wrote {result.written} {level.value} boundaries to generation {target}")
+            level_name = say(f"level.{level.value}")
+            typer.echo(
+                say(
+                    "cli.import.boundaries.wrote", count=result.written, level=level_name, id=target
+                )
+            )
 
 
 def _write_findings(path: Path | None, collection: dict[str, object]) -> None:
@@ -226,13 +217,13 @@ def _write_findings(path: Path | None, collection: dict[str, object]) -> None:
         import json
 
         path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
-        typer.echo(f"findings written to {path}")
+        typer.echo(say("cli.import.boundaries.findings_written", path=path))
 
 
-@import_app.command("departments")
+@import_app.command("departments", help="cli.import.departments.help")
 def import_departments_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check departments (code, name, level, area_code, role) and, with --commit, load them."""
     from gridgov.departments.service import check_department_areas
@@ -240,35 +231,37 @@ def import_departments_command(
     try:
         rows = read_departments_csv(file)
     except DepartmentFileError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     with session_scope(_sessions()) as session:
         if problems := check_department_areas(session, rows=rows):
-            raise _fail(f"{file}: " + "; ".join(problems))
+            raise fail("cli.problems_in_file", file=file, problems=problems)
         if not commit:
-            typer.echo(f"{len(rows)} departments are valid; dry run: add --commit to write")
+            typer.echo(say("cli.valid_dry_run", count=len(rows), what=say("cli.what.departments")))
             return
         upsert_departments(session, rows=rows)
-    typer.echo(f"wrote {len(rows)} departments")
+    typer.echo(say("cli.wrote", count=len(rows), what=say("cli.what.departments")))
 
 
-@generations_app.command("list")
+@generations_app.command("list", help="cli.generations.list.help")
 def generations_list() -> None:
     """List boundary generations."""
     with session_scope(_sessions()) as session:
         for g in list_generations(session):
-            state = "active" if g.is_active else "inactive"
+            state = say("cli.generations.active" if g.is_active else "cli.generations.inactive")
             typer.echo(f"{g.id}\t{state}\t{g.created_at:%Y-%m-%d %H:%M}\t{g.name}")
 
 
-@generations_app.command("new")
-def generations_new(name: str) -> None:
+@generations_app.command("new", help="cli.generations.new.help")
+def generations_new(name: Annotated[str, typer.Argument(help="cli.generations.new.name")]) -> None:
     """Create an empty, inactive generation and print its id."""
     with session_scope(_sessions()) as session:
         typer.echo(create_generation(session, name=name).id)
 
 
-@generations_app.command("activate")
-def generations_activate(generation_id: int) -> None:
+@generations_app.command("activate", help="cli.generations.activate.help")
+def generations_activate(
+    generation_id: Annotated[int, typer.Argument(help="cli.generations.activate.id")],
+) -> None:
     """Make a generation the one that answers lookups."""
     with session_scope(_sessions()) as session:
         try:
@@ -278,58 +271,50 @@ def generations_activate(generation_id: int) -> None:
                 edge_tolerance_m=get_settings().edge_tolerance_m,
             )
         except GenerationError as exc:
-            raise _fail(str(exc)) from exc
-    typer.echo(f"generation {generation_id} is active")
+            raise fail_with(exc) from exc
+    typer.echo(say("cli.generations.activated", id=generation_id))
 
 
-@demo_app.command("load")
+@demo_app.command("load", help="cli.demo.load.help")
 def demo_load() -> None:
     """Load the demo city (once) and make it active."""
     from gridgov.demo import prepare_demo
 
     settings = get_settings()
     if settings.environment == "production":
-        raise _fail("the demo accounts have a public password: no demo city in production")
+        raise fail("cli.demo.no_demo_in_production")
     from gridgov.register.protect import register_keys
     from gridgov.users.secret import SecretKeyError
 
     try:
         keys = register_keys(settings)
     except SecretKeyError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     with session_scope(_sessions()) as session:
         prepare_demo(session, geodata_dir=settings.geodata_dir, load=True, keys=keys)
-    typer.echo("the demo city is loaded and active")
+    typer.echo(say("cli.demo.loaded"))
 
 
-@secret_app.command("rotate")
+@secret_app.command("rotate", help="cli.secret.rotate.help")
 def secret_rotate() -> None:
     """Replace the generated token-signing key: every token issued so far stops working."""
     from gridgov.users.secret import rotate_secret
 
     settings = get_settings()
     if settings.secret_key is not None:
-        raise _fail("GRIDGOV_SECRET_KEY is set: put a new value there and restart the service")
+        raise fail("cli.secret.set_in_environment")
     path = rotate_secret(settings.data_dir)
-    typer.echo(f"new key in {path}: every token issued before is void (running services")
-    typer.echo("pick it up on their next request; everyone signs in again)")
+    typer.echo(say("cli.secret.rotated", path=path))
 
 
-@app.command()
+@app.command(help="cli.locate.help")
 def locate(
-    file: Path,
-    crs: Annotated[InputCRS, typer.Option(help="CRS of the coordinates.")] = InputCRS.WGS84,
-    lon_column: Annotated[
-        str | None, typer.Option(help="Longitude column (default: lon, lng, 经度 ...).")
-    ] = None,
-    lat_column: Annotated[
-        str | None, typer.Option(help="Latitude column (default: lat, 纬度 ...).")
-    ] = None,
-    encoding: Annotated[
-        str | None, typer.Option(help="Text encoding of the CSV (default: detected).")
-    ] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
-    lang: Lang = "zh",
+    file: Annotated[Path, typer.Argument(help="cli.locate.file")],
+    crs: Annotated[InputCRS, typer.Option(help="cli.locate.crs")] = InputCRS.WGS84,
+    lon_column: Annotated[str | None, typer.Option(help="cli.locate.lon_column")] = None,
+    lat_column: Annotated[str | None, typer.Option(help="cli.locate.lat_column")] = None,
+    encoding: Annotated[str | None, typer.Option(help="cli.locate.encoding")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="cli.locate.output")] = None,
 ) -> None:
     """Add grid and area codes to every row of a CSV; every other cell stays as it was."""
     from gridgov.boundaries.points_file import coordinate_columns, locate_table
@@ -337,17 +322,18 @@ def locate(
     from gridgov.i18n import t
     from gridgov.tables import TableError, read_csv_text
 
+    lang = language()
     try:
         source = read_csv_text(file, encoding=encoding)
         lon, lat = coordinate_columns(list(source.frame.columns), lon=lon_column, lat=lat_column)
     except TableError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     except FieldError as exc:
-        raise _fail(f"{file}: {exc.reason(lang)}") from exc
+        raise fail_text(f"{file}: {exc.reason(lang)}") from exc
     with session_scope(_sessions()) as session:
         index = GridIndexCache().get(session)
         if index is None:
-            raise _fail(t("locate.no_boundaries", lang))
+            raise fail("locate.no_boundaries")
         result = locate_table(
             session, index=index, table=source.frame, lon_column=lon, lat_column=lat, crs=crs
         )
@@ -366,22 +352,24 @@ def locate(
     typer.echo(summary + (f": {output}" if output else ""), err=not output)
 
 
-@import_app.command("categories")
+@import_app.command("categories", help="cli.import.categories.help")
 def import_categories_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check the incident categories (code, parent_code, name_zh, name_en, urgent); --commit
     writes them."""
     from gridgov.responsibilities.service import load_categories
 
-    _import_catalogue(file, "categories", lambda s: (load_categories(s, path=file), []), commit)
+    _import_catalogue(
+        file, "cli.what.categories", lambda s: (load_categories(s, path=file), []), commit
+    )
 
 
-@import_app.command("responsibilities")
+@import_app.command("responsibilities", help="cli.import.responsibilities.help")
 def import_responsibilities_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check a responsibility list (CSV or .xlsx) and, with --commit, make it the list."""
     from gridgov.responsibilities.service import (
@@ -395,31 +383,40 @@ def import_responsibilities_command(
         try:
             rules = validate_rules(session, read_responsibility_file(file))
         except ResponsibilityListError as exc:
-            for problem in exc.problems:
-                typer.echo(f"  {problem}")
-            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+            _refuse(file, exc.problems)
         if not commit:
-            typer.echo(f"{len(rules)} rules are valid; dry run: add --commit to write")
+            typer.echo(say("cli.valid_dry_run", count=len(rules), what=say("cli.what.rules")))
             return
         replace_rules(session, rules=rules)
-    typer.echo(f"the responsibility list now has {len(rules)} rules")
+    typer.echo(say("cli.import.responsibilities.replaced", count=len(rules)))
 
 
-@users_app.command("add")
+def _refuse(file: Path, problems: list[Any], *, shown: int = 50) -> NoReturn:
+    """List a refused file's problems (the first ``shown``), then fail: nothing written."""
+    lang = language()
+    for problem in problems[:shown]:
+        said = problem.say(lang) if hasattr(problem, "say") else str(problem)
+        typer.echo(f"  {said}")
+    if len(problems) > shown:
+        typer.echo("  " + say("cli.more_problems", count=len(problems) - shown))
+    raise fail("cli.refused_problems", file=file, count=len(problems))
+
+
+@users_app.command("add", help="cli.users.add.help")
 def users_add(
-    username: str,
-    role: Annotated[str, typer.Option(help="admin, operator, handler, grid_head or emergency")],
+    username: Annotated[str, typer.Argument(help="cli.users.add.username")],
+    role: Annotated[str, typer.Option(help="cli.users.add.role")],
     password: Annotated[
         str | None,
-        typer.Option(help="Asked for when not given.", envvar="GRIDGOV_NEW_PASSWORD"),
+        typer.Option(help="cli.users.add.password", envvar="GRIDGOV_NEW_PASSWORD"),
     ] = None,
     generate_password: Annotated[
-        bool, typer.Option("--generate-password", help="Make a random password; printed once.")
+        bool, typer.Option("--generate-password", help="cli.users.add.generate_password")
     ] = False,
-    display_name: Annotated[str | None, typer.Option()] = None,
-    area: Annotated[str | None, typer.Option(help="Area code (operators, emergency teams)")] = None,
-    department: Annotated[str | None, typer.Option(help="Department code (handlers)")] = None,
-    grid: Annotated[str | None, typer.Option(help="Grid code (grid heads)")] = None,
+    display_name: Annotated[str | None, typer.Option(help="cli.users.add.display_name")] = None,
+    area: Annotated[str | None, typer.Option(help="cli.users.add.area")] = None,
+    department: Annotated[str | None, typer.Option(help="cli.users.add.department")] = None,
+    grid: Annotated[str | None, typer.Option(help="cli.users.add.grid")] = None,
 ) -> None:
     """Create an account (the first admin of a city that is not the demo, for one)."""
     import secrets
@@ -427,11 +424,13 @@ def users_add(
     from gridgov.users.service import UserError, create_user
 
     if generate_password and password is not None:
-        raise _fail("give --password or --generate-password, not both")
+        raise fail("cli.users.add.two_passwords")
     if generate_password:
         password = secrets.token_urlsafe(12)
     elif password is None:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(
+            say("cli.users.add.prompt"), hide_input=True, confirmation_prompt=True
+        )
     with session_scope(_sessions()) as session:
         try:
             user = create_user(
@@ -445,32 +444,36 @@ def users_add(
                 grid_code=grid,
             )
         except UserError as exc:
-            raise _fail(str(exc)) from exc
-        typer.echo(f"user {user.username} ({user.role}) created with id {user.id}")
+            raise fail_text(f"{exc.field}: {exc.reason(language())}") from exc
+        typer.echo(say("cli.users.add.created", username=user.username, role=user.role, id=user.id))
     if generate_password:
-        typer.echo(f"password (shown this once): {password}")
+        typer.echo(say("cli.users.add.password_once", password=password))
 
 
-@app.command()
+@app.command(help="cli.escalate.help")
 def escalate(
-    now: Annotated[bool, typer.Option("--now", help="Run once now (for cron).")] = False,
+    now: Annotated[bool, typer.Option("--now", help="cli.escalate.now")] = False,
 ) -> None:
     """Escalate every incident whose deadline has lapsed (吹哨报到), then exit."""
     from gridgov.incidents.escalation import run_escalation
 
     if not now:
-        raise _fail("say --now to run an escalation pass")
+        raise fail("cli.escalate.say_now")
     run = run_escalation(_sessions())
     typer.echo(
-        f"escalated {len(run.escalated)}, overdue at the top {len(run.overdue_at_top)}, "
-        f"late check-ins {len(run.late_check_ins)}"
+        say(
+            "cli.escalate.done",
+            escalated=len(run.escalated),
+            overdue=len(run.overdue_at_top),
+            late=len(run.late_check_ins),
+        )
     )
 
 
-@import_app.command("stockpiles")
+@import_app.command("stockpiles", help="cli.import.stockpiles.help")
 def import_stockpiles_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check stockpiles with their stock (CSV or .xlsx, a row per item lot); --commit writes."""
     from gridgov.supplies.stock import StockFileError, import_stock, read_stock_file
@@ -483,33 +486,33 @@ def import_stockpiles_command(
                 edge_tolerance_m=get_settings().edge_tolerance_m,
             )
         except StockFileError as exc:
-            for problem in exc.problems:
-                typer.echo(f"  {problem}")
-            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+            _refuse(file, exc.problems)
         for code, grid, metres in result.attached:
-            typer.echo(f"  {code} lies {metres} m outside the city: attached to grid {grid}")
+            typer.echo("  " + say("cli.attached", code=code, metres=metres, grid=grid))
         if not commit:
             session.rollback()
-            typer.echo(f"{result.stockpiles} stockpiles, {result.lots} lots are valid; dry run")
+            typer.echo(
+                say("cli.import.stockpiles.dry_run", stockpiles=result.stockpiles, lots=result.lots)
+            )
             return
-    typer.echo(f"wrote {result.stockpiles} stockpiles and {result.lots} lots")
+    typer.echo(say("cli.import.stockpiles.wrote", stockpiles=result.stockpiles, lots=result.lots))
 
 
-@import_app.command("items")
+@import_app.command("items", help="cli.import.items.help")
 def import_items_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check the item catalogue (code, name_zh, name_en, unit_zh, unit_en); --commit writes."""
     from gridgov.supplies.stock import load_items
 
-    _import_catalogue(file, "items", lambda s: (load_items(s, path=file), []), commit)
+    _import_catalogue(file, "cli.what.items", lambda s: (load_items(s, path=file), []), commit)
 
 
-@import_app.command("incidents")
+@import_app.command("incidents", help="cli.import.incidents.help")
 def import_incidents_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Bring in past incidents (a hotline's or a previous system's) with their original times;
     they notify nobody and escalate nothing. Times without an offset are the city's."""
@@ -523,7 +526,7 @@ def import_incidents_command(
     with session_scope(_sessions()) as session:
         index = GridIndexCache().get(session)
         if index is None:
-            raise _fail("no boundary generation is active: run gridgov demo load, or import")
+            raise fail("locate.no_boundaries")
         try:
             result = import_history(
                 session,
@@ -533,26 +536,21 @@ def import_incidents_command(
                 now=datetime.now(UTC),
             )
         except RowsRefused as refused:
-            for problem in refused.problems[:50]:
-                typer.echo(f"  {problem}")
-            if len(refused.problems) > 50:
-                typer.echo(f"  ... and {len(refused.problems) - 50} more")
-            count = len(refused.problems)
-            raise _fail(f"{file}: refused ({count} problems), nothing written") from refused
+            _refuse(file, refused.problems)
         except TableError as exc:
-            raise _fail(str(exc)) from exc
-        skipped = f"; {result.already_imported} imported before, skipped"
+            raise fail_with(exc) from exc
+        counts = {"count": result.imported, "skipped": result.already_imported}
         if not commit:
             session.rollback()
-            typer.echo(f"{result.imported} incidents are valid{skipped}; dry run")
+            typer.echo(say("cli.import.incidents.dry_run", **counts))
             return
-    typer.echo(f"wrote {result.imported} incidents{skipped}")
+    typer.echo(say("cli.import.incidents.wrote", **counts))
 
 
-@import_app.command("roads")
+@import_app.command("roads", help="cli.import.roads.help")
 def import_roads_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.line_file")],
+    commit: Commit = False,
 ) -> None:
     """Replace the road network with the lines of a GeoJSON/GeoPackage/Shapefile."""
     from gridgov.supplies.roads import RoadNetwork, read_roads, replace_roads
@@ -560,24 +558,26 @@ def import_roads_command(
     try:
         lines = read_roads(file)
     except Exception as exc:  # pyogrio raises several kinds for unreadable files
-        raise _fail(f"{file}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail("table.unreadable", path=file, detail=detail) from exc
     if not lines:
-        raise _fail(f"{file}: no lines")
+        raise fail("cli.import.roads.no_lines", file=file)
     network = RoadNetwork.from_lines(lines)
-    typer.echo(f"{len(lines)} lines, {network.graph.number_of_nodes()} nodes")
+    nodes = network.graph.number_of_nodes()
+    typer.echo(say("cli.import.roads.counted", lines=len(lines), nodes=nodes))
     if not commit:
-        typer.echo("dry run: nothing written (add --commit to write)")
+        typer.echo(say("cli.dry_run"))
         return
     with session_scope(_sessions()) as session:
         replace_roads(session, lines=lines)
-    typer.echo("the road network is replaced")
+    typer.echo(say("cli.import.roads.replaced"))
 
 
-@import_app.command("sensors")
+@import_app.command("sensors", help="cli.import.sensors.help")
 def import_sensors_command(
-    file: Path,
-    crs: Annotated[InputCRS, typer.Option(help="CRS of lon/lat.")] = InputCRS.WGS84,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    crs: Annotated[InputCRS, typer.Option(help="cli.locate.crs")] = InputCRS.WGS84,
+    commit: Commit = False,
 ) -> None:
     """Check sensors (code, name, kind, owner_department, lon, lat, metrics); --commit writes."""
     from gridgov.sensors.catalogue import import_sensors
@@ -587,34 +587,33 @@ def import_sensors_command(
             session, path=file, crs=crs.value, edge_tolerance_m=get_settings().edge_tolerance_m
         )
         notes = [
-            f"{code} lies {metres} m outside the city: attached to grid {grid}"
+            say("cli.attached", code=code, metres=metres, grid=grid)
             for code, grid, metres in result.attached
-        ] + [
-            f"{code} lies outside the city: registered without a grid; its alerts go to its"
-            " owner department"
-            for code in result.outside
-        ]
+        ] + [say("cli.import.sensors.outside", code=code) for code in result.outside]
         return result.count, notes
 
-    _import_catalogue(file, "sensors", load, commit)
+    _import_catalogue(file, "cli.what.sensors", load, commit)
 
 
-@import_app.command("sensor-rules")
+@import_app.command("sensor-rules", help="cli.import.sensor_rules.help")
 def import_sensor_rules_command(
-    file: Path,
-    commit: Annotated[bool, typer.Option("--commit", help="Write; without it, a dry run.")] = False,
+    file: Annotated[Path, typer.Argument(help="cli.argument.table_file")],
+    commit: Commit = False,
 ) -> None:
     """Check sensor rules (see geodata/sensor_rules.csv for the columns); --commit writes."""
     from gridgov.sensors.catalogue import import_rules
 
-    _import_catalogue(file, "rules", lambda session: (import_rules(session, path=file), []), commit)
+    _import_catalogue(
+        file, "cli.what.sensor_rules", lambda s: (import_rules(s, path=file), []), commit
+    )
 
 
 def _import_catalogue(
     file: Path, what: str, load: Callable[[Session], tuple[int, list[str]]], commit: bool
 ) -> None:
     """Check a catalogue or reference table in a transaction, list every problem, and keep
-    it only with --commit (the check needs the database: departments, grids, categories)."""
+    it only with --commit (the check needs the database: departments, grids, categories).
+    ``what`` is the key of the things' name (``cli.what.items``)."""
     from gridgov.sensors.catalogue import CatalogueError
     from gridgov.tables import TableError
 
@@ -622,41 +621,37 @@ def _import_catalogue(
         try:
             count, notes = load(session)
         except CatalogueError as exc:
-            for problem in exc.problems:
-                typer.echo(f"  {problem}")
-            raise _fail(f"{file}: refused ({len(exc.problems)} problems), nothing written") from exc
+            _refuse(file, exc.problems)
         except TableError as exc:
-            raise _fail(f"{exc}; nothing written") from exc
+            raise fail("cli.nothing_written", message=exc.reason(language())) from exc
         except OSError as exc:
-            raise _fail(f"{file}: {exc}") from exc
+            raise fail("table.unreadable", path=file, detail=exc.strerror or exc) from exc
         for note in notes:
             typer.echo(f"  {note}")
         if not commit:
             session.rollback()
-            typer.echo(f"{count} {what} are valid; dry run: add --commit to write")
+            typer.echo(say("cli.valid_dry_run", count=count, what=say(what)))
             return
-    typer.echo(f"wrote {count} {what}")
+    typer.echo(say("cli.wrote", count=count, what=say(what)))
 
 
-@forms_app.command("audit")
+@forms_app.command("audit", help="cli.forms.audit.help")
 def forms_audit(
-    folder: Path,
-    xlsx: Annotated[Path | None, typer.Option(help="Also write the audit as a workbook.")] = None,
-    indicators: Annotated[
-        Path | None, typer.Option(help="The indicator vocabulary (default: the shipped one).")
-    ] = None,
-    lang: Lang = "zh",
+    folder: Annotated[Path, typer.Argument(help="cli.forms.audit.folder")],
+    xlsx: Annotated[Path | None, typer.Option(help="cli.forms.audit.xlsx")] = None,
+    indicators: Annotated[Path | None, typer.Option(help="cli.forms.audit.indicators")] = None,
 ) -> None:
     """Which forms fill themselves, which could merge, and what no indicator covers."""
     from gridgov.forms.audit import FormError, audit_forms
     from gridgov.forms.audit_report import render_text, write_workbook
     from gridgov.forms.indicators import load_indicators
 
+    lang = language()
     vocabulary = load_indicators(indicators or get_settings().geodata_dir / "indicators.csv")
     try:
         audit = audit_forms(folder, vocabulary)
     except FormError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
     typer.echo(render_text(audit, lang))
     if xlsx is not None:
         write_workbook(audit, xlsx, lang)
@@ -674,6 +669,7 @@ def main() -> None:
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
         first = str(exc).splitlines()[0] if str(exc) else ""
-        typer.echo(f"error: {type(exc).__name__}: {first}".rstrip(": "), err=True)
-        typer.echo("(GRIDGOV_DEBUG=1 shows the details)", err=True)
+        detail = f"{type(exc).__name__}: {first}".rstrip(": ")
+        typer.echo(say("cli.error", message=detail), err=True)
+        typer.echo(say("cli.debug_hint"), err=True)
         sys.exit(1)

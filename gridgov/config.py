@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Stockpiles and sensors this close outside every grid (a pier, a river-bank station)
     # are attached to the nearest grid on import; farther out they are refused.
     edge_tolerance_m: float = DEFAULT_EDGE_TOLERANCE_M
+    # A live report may say when it was seen on the phone (queued offline): at most this long
+    # ago, and at most this far ahead of the server's clock (the phone's clock may be fast).
+    observed_max_age_hours: float = Field(default=7 * 24, gt=0)
+    observed_clock_skew_seconds: float = Field(default=300, ge=0)
     # Distinct visiting units in a month above which a community is yellow, and red.
     visit_yellow_above: int = 30
     visit_red_above: int = 35

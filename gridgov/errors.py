@@ -31,3 +31,16 @@ class OutOfScope(PermissionError):
 
     def reason(self, lang: str = "zh") -> str:
         return t(self.key, lang, **self.params)
+
+
+class Refusal(ValueError):
+    """Something refused as it is (a file, a command's argument): ``key`` says why, in any
+    language by ``reason(lang)``; ``str(error)`` is the English text."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(t(key, "en", **params))
+
+    def reason(self, lang: str = "zh") -> str:
+        return t(self.key, lang, **self.params)

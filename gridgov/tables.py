@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from gridgov.errors import Refusal
+from gridgov.i18n import DEFAULT_LANGUAGE, Message, catalogue, t
+
 # Offices save CSVs as UTF-8 (Excel adds a BOM) or, on Chinese Windows, as GBK; GB18030 is a
 # superset of GBK, so one strict decode of each settles almost every file.
 LIKELY_ENCODINGS = ("utf-8-sig", "gb18030")
@@ -20,7 +23,7 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
-class TableError(ValueError):
+class TableError(Refusal):
     """A file that cannot be read as a table: the message names the file and the reason."""
 
 
@@ -58,18 +61,18 @@ def read_csv_text(path: Path | str, *, encoding: str | None = None) -> TextTable
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"{path}: {exc.strerror or exc}") from exc
+        raise TableError("table.unreadable", path=path, detail=exc.strerror or exc) from exc
     encoding = encoding or detect_encoding(raw)
     if encoding is None:
-        raise TableError(f"{path}: unknown text encoding; pass --encoding (e.g. gbk, utf-8)")
+        raise TableError("table.unknown_encoding", path=path)
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise TableError(f"{path}: cannot be read as {encoding}: {exc}") from exc
+        raise TableError("table.bad_encoding", path=path, encoding=encoding, detail=exc) from exc
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except Exception as exc:  # pandas raises several kinds for malformed CSV
-        raise TableError(f"{path}: {_first_line(exc)}") from exc
+        raise TableError("table.unreadable", path=path, detail=_first_line(exc)) from exc
     terminator = "\r\n" if "\r\n" in text[:65536] else "\n"
     return TextTable(frame=frame, encoding=encoding, line_terminator=terminator)
 
@@ -84,12 +87,12 @@ def read_table(
     """
     path = Path(path)
     if not path.exists():
-        raise TableError(f"{path}: no such file")
+        raise TableError("table.no_such_file", path=path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             table = pd.read_excel(path, dtype=str, keep_default_na=False)
         except Exception as exc:  # pandas and openpyxl raise many kinds
-            raise TableError(f"{path}: {_first_line(exc)}") from exc
+            raise TableError("table.unreadable", path=path, detail=_first_line(exc)) from exc
     else:
         table = read_csv_text(path, encoding=encoding).frame
     return table.rename(columns=lambda c: headers.get(str(c).strip(), str(c).strip().lower()))
@@ -98,24 +101,28 @@ def read_table(
 @dataclass(frozen=True)
 class RowProblem:
     """What is wrong with one cell of a file: its row as a spreadsheet numbers it (the
-    header is row 1), its column, and why."""
+    header is row 1), its column, and why (a message, or text as a library said it)."""
 
     row: int
     column: str
-    reason: str
-    # When ``reason`` is a message key: the values its text names.
+    reason: str | Message
+    # When ``reason`` is a message key given as text: the values its text names.
     params: tuple[tuple[str, str], ...] = ()
 
+    def said(self, lang: str = "zh") -> str:
+        """The reason alone in ``lang`` (a key is translated; plain text stays as it is)."""
+        if isinstance(self.reason, Message):
+            return self.reason.say(lang)
+        if self.params or self.reason in catalogue(DEFAULT_LANGUAGE):
+            return t(self.reason, lang, **dict(self.params))
+        return self.reason
+
+    def say(self, lang: str = "zh") -> str:
+        """The problem in ``lang``: ``第 3 行：reported_at：不是时间``."""
+        return t("table.row_problem", lang, row=self.row, column=self.column, reason=self.said(lang))
+
     def __str__(self) -> str:
-        return f"row {self.row}: {self.column}: {self.said('en')}"
-
-    def said(self, lang: str) -> str:
-        """The reason in ``lang`` (a message key is translated; plain text stays as it is)."""
-        from gridgov.i18n import DEFAULT_LANGUAGE, catalogue, t
-
-        if self.reason not in catalogue(DEFAULT_LANGUAGE):
-            return self.reason
-        return t(self.reason, lang, **dict(self.params))
+        return self.say("en")
 
 
 class RowsRefused(ValueError):
@@ -163,25 +170,35 @@ def read_reference_table(path: Path | str, columns: Sequence[Column]) -> list[di
     missing = [c.name for c in columns if c.required and c.name not in table.columns]
     if missing:
         found = ", ".join(str(c) for c in table.columns)
-        raise TableError(f"{path}: missing column(s) {', '.join(missing)}; the file has: {found}")
+        raise TableError(
+            "table.missing_columns", path=path, missing=", ".join(missing), found=found
+        )
     rows = [
         {c.name: str(record.get(c.name, "")).strip() for c in columns}
         for record in table.to_dict("records")
     ]
-    problems, seen = [], set()
+    problems: list[Message] = []
+    seen: set[str] = set()
     key = columns[0].name
     for number, row in enumerate(rows, start=2):
         for column in columns:
             value = row[column.name]
             if column.required and not value:
-                problems.append(f"row {number}: {column.name} is empty")
+                problems.append(Message("table.cell_empty", {"row": number, "column": column.name}))
             elif len(value) > column.width:
-                problems.append(f"row {number}: {column.name} is over {column.width} characters")
+                problems.append(
+                    Message(
+                        "table.cell_too_long",
+                        {"row": number, "column": column.name, "width": column.width},
+                    )
+                )
         if row[key] and row[key] in seen:
-            problems.append(f"row {number}: {key} {row[key]} appears twice")
+            problems.append(
+                Message("table.key_twice", {"row": number, "column": key, "value": row[key]})
+            )
         seen.add(row[key])
     if problems:
-        raise TableError(f"{path}: " + "; ".join(problems))
+        raise TableError("table.bad_rows", path=path, problems=problems)
     return rows
 
 
@@ -189,22 +206,26 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time (a trailing Z allowed; no zone means UTC) within EARLIEST..LATEST,
-    or None: year 1 or 9999 would overflow the arithmetic of time zones and rule windows.
+def parse_time(value: Any, timezone: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 time (a trailing Z allowed; no offset means ``timezone``, the city's for
+    readings and positions) within EARLIEST..LATEST, or None: year 1 or 9999 would overflow
+    the arithmetic of time zones and rule windows.
 
+    >>> from zoneinfo import ZoneInfo
     >>> parse_time("2026-11-22T08:00:00+08:00").isoformat()
+    '2026-11-22T08:00:00+08:00'
+    >>> parse_time("2026-11-22T08:00:00", ZoneInfo("Asia/Shanghai")).isoformat()
     '2026-11-22T08:00:00+08:00'
     >>> parse_time("soon") is None, parse_time("0001-01-01T00:00:00Z") is None
     (True, True)
     """
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.replace(tzinfo=timezone)
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone)
     return parsed if EARLIEST <= parsed <= LATEST else None
 
 
@@ -226,14 +247,16 @@ def parse_number(value: Any) -> float | None:
 
 
 class TimeCache:
-    """Parse each distinct timestamp of a batch once (a batch repeats its timestamps)."""
+    """Parse each distinct timestamp of a batch once (a batch repeats its timestamps); a
+    time without an offset is in ``timezone``."""
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: tzinfo = UTC) -> None:
         self._seen: dict[str, datetime | None] = {}
+        self._timezone = timezone
 
     def __call__(self, value: Any) -> datetime | None:
         if not isinstance(value, str):
-            return parse_time(value)
+            return parse_time(value, self._timezone)
         if value not in self._seen:
-            self._seen[value] = parse_time(value)
+            self._seen[value] = parse_time(value, self._timezone)
         return self._seen[value]

@@ -448,6 +448,11 @@ def test_a_report_made_offline_is_sent_exactly_once_when_the_network_returns(
     assert page.locator("#outbox").is_hidden()
     assert incidents_described(committed, description) == 1
     assert lost[0] and len(set(lost)) == 1
+    # The phone sent when the report was made, not when it got through.
+    with committed() as session:
+        made = session.scalar(select(Incident).where(Incident.description == description))
+        assert made is not None and made.observed_at is not None
+        assert made.observed_at < made.reported_at
 
 
 def test_a_failing_server_is_told_apart_from_sending(

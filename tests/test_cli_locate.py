@@ -81,7 +81,7 @@ def test_a_missing_column_names_the_columns_found(cli_env, tmp_path):
     result = runner.invoke(app, ["locate", str(source)])
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"error: {source}: 找不到纬度列，请用 --lat-column 指定；文件中的列：编号, 经度"
+        f"错误：{source}: 找不到纬度列，请用 --lat-column 指定；文件中的列：编号, 经度"
     )
 
 

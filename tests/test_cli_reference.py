@@ -19,6 +19,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli_env(monkeypatch, database_url, demo_generation_id):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -16,7 +16,7 @@ from gridgov.cli import app
 from gridgov.config import get_settings
 from gridgov.db.embedded import cluster_for
 
-runner = CliRunner()
+runner = CliRunner(env={"GRIDGOV_LANG": "en"})
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_cron_command(committed, monkeypatch, database_url):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(app, ["escalate", "--now"])
+        result = CliRunner(env={"GRIDGOV_LANG": "en"}).invoke(app, ["escalate", "--now"])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output

@@ -158,6 +158,7 @@ def test_every_bad_row_is_named_and_nothing_is_written(session, tmp_path):
 
 def test_cli_dry_run_then_commit(monkeypatch, database_url, committed, tmp_path):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
     get_settings.cache_clear()
     path = write(tmp_path, history_rows(4))
     runner = CliRunner()
@@ -171,3 +172,26 @@ def test_cli_dry_run_then_commit(monkeypatch, database_url, committed, tmp_path)
         assert "wrote 0 incidents; 4 imported before, skipped" in again.output
     finally:
         get_settings.cache_clear()  # the committed fixture truncates the incidents written
+
+
+def test_the_cli_names_bad_rows_in_the_language_of_the_run(
+    monkeypatch, database_url, demo_generation_id, tmp_path
+):
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.delenv("GRIDGOV_LANG", raising=False)
+    get_settings.cache_clear()
+    rows = history_rows(2)
+    rows[0][1] = "01"  # a major class
+    rows[1][4] = "yesterday"
+    path = write(tmp_path, rows)
+    try:
+        zh = CliRunner().invoke(app, ["import", "incidents", str(path)])
+        en = CliRunner().invoke(app, ["import", "incidents", str(path), "--lang", "en"])
+    finally:
+        get_settings.cache_clear()
+    assert zh.exit_code == en.exit_code == 1
+    assert "第 2 行：category：01 是大类：请写小类" in zh.output
+    assert "第 3 行：reported_at：'yesterday' 不是时间" in zh.output
+    assert "被拒绝（3 个问题），未写入任何内容" in zh.output
+    assert "row 2: category: 01 is a major class" in en.output
+    assert "row 3: reported_at: 'yesterday' is no time" in en.output

@@ -40,7 +40,7 @@ def test_import_writes_every_level_with_parents(session):
     import_tiny_city(session, generation_id=generation.id)
     grids = session.scalars(select(Grid).where(Grid.generation_id == generation.id)).all()
     assert sorted(g.code for g in grids) == ["G1", "G2", "G3", "G4"]
-    community = session.get(Area, grids[0].community_id)
+    community = session.get(Area, grids[0].parent_id)
     assert community.code == shapes.COMMUNITY and community.level == "community"
     assert community.parent.code == shapes.STREET
     assert grids[0].households == 100 and grids[0].grid_head_name == "测试员"

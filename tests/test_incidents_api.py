@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -517,3 +518,46 @@ def test_the_list_filters_by_area_department_and_time(client, session):
     assert ids(since=b_at.isoformat()) == [b.id]
     assert ids(until=b_at.isoformat()) == [a.id]
     assert ids(since=a_at.isoformat(), until=(a_at + timedelta(seconds=1)).isoformat()) == [a.id]
+
+
+def test_a_report_queued_offline_keeps_when_it_was_seen(client, session):
+    seen = datetime.now(UTC) - timedelta(hours=30)
+    response = report(client, session, observed_at=seen.isoformat())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert datetime.fromisoformat(body["observed_at"]) == seen
+    assert body["history"][0]["details"]["observed_at"] == seen.isoformat()
+    # The department's time runs from the receipt, not from the sighting.
+    reported = datetime.fromisoformat(body["reported_at"])
+    deadline = datetime.fromisoformat(body["deadline_at"])
+    assert deadline - reported == timedelta(hours=24)
+    assert reported - seen > timedelta(hours=29)
+
+
+def test_observed_at_without_an_offset_is_the_citys_time(client, session):
+    local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")) - timedelta(hours=2)
+    response = report(client, session, observed_at=local.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert response.status_code == 201, response.text
+    observed = datetime.fromisoformat(response.json()["observed_at"])
+    assert observed == local.replace(microsecond=0)
+
+
+@pytest.mark.parametrize(
+    ("seen", "reason"),
+    [
+        (timedelta(days=8), "168 hours"),
+        (timedelta(minutes=-10), "300 seconds"),
+    ],
+)
+def test_observed_at_outside_the_window_is_refused(client, session, seen, reason):
+    when = (datetime.now(UTC) - seen).isoformat()
+    response = report(client, session, observed_at=when, headers={"Accept-Language": "en"})
+    assert response.status_code == 422, response.text
+    error = response.json()["errors"][0]
+    assert error["field"] == "observed_at" and reason in error["reason"]
+
+
+def test_observed_at_that_is_no_time_is_refused(client, session):
+    response = report(client, session, observed_at="yesterday")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "observed_at"

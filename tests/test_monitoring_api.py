@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from shapely.geometry import box
 from sqlalchemy import select, text
@@ -432,3 +433,34 @@ def test_alerts_are_paged_and_filtered(client, session):
     assert get(rule=rule.id + 100000).headers["X-Total-Count"] == "0"
     assert client.get("/api/v1/alerts", params={"status": "maybe"},
                       headers=headers).status_code == 422  # fmt: skip
+
+
+def test_times_without_an_offset_are_the_citys_in_every_body_format(client, session):
+    """GRIDGOV_TIMEZONE (Asia/Shanghai, +08:00) for readings and positions, as for history."""
+    headers = auth(session, "operator")
+    local = T.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    for minute, (body, kind) in enumerate(
+        bodies([{"sensor": "SN0006", "metric": "methane", "time": "", "value": 4}])
+    ):
+        naive = (local + timedelta(minutes=minute)).isoformat()
+        body = body.replace('"time": ""', f'"time": "{naive}"').replace(",,", f",{naive},")
+        answer = client.post(
+            "/api/v1/readings", content=body, headers={**headers, "Content-Type": kind}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["written"] == 1
+    times = session.scalars(
+        text(
+            "SELECT r.at FROM readings r JOIN sensors s ON s.id = r.sensor_id"
+            " WHERE s.code = 'SN0006' AND r.at >= :start ORDER BY r.at"
+        ),
+        {"start": T - timedelta(hours=10)},
+    ).all()
+    assert times == [T + timedelta(minutes=m) for m in range(3)]
+    assert client.post(
+        "/api/v1/trackers", json={"code": "T-TZ", "name": "巡逻车"}, headers=headers
+    ).is_success
+    fix = {"tracker": "T-TZ", "time": local.isoformat(), "lon": 109.1, "lat": 21.55}
+    assert client.post("/api/v1/positions", json=[fix], headers=headers).json()["accepted"] == 1
+    seen = session.scalar(select(Tracker.last_seen_at).where(Tracker.code == "T-TZ"))
+    assert seen == T

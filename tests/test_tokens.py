@@ -122,6 +122,7 @@ def test_rotating_the_kept_key_voids_every_token_at_once(app_client, session, tm
 @pytest.fixture
 def cli_env(monkeypatch, database_url, tmp_path, demo_generation_id):
     monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
     monkeypatch.setenv("GRIDGOV_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("GRIDGOV_SECRET_KEY", raising=False)
     get_settings.cache_clear()

@@ -190,7 +190,7 @@ def read_grid(
     if grid is None:
         raise HTTPException(404, detail={"message": t("error.not_found.grid", lang, code=code)})
     properties = _grid_properties(grid)
-    properties["areas"] = [_area_summary(a) for a in area_chain(session, area_id=grid.community_id)]
+    properties["areas"] = [_area_summary(a) for a in area_chain(session, area_id=grid.parent_id)]
     properties["generation"] = gen.id
     return feature(grid.geom, properties, feature_id=grid.code)
 

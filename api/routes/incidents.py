@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import (
     APIRouter,
@@ -58,7 +59,13 @@ from gridgov.incidents.queries import (
     photos_of,
     whistles_of,
 )
-from gridgov.incidents.reporting import MAX_DESCRIPTION, Report, report_incident
+from gridgov.incidents.reporting import (
+    MAX_DESCRIPTION,
+    ObservedWindow,
+    Report,
+    parse_observed,
+    report_incident,
+)
 from gridgov.responsibilities.catalogue import Catalogue, CategoryName
 from gridgov.responsibilities.models import Category
 from gridgov.users.models import User
@@ -122,6 +129,7 @@ def incident_out(
             "name": departments.get(incident.department_code or ""),
         },
         "reported_at": incident.reported_at.isoformat(),
+        "observed_at": incident.observed_at.isoformat() if incident.observed_at else None,
         "deadline_at": incident.deadline_at.isoformat() if incident.deadline_at else None,
         "accepted_at": incident.accepted_at.isoformat() if incident.accepted_at else None,
         "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
@@ -254,6 +262,14 @@ def report(
     accuracy_m: Annotated[float | None, Form(ge=0, le=100_000)] = None,
     description: Annotated[str, Form(max_length=MAX_DESCRIPTION)] = "",
     idempotency_key: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+    observed_at: Annotated[
+        str | None,
+        Form(
+            max_length=40,
+            description="When it was seen (ISO 8601; no offset: the city's time), within"
+            " GRIDGOV_OBSERVED_MAX_AGE_HOURS before now",
+        ),
+    ] = None,
     photos: Annotated[list[UploadFile] | None, File(description=f"up to {MAX_PHOTOS}")] = None,
     idempotency_header: Annotated[
         str | None, Header(alias="Idempotency-Key", max_length=100)
@@ -262,6 +278,7 @@ def report(
     """201 with the incident, its grid, department and deadline; 200 for a replayed key."""
     require(user, Action.REPORT, lang)
     settings = request.app.state.settings
+    seen = parse_observed(observed_at, ZoneInfo(settings.timezone)) if observed_at else None
     stored = _store(request, _read_photos(photos or [], settings.max_photo_bytes))
     result = report_incident(
         session,
@@ -276,6 +293,11 @@ def report(
         idempotency_key=idempotency_key or idempotency_header,
         index=index,
         catalogue=catalogue,
+        observed_at=seen,
+        observed_window=ObservedWindow(
+            max_age=timedelta(hours=settings.observed_max_age_hours),
+            clock_skew=timedelta(seconds=settings.observed_clock_skew_seconds),
+        ),
     )
     if not result.created:
         response.status_code = 200

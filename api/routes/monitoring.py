@@ -42,13 +42,14 @@ Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
     openapi_extra=BATCH_BODY,
 )
 def post_readings(
-    rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
+    request: Request, rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
 ) -> Any:
     """Accepted or refused whole; the answer says how many rows were written (duplicates are
     skipped), which alerts opened and cleared, or which rows were refused and why."""
     require(user, Action.INGEST, lang)
     # BatchRefused: 422 listing every bad row (api.errors)
-    result = ingest(session, rows=rows, actor=user.actor(), index=index)
+    timezone = request.app.state.settings.timezone  # times without an offset are the city's
+    result = ingest(session, rows=rows, actor=user.actor(), index=index, timezone=timezone)
     READINGS_RECEIVED.inc(result.received)
     READINGS_WRITTEN.inc(result.written)
     return {

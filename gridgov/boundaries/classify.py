@@ -5,25 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridgov.boundaries.index import NO_GRID, GridIndex
+from gridgov.boundaries.index import NO_GRID, GridIndex, Place
+from gridgov.boundaries.levels import Level
 from gridgov.geo.crs import InputCRS, to_wgs84_arrays
 
-_CHAIN_SQL = text(
-    """
-    SELECT g.id AS grid_id, g.code AS grid_code, g.name AS grid_name,
-           c.code AS community_code, s.code AS street_code, d.code AS district_code,
-           city.code AS city_code
-    FROM grids g
-    JOIN areas c ON c.id = g.community_id
-    LEFT JOIN areas s ON s.id = c.parent_id
-    LEFT JOIN areas d ON d.id = s.parent_id
-    LEFT JOIN areas city ON city.id = d.parent_id
-    WHERE g.generation_id = :generation_id
-    """
-)
 RESULT_COLUMNS = [
     "grid_code",
     "grid_name",
@@ -45,10 +32,9 @@ def classify_points(
     """One row per point: WGS84 lon/lat, then the grid and area codes (empty when outside)."""
     lon, lat = to_wgs84_arrays(lons, lats, crs)
     grid_ids = index.locate_many(lon, lat)
-    chain = pd.read_sql(
-        _CHAIN_SQL, session.connection(), params={"generation_id": index.generation_id}
-    )
-    chain = chain.set_index("grid_id")
+    # The index knows every grid's chain (levels the city lacks are empty): no query.
+    chain = pd.DataFrame([_codes(place) for place in index.places], columns=RESULT_COLUMNS)
+    chain.index = pd.Index(index.ids)
     found = grid_ids != NO_GRID
     result = pd.DataFrame({"lon_wgs84": lon, "lat_wgs84": lat})
     for column in RESULT_COLUMNS:
@@ -56,3 +42,9 @@ def classify_points(
         values[found] = chain.loc[grid_ids[found], column].to_numpy()
         result[column] = values
     return result
+
+
+def _codes(place: Place) -> list[str | None]:
+    chain = place.chain()
+    levels = (Level.COMMUNITY, Level.STREET, Level.DISTRICT, Level.CITY)
+    return [place.code, place.name, *(chain.get(level) for level in levels)]

@@ -28,7 +28,7 @@ PLACED_TABLES = ("stockpiles", "sensors", "houses", "enterprises", "things")
 _CHAIN = """
 WITH RECURSIVE chain AS (
     SELECT g.code AS grid, a.code, a.level, a.parent_id
-    FROM grids g JOIN areas a ON a.id = g.community_id
+    FROM grids g JOIN areas a ON a.id = g.parent_id
     WHERE g.generation_id = :generation
   UNION ALL
     SELECT c.grid, p.code, p.level, p.parent_id

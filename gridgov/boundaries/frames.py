@@ -20,7 +20,7 @@ _GRIDS_SQL = text(
     """
     SELECT g.id, g.code, g.name, c.code AS parent_code, g.grid_head_name, g.grid_head_phone,
            g.households, g.population, g.geom
-    FROM grids g JOIN areas c ON c.id = g.community_id
+    FROM grids g JOIN areas c ON c.id = g.parent_id
     WHERE g.generation_id = :generation_id
     ORDER BY g.code
     """

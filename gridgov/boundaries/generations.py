@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.follow import DEFAULT_EDGE_TOLERANCE_M, follow_boundaries
 from gridgov.boundaries.models import Generation, Grid
+from gridgov.errors import Refusal
 
 
-class GenerationError(ValueError):
+class GenerationError(Refusal):
     """A generation that does not exist or cannot be activated."""
 
 
@@ -55,12 +56,12 @@ def activate_generation(
     Stockpiles and sensors are placed again in its grids (``follow_boundaries``)."""
     generation = session.get(Generation, generation_id, with_for_update=True)
     if generation is None:
-        raise GenerationError(f"generation {generation_id} does not exist")
+        raise GenerationError("error.not_found.generation", id=generation_id)
     grids = session.scalar(
         select(func.count()).select_from(Grid).where(Grid.generation_id == generation_id)
     )
     if not grids:
-        raise GenerationError(f"generation {generation_id} has no grids: import them first")
+        raise GenerationError("generation.no_grids", id=generation_id)
     session.execute(
         update(Generation)
         .where(Generation.is_active, Generation.id != generation_id)

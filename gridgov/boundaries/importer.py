@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
 from gridgov.boundaries.frames import read_level
-from gridgov.boundaries.levels import Level
+from gridgov.boundaries.levels import ORDER, Level
 from gridgov.boundaries.models import SRID, Area, Grid
 from gridgov.boundaries.quality import DEFAULT_SLIVER_M2, Finding, QualityReport, check_boundaries
 
@@ -47,20 +47,28 @@ def import_boundaries(
 ) -> ImportResult:
     """Check ``frame`` against its parents in the generation and write it if it passes.
 
+    The parents are the nearest level above that the generation has: a city without
+    communities puts its grids straight under its streets (or districts), and no polygon is
+    copied into the empty levels. Levels go in from the top down, so a level cannot be
+    imported once a level below it has boundaries.
+
     ``within`` (an area code) imports one part of a level at a time, for example the grids
     of one street: only the parents under that area are checked for coverage, and only
     their children count as already imported."""
+    parent_level = _parent_level(session, level=level, generation_id=generation_id)
     parents = (
-        read_level(session, level=level.parent, generation_id=generation_id)
-        if level.parent is not None
+        read_level(session, level=parent_level, generation_id=generation_id)
+        if parent_level is not None
         else None
     )
     all_parents = set(parents["code"]) if parents is not None else set()
     scope: set[str] | None = None
-    if within is not None and parents is not None and level.parent is not None:
-        scope = _codes_under(session, code=within, level=level.parent, generation_id=generation_id)
+    if within is not None and parents is not None and parent_level is not None:
+        scope = _codes_under(session, code=within, level=parent_level, generation_id=generation_id)
         parents = parents[parents["code"].isin(scope)]
-    report = check_boundaries(frame, level=level, parents=parents, sliver_m2=sliver_m2)
+    report = check_boundaries(
+        frame, level=level, parents=parents, sliver_m2=sliver_m2, parent_level=parent_level
+    )
     if scope is not None:
         report.findings[:] = [_outside_within(f, all_parents, within) for f in report.findings]
     existing = _count_existing(session, level=level, generation_id=generation_id, parents=scope)
@@ -68,6 +76,9 @@ def import_boundaries(
         report.findings.insert(
             0, Finding("level_exists", "error", {"level": level.value, "count": existing})
         )
+    below = _level_below(session, level=level, generation_id=generation_id)
+    if below is not None:
+        report.findings.insert(0, Finding("level_below_exists", "error", {"below": below.value}))
     # What only the database would refuse at the commit, found by the dry run too.
     report.findings.extend(_value_findings(frame, level))
     if level is not Level.GRID:
@@ -86,6 +97,34 @@ def import_boundaries(
     return ImportResult(report=report, written=len(rows), generation_id=generation_id)
 
 
+def _levels_present(session: Session, *, generation_id: int) -> set[Level]:
+    """The levels that have boundaries in a generation."""
+    present = {
+        Level(level)
+        for level in session.scalars(
+            select(Area.level).where(Area.generation_id == generation_id).distinct()
+        )
+    }
+    grids = select(Grid.id).where(Grid.generation_id == generation_id).limit(1)
+    if session.scalar(grids) is not None:
+        present.add(Level.GRID)
+    return present
+
+
+def _parent_level(session: Session, *, level: Level, generation_id: int) -> Level | None:
+    """The nearest level above ``level`` with boundaries in the generation, else the level
+    directly above (whose absence the checks then report); None for the city."""
+    present = _levels_present(session, generation_id=generation_id)
+    above = ORDER[: ORDER.index(level)]
+    return next((lvl for lvl in reversed(above) if lvl in present), level.parent)
+
+
+def _level_below(session: Session, *, level: Level, generation_id: int) -> Level | None:
+    """A level below ``level`` that already has boundaries (levels go in top down)."""
+    present = _levels_present(session, generation_id=generation_id)
+    return next((lvl for lvl in ORDER[ORDER.index(level) + 1 :] if lvl in present), None)
+
+
 def _count_existing(
     session: Session, *, level: Level, generation_id: int, parents: set[str] | None = None
 ) -> int:
@@ -94,9 +133,7 @@ def _count_existing(
     if level is Level.GRID:
         query = select(func.count()).select_from(Grid).where(Grid.generation_id == generation_id)
         if parents is not None:
-            query = query.join(parent, parent.id == Grid.community_id).where(
-                parent.code.in_(parents)
-            )
+            query = query.join(parent, parent.id == Grid.parent_id).where(parent.code.in_(parents))
     else:
         query = (
             select(func.count())
@@ -205,7 +242,7 @@ def _row(
         "geom": from_shape(multi, srid=SRID),
     }
     if level is Level.GRID:
-        row["community_id"] = int(parent_id) if parent_id is not None else None
+        row["parent_id"] = int(parent_id) if parent_id is not None else None
         row["grid_head_name"] = _text_or_none(record.get("grid_head_name"))
         row["grid_head_phone"] = _text_or_none(record.get("grid_head_phone"))
         row["households"] = _int_or_none(record.get("households"))

@@ -60,7 +60,7 @@ class Place:
     population: int | None
     grid_head_name: str | None
     grid_head_phone: str | None
-    areas: tuple[AreaRef, ...]  # from the city down to the community
+    areas: tuple[AreaRef, ...]  # from the city down (levels the city lacks are absent)
     generation: GenerationRef
 
     def chain(self) -> dict[Level, str]:
@@ -133,7 +133,7 @@ class GridIndex:
                 Grid.id,
                 Grid.code,
                 Grid.name,
-                Grid.community_id,
+                Grid.parent_id,
                 Grid.households,
                 Grid.population,
                 Grid.grid_head_name,
@@ -156,7 +156,7 @@ class GridIndex:
                 population=r.population,
                 grid_head_name=r.grid_head_name,
                 grid_head_phone=r.grid_head_phone,
-                areas=chains.get(r.community_id, ()),
+                areas=chains.get(r.parent_id, ()),
                 generation=ref,
             )
             for r in rows

@@ -13,6 +13,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from gridgov.boundaries.levels import Level
+from gridgov.errors import Refusal
 from gridgov.geo.crs import InputCRS, geometry_to_wgs84
 from gridgov.tables import TableError, read_csv_text
 
@@ -40,13 +41,12 @@ class Columns:
     parent: str | None = None
 
 
-class BoundaryFileError(ValueError):
+class BoundaryFileError(Refusal):
     """A boundary file that cannot be read: the message names the file and the reason."""
 
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+    def __init__(self, path: Path | str, key: str, **params: object) -> None:
+        super().__init__(key, path=path, **params)
         self.path = str(path)
-        self.reason = reason
 
 
 def required_columns(level: Level) -> tuple[str, ...]:
@@ -64,19 +64,22 @@ def read_boundary_file(
     """
     path = Path(path)
     if not path.exists():
-        raise BoundaryFileError(path, "no such file")
+        raise BoundaryFileError(path, "table.no_such_file")
     try:
         frame = _read_csv(path) if path.suffix.lower() == ".csv" else _read_geo(path)
     except BoundaryFileError:
         raise
     except Exception as exc:  # pyogrio, pandas and shapely each raise their own types
-        raise BoundaryFileError(path, _first_line(exc)) from exc
+        raise BoundaryFileError(path, "table.unreadable", detail=_first_line(exc)) from exc
     if frame.empty:
-        raise BoundaryFileError(path, "the file holds no features")
+        raise BoundaryFileError(path, "boundary_file.empty")
     frame = _pick_columns(frame, path, columns or Columns())
     missing = [c for c in required_columns(level) if c not in frame.columns]
     if missing:
-        raise BoundaryFileError(path, f"missing column(s): {', '.join(missing)}")
+        found = ", ".join(str(c) for c in frame.columns if c != "geometry")
+        raise BoundaryFileError(
+            path, "table.missing_columns", missing=", ".join(missing), found=found
+        )
     return _normalise(_to_wgs84(frame, path, crs), level)
 
 
@@ -119,7 +122,7 @@ def _column(frame: pd.DataFrame, path: Path, name: str, *, required: bool) -> pd
         return frame[head].map(lambda v: _inside(v, rest.split(".")))
     if required:
         found = ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
-        raise BoundaryFileError(path, f"no column {name!r}; the file's columns: {found}")
+        raise BoundaryFileError(path, "boundary_file.no_column", name=name, found=found)
     return None
 
 
@@ -153,15 +156,15 @@ def _read_csv(path: Path) -> gpd.GeoDataFrame:
     try:
         table = read_csv_text(path).frame
     except TableError as exc:
-        raise BoundaryFileError(path, str(exc).removeprefix(f"{path}: ")) from exc
+        raise BoundaryFileError(path, exc.key, **exc.params) from exc
     table.columns = [c.strip().lower() for c in table.columns]
     column = next((c for c in WKT_COLUMNS if c in table.columns), None)
     if column is None:
-        raise BoundaryFileError(path, "a CSV needs a 'wkt' column with the geometry")
+        raise BoundaryFileError(path, "boundary_file.no_wkt")
     try:
         geoms = shapely.from_wkt(table[column].replace("", None))
     except shapely.errors.GEOSException as exc:
-        raise BoundaryFileError(path, f"bad WKT: {_first_line(exc)}") from exc
+        raise BoundaryFileError(path, "boundary_file.bad_wkt", detail=_first_line(exc)) from exc
     return gpd.GeoDataFrame(table.drop(columns=[column]), geometry=geoms, crs=None)
 
 
@@ -179,7 +182,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, path: Path, crs: str | None) -> gpd.GeoDa
         try:
             frame = frame.set_crs(CRS.from_user_input(crs), allow_override=True)
         except CRSError as exc:
-            raise BoundaryFileError(path, f"unknown CRS {crs!r}") from exc
+            raise BoundaryFileError(path, "boundary_file.unknown_crs", crs=crs) from exc
     elif frame.crs is None:
         _refuse_projected_without_crs(frame, path)
         frame = frame.set_crs("EPSG:4326")
@@ -192,10 +195,7 @@ def _refuse_projected_without_crs(frame: gpd.GeoDataFrame, path: Path) -> None:
     if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
         return
     raise BoundaryFileError(
-        path,
-        f"coordinates such as ({minx:.0f}, {miny:.0f}) are not degrees and the file names no "
-        "CRS (a shapefile without .prj): pass the CRS it was drawn in, e.g. --crs EPSG:4545 "
-        "(CGCS2000 / 3-degree Gauss-Kruger CM 108E)",
+        path, "boundary_file.projected_without_crs", x=f"{minx:.0f}", y=f"{miny:.0f}"
     )
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.index import GridIndex
-from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import SRID, Area, Generation, Grid
 
 
@@ -116,7 +115,7 @@ def place_of(session: Session, *, grid: Grid) -> GridPlace:
     generation = session.get(Generation, grid.generation_id)
     assert generation is not None
     return GridPlace(
-        grid=grid, areas=area_chain(session, area_id=grid.community_id), generation=generation
+        grid=grid, areas=area_chain(session, area_id=grid.parent_id), generation=generation
     )
 
 
@@ -152,12 +151,12 @@ def get_area(session: Session, *, code: str, generation_id: int) -> Area | None:
 
 
 def children_of(session: Session, *, area: Area) -> list[Area] | list[Grid]:
-    """The areas directly below ``area``, or its grids for a community."""
-    if Level(area.level) is Level.COMMUNITY:
-        return list(
-            session.scalars(select(Grid).where(Grid.community_id == area.id).order_by(Grid.code))
-        )
-    return list(session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code)))
+    """The areas directly below ``area``, else its grids (a community's, or a street's or
+    district's in a city without communities)."""
+    areas = list(session.scalars(select(Area).where(Area.parent_id == area.id).order_by(Area.code)))
+    if areas:
+        return areas
+    return list(session.scalars(select(Grid).where(Grid.parent_id == area.id).order_by(Grid.code)))
 
 
 def locate_near(

@@ -73,13 +73,14 @@ class Area(Base):
 
 
 class Grid(Base):
-    """A grid (网格): the smallest unit, tiling its community, with one grid head."""
+    """A grid (网格): the smallest unit, tiling its community (or the street or district a city
+    without communities puts it under), with one grid head."""
 
     __tablename__ = "grids"
     __table_args__ = (
         UniqueConstraint("generation_id", "code", name="uq_grids_generation_code"),
         Index("ix_grids_geom", "geom", postgresql_using="gist"),
-        Index("ix_grids_community_id", "community_id"),
+        Index("ix_grids_parent_id", "parent_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,7 +89,8 @@ class Grid(Base):
     )
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
-    community_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    # The area directly above: a community, or a street or district in a city without them.
+    parent_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
     grid_head_name: Mapped[str | None] = mapped_column(String(100))
     grid_head_phone: Mapped[str | None] = mapped_column(String(32))
     households: Mapped[int | None] = mapped_column(Integer)
@@ -97,4 +99,4 @@ class Grid(Base):
         Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False)
     )
 
-    community: Mapped[Area] = relationship()
+    parent: Mapped[Area] = relationship()

@@ -114,14 +114,18 @@ def check_boundaries(
     level: Level,
     parents: gpd.GeoDataFrame | None = None,
     sliver_m2: float = DEFAULT_SLIVER_M2,
+    parent_level: Level | None = None,
 ) -> QualityReport:
-    """Run every check on one level; ``parents`` is the level above in the same generation."""
+    """Run every check on one level; ``parents`` are the areas of ``parent_level`` in the
+    same generation: the level directly above by default, a higher one in a city that
+    skips levels (grids straight under districts)."""
     findings = check_codes(frame) + check_geometries(frame)
     usable = frame[_usable_mask(frame)]
     findings += check_overlaps(usable, sliver_m2=sliver_m2)
-    if level.parent is not None:
+    parent_level = parent_level or level.parent
+    if parent_level is not None:
         findings += check_against_parents(
-            frame, usable, parents, parent_level=level.parent, sliver_m2=sliver_m2
+            frame, usable, parents, parent_level=parent_level, sliver_m2=sliver_m2
         )
     return QualityReport(level=level, features=len(frame), findings=findings)
 

@@ -12,6 +12,8 @@ from gridgov.boundaries.levels import AREA_LEVELS
 from gridgov.boundaries.models import Area
 from gridgov.db import upsert
 from gridgov.departments.models import Department
+from gridgov.errors import Refusal
+from gridgov.i18n import Message
 from gridgov.tables import Column, TableError, read_reference_table
 
 COLUMNS = (
@@ -23,7 +25,7 @@ COLUMNS = (
 )
 
 
-class DepartmentFileError(ValueError):
+class DepartmentFileError(Refusal):
     """A department file with bad rows: the message lists each (row, field, reason)."""
 
 
@@ -32,24 +34,27 @@ def read_departments_csv(path: Path | str) -> list[dict[str, str]]:
     try:
         rows = read_reference_table(path, COLUMNS)
     except TableError as exc:
-        raise DepartmentFileError(str(exc)) from exc
+        raise DepartmentFileError(exc.key, **exc.params) from exc
     levels = {level.value for level in AREA_LEVELS}
     problems = [
-        f"row {line}: level {row['level']!r} is not one of {sorted(levels)}"
+        Message(
+            "department.bad_level",
+            {"row": line, "value": row["level"], "levels": ", ".join(sorted(levels))},
+        )
         for line, row in enumerate(rows, start=2)
         if row["level"] not in levels
     ]
     if problems:
-        raise DepartmentFileError(f"{path}: " + "; ".join(problems))
+        raise DepartmentFileError("table.bad_rows", path=path, problems=problems)
     return rows
 
 
-def check_department_areas(session: Session, *, rows: list[dict[str, str]]) -> list[str]:
+def check_department_areas(session: Session, *, rows: list[dict[str, str]]) -> list[Message]:
     """Rows whose area code no boundary generation knows (typing mistakes, another city)."""
     codes = {row["area_code"] for row in rows}
     known = set(session.scalars(select(Area.code).where(Area.code.in_(codes)).distinct()))
     return [
-        f"row {line}: area_code {row['area_code']} is no area of any boundary generation"
+        Message("department.unknown_area", {"row": line, "code": row["area_code"]})
         for line, row in enumerate(rows, start=2)
         if row["area_code"] not in known
     ]

@@ -195,8 +195,16 @@ def rate_department(
 
 
 def _street(session: Session, code: str) -> Area:
+    """The area that rates: a street, or a district in a city without streets (the level
+    that stands where the street office would)."""
     generation = active_generation(session)
     street = get_area(session, code=code, generation_id=generation.id) if generation else None
+    if street is not None and street.level == "district":
+        has_streets = select(Area.id).where(
+            Area.generation_id == street.generation_id, Area.level == "street"
+        )
+        if session.scalar(has_streets.limit(1)) is None:
+            return street
     if street is None or street.level != "street":
         raise FieldError("street_code", "error.not_found.area", code=code)
     return street

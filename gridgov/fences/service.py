@@ -174,15 +174,16 @@ def validate_positions(
     *,
     now: datetime,
     actor: Actor | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> tuple[list[Fix], list[PositionProblem]]:
     """Good rows as fixes (WGS84), bad rows as problems (a tracker out of ``actor``'s reach
-    among them)."""
+    among them); a time without an offset is the city's (``timezone``)."""
     rows = list(rows)
     codes = {str(r.get("tracker", "")) for r in rows}
     trackers, out_of_reach = reachable_trackers(session, codes=codes, actor=actor)
     fixes: list[Fix] = []
     problems: list[PositionProblem] = []
-    times = TimeCache()
+    times = TimeCache(ZoneInfo(timezone))
     latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
         tracker_id = trackers.get(str(row.get("tracker", "")))
@@ -244,7 +245,7 @@ def process_positions(
     """Run a batch of positions through every fence they touch, in time order per tracker;
     rows of trackers out of ``actor``'s reach are refused (None: a trusted caller)."""
     now = now or datetime.now(UTC)
-    fixes, problems = validate_positions(session, rows, now=now, actor=actor)
+    fixes, problems = validate_positions(session, rows, now=now, actor=actor, timezone=timezone)
     result = PositionsResult(accepted=len(fixes), refused=problems)
     if not fixes:
         return result

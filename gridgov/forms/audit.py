@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from rapidfuzz import fuzz, process
 
+from gridgov.errors import Refusal
 from gridgov.forms.indicators import FIGURES, Indicator, normalise
 
 FUZZY_CUTOFF = 80.0
@@ -30,7 +31,7 @@ ROW_HEADERS = frozenset({"项目", "项目名称", "指标", "指标名称", "�
 TOTAL_ROWS = frozenset({"合计", "总计", "小计"})
 
 
-class FormError(ValueError):
+class FormError(Refusal):
     """A form that cannot be read (corrupt, password-protected, no header): names the file."""
 
 
@@ -107,7 +108,7 @@ def read_form_fields(path: Path) -> tuple[str, list[str]]:
         book = load_workbook(path, read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
         reason = "encrypted or not an .xlsx file" if isinstance(exc, zipfile.BadZipFile) else exc
-        raise FormError(f"{path}: cannot be read ({reason})") from exc
+        raise FormError("forms.unreadable", path=path, detail=reason) from exc
     try:
         sheet = book.worksheets[0]
         rows = [
@@ -118,7 +119,7 @@ def read_form_fields(path: Path) -> tuple[str, list[str]]:
         book.close()
     texts = [[c for c in row if isinstance(c, str) and c] for row in rows[:12]]
     if not texts or max(len(t) for t in texts) < 2:
-        raise FormError(f"{path}: no header row with field names in the first 12 rows")
+        raise FormError("forms.no_header", path=path)
     header_at = max(range(len(texts)), key=lambda i: (len(texts[i]), -i))
     title = next((t[0] for t in texts[:header_at] if t), path.stem)
     header = texts[header_at]
@@ -162,7 +163,7 @@ def audit_forms(folder: Path, indicators: list[Indicator]) -> Audit:
     vocabulary = Vocabulary(indicators)
     paths = sorted(p for p in folder.glob("*.xlsx") if not p.name.startswith("~$"))
     if not paths:
-        raise FormError(f"{folder}: no .xlsx forms")
+        raise FormError("forms.none", folder=folder)
     forms = []
     for path in paths:
         title, fields = read_form_fields(path)

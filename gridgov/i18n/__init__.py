@@ -6,6 +6,7 @@ Catalogues are JSON files beside this module, ``{"key": "text with {placeholders
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,22 @@ def pick_language(accept_language: str | None) -> str:
     return "en" if first.startswith("en") else DEFAULT_LANGUAGE
 
 
+@dataclass(frozen=True)
+class Message:
+    """A message not yet put into words: a key and its values, said in any language later.
+    A value that is itself a Message (or a list of them) is said in the same language.
+
+    >>> Message("error.not_found.grid", {"code": "G1"}).say("en")
+    'Grid G1 does not exist'
+    """
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def say(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return t(self.key, lang, **self.params)
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: Any) -> str:
     """Translate ``key`` into ``lang`` and fill its placeholders.
 
@@ -42,7 +59,15 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **params: Any) -> str:
     """
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
-    return text.format(**params)
+    return text.format(**{name: _said(value, lang) for name, value in params.items()})
+
+
+def _said(value: Any, lang: str) -> Any:
+    if isinstance(value, Message):
+        return value.say(lang)
+    if isinstance(value, list) and value and all(isinstance(v, Message) for v in value):
+        return ("；" if lang == "zh" else "; ").join(v.say(lang) for v in value)
+    return value
 
 
 def label(key: str, lang: str, fallback: str) -> str:

@@ -187,14 +187,7 @@ def target_of(session: Session, incident: Incident) -> Target:
         select(Whistle.department_code).where(Whistle.incident_id == incident.id)
     ).all()
     return Target(
-        area_codes=frozenset(
-            (
-                incident.city_code,
-                incident.district_code,
-                incident.street_code,
-                incident.community_code,
-            )
-        ),
+        area_codes=frozenset(incident.chain().values()),
         department_code=incident.department_code,
         summoned=frozenset(summoned),
         grid_code=incident.grid_code,

@@ -26,6 +26,7 @@ from gridgov.boundaries.classify import classify_points
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.levels import Level
 from gridgov.departments.models import Department
+from gridgov.i18n import Message
 from gridgov.incidents.models import Incident
 from gridgov.responsibilities.models import Category
 from gridgov.responsibilities.routing import Rule, pick_rule
@@ -101,7 +102,7 @@ def read_history_file(path: Path | str) -> list[dict[str, str]]:
     if missing:
         found = ", ".join(str(c) for c in table.columns)
         raise RowsRefused(
-            [RowProblem(1, c, f"missing column; the file has: {found}") for c in missing]
+            [RowProblem(1, c, Message("history.missing_column", {"found": found})) for c in missing]
         )
     return [{str(k): str(v).strip() for k, v in r.items()} for r in table.to_dict("records")]
 
@@ -140,7 +141,7 @@ def import_history(
     outside = places["grid_code"].isna().to_numpy() if len(todo) else np.array([], dtype=bool)
     for row, out in zip(todo, outside, strict=True):
         if out:
-            problems.append(RowProblem(row.number, "lon", "outside every grid"))
+            problems.append(RowProblem(row.number, "lon", Message("locate.reason.outside")))
     if problems:
         problems.sort(key=lambda p: p.row)
         raise RowsRefused(problems)
@@ -175,28 +176,44 @@ def _parse(
     found: list[RowProblem] = []
     external_id = row.get("external_id", "")
     if not external_id or len(external_id) > 80:
-        found.append(RowProblem(number, "external_id", "empty or over 80 characters"))
+        found.append(RowProblem(number, "external_id", Message("history.bad_id", {"limit": 80})))
     category = row.get("category", "")
     if category not in categories:
-        found.append(RowProblem(number, "category", f"unknown category {category!r}"))
+        found.append(
+            RowProblem(number, "category", Message("history.unknown_category", {"code": category}))
+        )
     elif categories[category] is None:
-        found.append(RowProblem(number, "category", f"{category} is a major class"))
+        found.append(
+            RowProblem(number, "category", Message("history.major_class", {"code": category}))
+        )
     department = row.get("department", "")
     if department and department not in departments:
-        found.append(RowProblem(number, "department", f"no department {department}"))
+        found.append(
+            RowProblem(number, "department", Message("history.no_department", {"code": department}))
+        )
     lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
     if lon is None or lat is None or not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        found.append(RowProblem(number, "lon", f"no position ({row.get('lon')}, {row.get('lat')})"))
+        found.append(
+            RowProblem(
+                number,
+                "lon",
+                Message("history.no_position", {"lon": row.get("lon"), "lat": row.get("lat")}),
+            )
+        )
     times = _times(number, row, timezone, now, found)
     rating = None
     if row.get("rating"):
         value = parse_number(row["rating"])
         if value is None or not value.is_integer() or not 1 <= value <= 5:
-            found.append(RowProblem(number, "rating", f"{row['rating']!r} is not 1 to 5"))
+            found.append(
+                RowProblem(
+                    number, "rating", Message("history.bad_rating", {"value": row["rating"]})
+                )
+            )
         else:
             rating = int(value)
     if rating is not None and "closed_at" not in times:
-        found.append(RowProblem(number, "rating", "a rating needs the time it was closed"))
+        found.append(RowProblem(number, "rating", Message("history.rating_needs_closed")))
     problems.extend(found)
     if found or lon is None or lat is None:
         return None
@@ -217,20 +234,20 @@ def _times(
             continue
         at = parse_local_time(text, timezone)
         if at is None:
-            found.append(RowProblem(number, column, f"{text!r} is no time"))
+            found.append(RowProblem(number, column, Message("history.no_time", {"value": text})))
         elif at > now:
-            found.append(RowProblem(number, column, f"{text} is in the future"))
+            found.append(RowProblem(number, column, Message("history.future", {"value": text})))
         else:
             times[column] = at
     stages = [c for c in TIMES if c in times]
     for before, after in pairwise(stages):
         if times[after] < times[before]:
-            found.append(RowProblem(number, after, f"is before {before}"))
+            found.append(RowProblem(number, after, Message("history.before", {"earlier": before})))
     if stages and stages[0] != "reported_at":
-        found.append(RowProblem(number, "reported_at", "is empty"))
+        found.append(RowProblem(number, "reported_at", Message("history.empty")))
     for gap, later in pairwise(TIMES):
         if later in times and gap not in times and gap != "reported_at":
-            found.append(RowProblem(number, gap, f"is empty while {later} is given"))
+            found.append(RowProblem(number, gap, Message("history.gap", {"later": later})))
     return times
 
 
@@ -247,7 +264,7 @@ class _Routing:
     def assign(
         self, category: str, chain: dict[Level, str], department: str
     ) -> tuple[str, Level, float] | None:
-        key = (category, chain[Level.COMMUNITY], department)
+        key = (category, "/".join(chain.values()), department)
         if key not in self.known:
             self.known[key] = self._assign(category, chain, department)
         return self.known[key]
@@ -272,12 +289,13 @@ class _Routing:
 def _incident(
     row: _Row, place: dict[str, Any], generation_id: int, routing: _Routing, now: datetime
 ) -> Incident:
-    chain = {
+    codes = {
         Level.CITY: place["city_code"],
         Level.DISTRICT: place["district_code"],
         Level.STREET: place["street_code"],
         Level.COMMUNITY: place["community_code"],
     }
+    chain = {level: code for level, code in codes.items() if code is not None}
     times = row.times
     stages = [c for c in TIMES if c in times]
     assigned = (

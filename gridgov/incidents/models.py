@@ -61,9 +61,10 @@ class Incident(Base):
     snapped: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     generation_id: Mapped[int] = mapped_column(ForeignKey("boundary_generations.id"))
     grid_code: Mapped[str] = mapped_column(String(32))
-    community_code: Mapped[str] = mapped_column(String(32))
-    street_code: Mapped[str] = mapped_column(String(32))
-    district_code: Mapped[str] = mapped_column(String(32))
+    # Empty at levels the city does not have (grids straight under a street or district).
+    community_code: Mapped[str | None] = mapped_column(String(32))
+    street_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
     city_code: Mapped[str] = mapped_column(String(32))
     department_code: Mapped[str | None] = mapped_column(String(32))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -73,6 +74,9 @@ class Incident(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     possible_duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the reporter saw it (a report queued offline on the phone); None: at receipt.
+    # Deadlines run from reported_at: a department can act only once the report is in.
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -84,13 +88,14 @@ class Incident(Base):
     overdue_at_top: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
     def chain(self) -> dict[Level, str]:
-        """The incident's area at each level, city down to community."""
-        return {
+        """The incident's area at each level its city has, city down to community."""
+        codes = {
             Level.CITY: self.city_code,
             Level.DISTRICT: self.district_code,
             Level.STREET: self.street_code,
             Level.COMMUNITY: self.community_code,
         }
+        return {level: code for level, code in codes.items() if code is not None}
 
 
 class IncidentEvent(Base):

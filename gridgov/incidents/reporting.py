@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from geoalchemy2.shape import from_shape
@@ -29,6 +29,7 @@ from gridgov.responsibilities.catalogue import Catalogue, CategoryName
 from gridgov.responsibilities.models import Category
 from gridgov.responsibilities.routing import Assignment
 from gridgov.responsibilities.service import route
+from gridgov.tables import EARLIEST, LATEST, parse_local_time
 
 MAX_DESCRIPTION = 4000
 DUPLICATE_RADIUS_M = 50.0
@@ -61,6 +62,47 @@ class Report:
     place: Place | None = None
 
 
+@dataclass(frozen=True)
+class ObservedWindow:
+    """How far back a report's ``observed_at`` may lie, and how far ahead (a fast phone
+    clock); settings ``GRIDGOV_OBSERVED_MAX_AGE_HOURS`` and ``..._CLOCK_SKEW_SECONDS``."""
+
+    max_age: timedelta = timedelta(days=7)
+    clock_skew: timedelta = timedelta(minutes=5)
+
+    def check(self, observed_at: datetime, *, now: datetime) -> None:
+        """Refuse (422 on ``observed_at``) a time outside the window.
+
+        >>> now = datetime(2026, 12, 5, 12, tzinfo=UTC)
+        >>> try:
+        ...     ObservedWindow().check(now - timedelta(days=8), now=now)
+        ... except IncidentError as refused:
+        ...     print(refused.field, refused.key)
+        observed_at incident.observed_too_old
+        """
+        if observed_at.tzinfo is None:
+            raise IncidentError("observed_at", "incident.observed_no_offset")
+        if observed_at > now + self.clock_skew:
+            seconds = round(self.clock_skew.total_seconds())
+            raise IncidentError("observed_at", "incident.observed_future", seconds=seconds)
+        if observed_at < now - self.max_age:
+            hours = round(self.max_age.total_seconds() / 3600)
+            raise IncidentError("observed_at", "incident.observed_too_old", hours=hours)
+
+
+def parse_observed(value: str, timezone: tzinfo) -> datetime:
+    """An ``observed_at`` as a phone sends it: ISO 8601, the city's time without an offset.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> parse_observed("2026-12-05T08:30", ZoneInfo("Asia/Shanghai")).isoformat()
+    '2026-12-05T08:30:00+08:00'
+    """
+    parsed = parse_local_time(value, timezone) if "/" not in value else None
+    if parsed is None or not (EARLIEST <= parsed <= LATEST):
+        raise IncidentError("observed_at", "incident.observed_not_a_time")
+    return parsed
+
+
 def report_incident(
     session: Session,
     *,
@@ -79,6 +121,8 @@ def report_incident(
     snap_within_m: float | None = None,
     catalogue: Catalogue | None = None,
     located: Located | None = None,
+    observed_at: datetime | None = None,
+    observed_window: ObservedWindow | None = None,
 ) -> Report:
     """Locate, route and write a new incident (or return the one this idempotency key made).
 
@@ -89,6 +133,8 @@ def report_incident(
     located, checked and routed without reading the database, and written in a handful of
     statements."""
     now = now or datetime.now(UTC)
+    if observed_at is not None:
+        (observed_window or ObservedWindow()).check(observed_at, now=now)
     fingerprint = request_fingerprint(
         lon=lon,
         lat=lat,
@@ -124,15 +170,16 @@ def report_incident(
         snapped=snapped,
         generation_id=place.generation.id,
         grid_code=place.code,
-        community_code=chain[Level.COMMUNITY],
-        street_code=chain[Level.STREET],
-        district_code=chain[Level.DISTRICT],
+        community_code=chain.get(Level.COMMUNITY),
+        street_code=chain.get(Level.STREET),
+        district_code=chain.get(Level.DISTRICT),
         city_code=chain[Level.CITY],
         reporter_id=reporter_id,
         source=source,
         idempotency_key=idempotency_key,
         request_hash=fingerprint if idempotency_key is not None else None,
         reported_at=now,
+        observed_at=observed_at,
         updated_at=now,
     )
     # Decided before anything is written, so the incident goes in as it will stand.
@@ -145,7 +192,12 @@ def report_incident(
             actor_id=reporter_id,
             at=now,
             note=description[:200],
-            details={"snapped": snapped, "crs": incident.reported_crs, "grid": place.code},
+            details={
+                "snapped": snapped,
+                "crs": incident.reported_crs,
+                "grid": place.code,
+                **({"observed_at": observed_at.isoformat()} if observed_at else {}),
+            },
         )
     ]
     routed = _route(session, incident, catalogue)

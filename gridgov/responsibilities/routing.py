@@ -2,7 +2,9 @@
 
 Levels run community -> street -> district -> city (微循环 -> 小循环 -> 中循环 -> 大循环).
 At one level, a rule for the incident's own area beats a rule for an area above it, which
-beats the city-wide rule (no area).
+beats the city-wide rule (no area). A level the incident's city does not have (grids
+straight under a street or district) is skipped: its rules apply to no incident there, and
+escalation goes on to the next level the city has.
 """
 
 from __future__ import annotations
@@ -75,10 +77,20 @@ def assignment_from(
     chain: Mapping[Level, str],
     above: Level | None = None,
 ) -> Assignment | None:
-    """The first level with a rule, starting at the community or just above ``above``."""
+    """The first level with a rule, starting at the community or just above ``above``;
+    levels missing from ``chain`` (the city does not have them) are skipped.
+
+    >>> chain = {Level.CITY: "C", Level.DISTRICT: "D1"}  # grids straight under districts
+    >>> rules = [Rule("01", Level.COMMUNITY, None, "SQ", 4)]
+    >>> rules += [Rule("01", Level.DISTRICT, None, "CG", 48)]
+    >>> assignment_from(rules, category_code="01", chain=chain).department
+    'CG'
+    """
     rules = list(rules)
     start = 0 if above is None else ESCALATION_LEVELS.index(above) + 1
     for level in ESCALATION_LEVELS[start:]:
+        if level not in chain:
+            continue
         rule = pick_rule(rules, category_code=category_code, level=level, chain=chain)
         if rule is not None:
             return Assignment(level, rule.department, chain[level], rule.sla_hours, rule)

@@ -15,6 +15,7 @@ from gridgov.boundaries.levels import Level
 from gridgov.boundaries.models import Area
 from gridgov.db import upsert
 from gridgov.departments.models import Department
+from gridgov.i18n import Message
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.responsibilities.routing import ESCALATION_LEVELS, Assignment, Rule, assignment_from
 from gridgov.tables import Column, TableError, read_reference_table, read_table
@@ -82,11 +83,13 @@ def load_categories(session: Session, *, path: Path) -> int:
     problems = []
     for line, row in enumerate(rows, start=2):
         if row["parent_code"] and row["parent_code"] not in known:
-            problems.append(f"row {line}: parent_code {row['parent_code']} is no category")
+            problems.append(
+                Message("category.unknown_parent", {"row": line, "code": row["parent_code"]})
+            )
         if row["urgent"].lower() not in (*_YES, *_NO):
-            problems.append(f"row {line}: urgent {row['urgent']!r} is not true or false")
+            problems.append(Message("category.bad_urgent", {"row": line, "value": row["urgent"]}))
     if problems:
-        raise TableError(f"{path}: " + "; ".join(problems))
+        raise TableError("table.bad_rows", path=path, problems=problems)
     records = [
         {**row, "parent_code": row["parent_code"] or None, "urgent": row["urgent"].lower() in _YES}
         for row in rows

@@ -18,6 +18,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import psycopg
 from sqlalchemy import text
@@ -76,9 +77,11 @@ def validate(
     *,
     now: datetime,
     actor: Actor | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> list[Row]:
-    """Rows as (sensor id, metric, time, value), or BatchRefused with every problem."""
-    return _validate(session, rows, now=now, actor=actor)[0]
+    """Rows as (sensor id, metric, time, value), or BatchRefused with every problem; a time
+    without an offset is the city's (``timezone``)."""
+    return _validate(session, rows, now=now, actor=actor, timezone=timezone)[0]
 
 
 def _validate(
@@ -87,6 +90,7 @@ def _validate(
     *,
     now: datetime,
     actor: Actor | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> tuple[list[Row], dict[int, str]]:
     """The good rows, and the kind of each sensor they name; a sensor outside ``actor``'s
     area makes its rows bad (None: a trusted caller, the command line)."""
@@ -103,7 +107,7 @@ def _validate(
         kinds[sensor_id] = kind
     problems: list[RowProblem] = []
     out: list[Row] = []
-    times = TimeCache()
+    times = TimeCache(ZoneInfo(timezone))
     latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
         # The happy path first, with as little work as a row allows; any doubt goes to
@@ -166,12 +170,14 @@ def ingest(
     now: datetime | None = None,
     actor: Actor | None = None,
     index: GridIndex | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> IngestResult:
     """Validate, write (skipping duplicates) and evaluate one batch, in the caller's
     transaction; rows of sensors outside ``actor``'s area refuse it (None: a trusted caller).
-    An alert's incident is placed by ``index``, the in-memory grids, when given."""
+    An alert's incident is placed by ``index``, the in-memory grids, when given. A time
+    without an offset is the city's (``timezone``, GRIDGOV_TIMEZONE)."""
     now = now or datetime.now(UTC)
-    valid, kinds = _validate(session, rows, now=now, actor=actor)
+    valid, kinds = _validate(session, rows, now=now, actor=actor, timezone=timezone)
     result = IngestResult(received=len(valid))
     if not valid:
         return result

@@ -1,5 +1,6 @@
 """Coverage: what each item totals in an area and near each of its communities, and which
-communities have none of an item within reach."""
+communities have none of an item within reach. In a city without communities the areas its
+grids sit in (streets or districts) stand in for them."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ _NEAR_COMMUNITIES = text(
     WITH communities AS (
         SELECT a.id, a.code, a.name, a.geom, ST_PointOnSurface(a.geom)::geography AS centre
         FROM areas a JOIN areas p ON true
-        WHERE a.generation_id = :generation AND a.level = 'community'
+        WHERE a.generation_id = :generation
+          -- the areas grids sit in: communities, or streets/districts in a city without them
+          AND a.id IN (SELECT g.parent_id FROM grids g WHERE g.generation_id = :generation)
           AND p.generation_id = :generation AND p.code = :area
           AND ST_Covers(p.geom, ST_PointOnSurface(a.geom))
     )

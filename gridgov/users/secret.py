@@ -15,11 +15,12 @@ import threading
 from pathlib import Path
 
 from gridgov.config import MIN_SECRET_LENGTH, Settings
+from gridgov.errors import Refusal
 
 SECRET_FILE = "secret_key"
 
 
-class SecretKeyError(RuntimeError):
+class SecretKeyError(Refusal, RuntimeError):
     """The key file cannot be used as it is: the message says why and what to do."""
 
 
@@ -49,10 +50,10 @@ def read_secret(path: Path) -> str:
     """The key in ``path``, refused if others may read it or if it is too short."""
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecretKeyError(f"{path} may be read by others: chmod 600 {path}")
+        raise SecretKeyError("secret.readable_by_others", path=path)
     value = path.read_text().strip()
     if len(value) < MIN_SECRET_LENGTH:
-        raise SecretKeyError(f"{path} holds fewer than {MIN_SECRET_LENGTH} characters")
+        raise SecretKeyError("secret.too_short", path=path, length=MIN_SECRET_LENGTH)
     return value
 
 
@@ -69,8 +70,7 @@ def load_or_create_secret(
             temporary = _write_private(data_dir, new_secret(), name)
         except OSError as exc:
             raise SecretKeyError(
-                f"cannot keep a key in {data_dir} ({exc.strerror}):"
-                f" make it writable or set {setting}"
+                "secret.cannot_keep", folder=data_dir, detail=exc.strerror, setting=setting
             ) from exc
         try:
             os.link(temporary, path)  # atomic, and fails if another process was first

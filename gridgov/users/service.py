@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.boundaries.models import Area, Grid
 from gridgov.departments.models import Department
+from gridgov.errors import FieldError
 from gridgov.users.models import User
 from gridgov.users.roles import Role
 from gridgov.users.throttle import LoginThrottle
@@ -29,13 +30,8 @@ CLOCK_SKEW_SECONDS = 30
 _hasher = PasswordHash.recommended()  # argon2id
 
 
-class UserError(ValueError):
-    """A user that cannot be created as asked: the message names the field."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class UserError(FieldError):
+    """A user that cannot be created as asked: names the field and, by key, the reason."""
 
 
 class TokenError(ValueError):
@@ -107,11 +103,11 @@ def create_user(
     try:
         role = Role(role)
     except ValueError as exc:
-        raise UserError("role", f"must be one of {', '.join(r.value for r in Role)}") from exc
+        raise UserError("role", "user.bad_role", roles=", ".join(r.value for r in Role)) from exc
     if len(password) < 8:
-        raise UserError("password", "must be at least 8 characters long")
+        raise UserError("password", "user.short_password", length=8)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError("username", f"{username} is taken")
+        raise UserError("username", "user.taken", username=username)
     _check_scope(session, role, area_code, department_code, grid_code)
     user = User(
         username=username,
@@ -142,15 +138,15 @@ def _check_scope(
     }.get(role)
     values = {"area_code": area_code, "department_code": department_code, "grid_code": grid_code}
     if needs and not values[needs]:
-        raise UserError(needs, f"a {role.value} needs one")
+        raise UserError(needs, "user.scope_needed", role=role.value)
     if area_code and session.scalar(select(Area.id).where(Area.code == area_code)) is None:
-        raise UserError("area_code", f"no area {area_code}")
+        raise UserError("area_code", "error.not_found.area", code=area_code)
     if department_code and (
         session.scalar(select(Department.id).where(Department.code == department_code)) is None
     ):
-        raise UserError("department_code", f"no department {department_code}")
+        raise UserError("department_code", "error.not_found.department", code=department_code)
     if grid_code and session.scalar(select(Grid.id).where(Grid.code == grid_code)) is None:
-        raise UserError("grid_code", f"no grid {grid_code}")
+        raise UserError("grid_code", "error.not_found.grid", code=grid_code)
 
 
 def authenticate(

@@ -164,7 +164,7 @@ def home_community(session: Session, *, actor: Actor) -> str | None:
     if actor.grid_code:
         return session.scalar(
             select(Area.code)
-            .join(Grid, Grid.community_id == Area.id)
+            .join(Grid, Grid.parent_id == Area.id)
             .where(Grid.generation_id == generation.id, Grid.code == actor.grid_code)
         )
     code = actor.area_code
@@ -223,7 +223,7 @@ def _validate(session: Session, visit: Visit, today: date) -> dict[str, tuple[in
     if missing:
         rows = session.execute(
             select(Grid.code, Area.code)
-            .join(Area, Area.id == Grid.community_id)
+            .join(Area, Area.id == Grid.parent_id)
             .where(
                 Grid.generation_id == generation_id,
                 Grid.code.in_(missing),

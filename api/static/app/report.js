@@ -233,6 +233,8 @@
     form.append("lat", report.lat);
     form.append("category", report.category);
     form.append("description", report.description);
+    // When the grid head saw it: a report that waited offline keeps its true time.
+    if (report.created_at) form.append("observed_at", report.created_at);
     if (report.accuracy_m) form.append("accuracy_m", Math.min(report.accuracy_m, 100000));
     for (const photo of report.photos) form.append("photos", photo.blob, photo.name || "photo.jpg");
     let incident;
