@@ -29,8 +29,8 @@ from gridgov.departments.service import (
     upsert_departments,
 )
 from gridgov.geo.crs import InputCRS
-from gridgov.register import commands as register_commands
 from gridgov.i18n.cli import LocalizedGroup, fail, fail_text, fail_with, language, say
+from gridgov.register import commands as register_commands
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -60,7 +60,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(forms_app, name="forms")
 app.add_typer(secret_app, name="secret")
 app.add_typer(register_commands.app, name="register")
-import_app.command("register")(register_commands.import_register_command)
+import_app.command("register", help="cli.register.import.help")(
+    register_commands.import_register_command
+)
 
 Commit = Annotated[bool, typer.Option("--commit", help="cli.option.commit")]
 

@@ -119,7 +119,9 @@ class RowProblem:
 
     def say(self, lang: str = "zh") -> str:
         """The problem in ``lang``: ``第 3 行：reported_at：不是时间``."""
-        return t("table.row_problem", lang, row=self.row, column=self.column, reason=self.said(lang))
+        return t(
+            "table.row_problem", lang, row=self.row, column=self.column, reason=self.said(lang)
+        )
 
     def __str__(self) -> str:
         return self.say("en")

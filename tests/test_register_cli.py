@@ -78,7 +78,8 @@ def test_a_missing_column_file_is_one_line_not_a_traceback(cli_env, tmp_path):
     result = runner.invoke(
         app, ["import", "register", str(path), "--source", "民政局", "--columns", "nope.csv"]
     )
-    assert result.exit_code == 1 and result.output.startswith("error: columns:")
+    assert result.exit_code == 1 and result.output.startswith("错误：字段 columns：")
+    assert result.output.count("\n") == 1 and "nope.csv" in result.output
 
 
 def test_the_demo_register_is_loaded_once_when_its_files_are_there(committed, tmp_path):

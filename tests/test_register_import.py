@@ -93,7 +93,7 @@ def test_a_list_creates_people_once_and_matches_them_by_id_number_after(session,
     tag = session.scalar(select(PersonTag).where(PersonTag.person_id == wang.id))
     assert tag is not None
     assert (tag.tag, tag.details, tag.valid_from, tag.source) == (
-        "allowance", {"kind": "城市低保"}, date(2024, 1, 1), "民政局"
+        "allowance", {"kind": "urban"}, date(2024, 1, 1), "民政局"
     )  # fmt: skip
 
     again = run(session, first_list(tmp_path, address="东澜区青柳路9号"), commit=False)
@@ -360,9 +360,9 @@ def test_undoing_a_tag_change_restores_its_details_and_provenance(session, tmp_p
     second = run(session, changed, source="民政局2", as_of=visit + timedelta(days=1)).batch
     assert second is not None and first is not None
     assert (tag.details, tag.source, tag.batch_id, tag.confirmed_at) == (
-        {"kind": "农村低保"}, "民政局2", second.id, None
+        {"kind": "rural"}, "民政局2", second.id, None
     )  # fmt: skip
     undo_batch(session, batch_id=second.id, user_id=None, now=NOW)
     assert (tag.details, tag.source, tag.batch_id, tag.confirmed_at, tag.confirmed_by) == (
-        {"kind": "城市低保"}, "民政局", first.id, visit, 1
+        {"kind": "urban"}, "民政局", first.id, visit, 1
     )  # fmt: skip

@@ -13,16 +13,12 @@ from sqlalchemy.orm import Session
 from gridgov.config import get_settings
 from gridgov.db import session_scope
 from gridgov.errors import FieldError
+from gridgov.i18n import t
+from gridgov.i18n.cli import fail, fail_with, language, say
 from gridgov.register.imports import ImportPlan
 
-app = typer.Typer(help="The register (一张表): history, undo, removal.", no_args_is_help=True)
-Lang = Annotated[str, typer.Option(help="Language of the report: zh or en.", envvar="GRIDGOV_LANG")]
+app = typer.Typer(help="cli.register.help", no_args_is_help=True)
 SHOWN = 200  # lines of changes and conflicts printed; the counts say how many there are
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 def _sessions():
@@ -38,7 +34,7 @@ def _keys():
     try:
         return register_keys(get_settings())
     except SecretKeyError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail_with(exc) from exc
 
 
 def _index(session: Session):
@@ -53,28 +49,29 @@ def report(plan: ImportPlan, lang: str) -> list[str]:
     """The dry run's report as lines: counts, problems by row, changes, conflicts."""
     counts = plan.counts()
     lines = [" ".join(f"{k}={v}" for k, v in counts.items())]
-    lines += [f"  row {p.row}: {p.column}: {p.said(lang)}" for p in plan.problems]
+    lines += [f"  {p.say(lang)}" for p in plan.problems]
     for title, changes in (("change", plan.changes), ("conflict", plan.conflicts)):
         for c in changes[:SHOWN]:
-            lines.append(f"  {title} row {c.row}: {c.entity} {c.field}: {c.old} -> {c.new}")
+            lines.append(
+                "  "
+                + t(f"cli.register.{title}", lang, row=c.row, entity=c.entity, field=c.field)
+                + f": {c.old} -> {c.new}"
+            )
         if len(changes) > SHOWN:
-            lines.append(f"  ... {len(changes) - SHOWN} more {title}s")
+            lines.append("  " + t(f"cli.register.more_{title}s", lang, count=len(changes) - SHOWN))
     return lines
 
 
 def import_register_command(
-    file: Path,
-    source: Annotated[str, typer.Option(help="The department the list comes from, e.g. 民政局.")],
-    columns: Annotated[Path, typer.Option(help="Its column file (see geodata/register/columns/).")],
-    commit: Annotated[bool, typer.Option(help="Write the good rows (default: dry run).")] = False,
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(help="When the department drew the list: newer than a visit, it wins."),
-    ] = None,
-    lang: Lang = "zh",
+    file: Annotated[Path, typer.Argument(help="cli.register.import.file")],
+    source: Annotated[str, typer.Option(help="cli.register.import.source")],
+    columns: Annotated[Path, typer.Option(help="cli.register.import.columns")],
+    commit: Annotated[bool, typer.Option("--commit", help="cli.option.commit")] = False,
+    as_of: Annotated[datetime | None, typer.Option(help="cli.register.import.as_of")] = None,
 ) -> None:
     """Match a department's list with the register; report matched, new, ambiguous and
     invalid rows and every change; --commit writes the good rows as one batch."""
+    lang = language()
     from gridgov.register.service import import_register
 
     settings, keys = get_settings(), _keys()
@@ -98,20 +95,19 @@ def import_register_command(
                 commit=commit,
             )
         except FieldError as exc:
-            raise _fail(f"{exc.field}: {exc.reason(lang)}") from exc
+            raise fail("error.field", field=exc.field, reason=exc.reason(lang)) from exc
         for line in report(result.plan, lang):
             typer.echo(line)
         if result.batch is None:
             session.rollback()
-            typer.echo("dry run: add --commit to write the good rows")
+            typer.echo(say("cli.dry_run"))
             return
-        typer.echo(f"batch {result.batch.id} written")
+        typer.echo(say("cli.register.batch_written", batch=result.batch.id))
 
 
-@app.command("load")
+@app.command("load", help="cli.register.load.help")
 def load_command(
-    folder: Annotated[Path, typer.Argument(help="houses.csv, households.csv, people.csv ...")],
-    lang: Lang = "zh",
+    folder: Annotated[Path, typer.Argument(help="cli.register.load.folder")],
 ) -> None:
     """Load the grassroots' own register files (canonical columns) as one batch."""
     from gridgov.register.grassroots import load_grassroots
@@ -119,7 +115,7 @@ def load_command(
 
     settings, keys = get_settings(), _keys()
     if not folder.is_dir():
-        raise _fail(f"{folder}: no such folder")
+        raise fail("cli.register.no_folder", folder=folder)
     with session_scope(_sessions()) as session:
         load = load_grassroots(
             session,
@@ -131,18 +127,20 @@ def load_command(
             now=datetime.now(UTC),
         )
     for name, problem in load.problems:
-        typer.echo(f"  {name}.csv row {problem.row}: {problem.column}: {problem.said(lang)}")
-    typer.echo(f"batch {load.batch_id}: " + " ".join(f"{k}={v}" for k, v in load.counts.items()))
+        typer.echo(f"  {name}.csv: {problem.say(language())}")
+    counts = " ".join(f"{k}={v}" for k, v in load.counts.items())
+    typer.echo(say("cli.register.batch_counts", batch=load.batch_id, counts=counts))
 
 
-@app.command("batches")
+@app.command("batches", help="cli.register.batches.help")
 def batches_command() -> None:
     """Import history, newest first."""
     from gridgov.register.batches import list_batches
 
     with session_scope(_sessions()) as session:
         for batch in list_batches(session):
-            state = f"undone {batch.undone_at:%Y-%m-%d %H:%M}" if batch.undone_at else ""
+            undone = f"{batch.undone_at:%Y-%m-%d %H:%M}" if batch.undone_at else ""
+            state = say("cli.register.undone_at", at=undone) if undone else ""
             counts = " ".join(f"{k}={v}" for k, v in batch.counts.items())
             typer.echo(
                 f"{batch.id}\t{batch.created_at:%Y-%m-%d %H:%M}\t{batch.source}\t"
@@ -150,8 +148,8 @@ def batches_command() -> None:
             )
 
 
-@app.command("undo")
-def undo_command(batch: int, lang: Lang = "zh") -> None:
+@app.command("undo", help="cli.register.undo.help")
+def undo_command(batch: Annotated[int, typer.Argument(help="cli.register.undo.batch")]) -> None:
     """Put back what a batch changed and remove what it created."""
     from gridgov.register.batches import undo_batch
 
@@ -159,15 +157,22 @@ def undo_command(batch: int, lang: Lang = "zh") -> None:
         try:
             undone = undo_batch(session, batch_id=batch, user_id=None, now=datetime.now(UTC))
         except FieldError as exc:
-            raise _fail(exc.reason(lang)) from exc
+            raise fail_with(exc) from exc
     typer.echo(
-        f"batch {batch} undone: {undone.restored} fields restored, {undone.removed} records"
-        f" removed, {undone.kept} fields changed again since and kept"
+        say(
+            "cli.register.undone",
+            batch=batch,
+            restored=undone.restored,
+            removed=undone.removed,
+            kept=undone.kept,
+        )
     )
 
 
-@app.command("remove")
-def remove_command(person: int, lang: Lang = "zh") -> None:
+@app.command("remove", help="cli.register.remove.help")
+def remove_command(
+    person: Annotated[int, typer.Argument(help="cli.register.remove.person")],
+) -> None:
     """Erase a person's personal fields, keeping what the counts need (docs/PRIVACY.md)."""
     from gridgov.register.removal import remove_person
 
@@ -175,5 +180,5 @@ def remove_command(person: int, lang: Lang = "zh") -> None:
         try:
             remove_person(session, person_id=person, user_id=None, now=datetime.now(UTC))
         except FieldError as exc:
-            raise _fail(exc.reason(lang)) from exc
-    typer.echo(f"person {person}: personal fields erased")
+            raise fail_with(exc) from exc
+    typer.echo(say("cli.register.removed", person=person))
