@@ -126,3 +126,138 @@ def test_small_counts_of_people_are_suppressed_unless_the_caller_may_see_them():
     assert _shaped(3, count, True, True) == 3
     assert _shaped(0, count, True, False) == 0  # nobody is no one's secret
     assert _shaped(3, count, False, False) == 3
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    """The shipped templates, written afresh by their generator (never the tracked files)."""
+    import importlib.util
+
+    from gridgov.config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "geodata" / "reports" / "templates" / "generate.py"
+    spec = importlib.util.spec_from_file_location("report_templates", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path_factory.mktemp("templates")
+    module.main(folder)
+    return folder
+
+
+def vocabulary():
+    from gridgov.config import PROJECT_ROOT
+    from gridgov.forms.indicators import load_indicators
+    from gridgov.reports.indicators import Vocabulary
+
+    return Vocabulary(load_indicators(PROJECT_ROOT / "geodata" / "indicators.csv"))
+
+
+def fill(session, template, code, **options):
+    import io
+
+    from openpyxl import load_workbook
+
+    from gridgov.reports.fill import FillContext, fill_template
+
+    context = FillContext(place=find_place(session, code=code), period=november(), **options)
+    data = fill_template(
+        session, data=template.read_bytes(), vocabulary=vocabulary(), context=context
+    )
+    return load_workbook(io.BytesIO(data))
+
+
+def plant_november(session):
+    plant(session, HOME, "0102", to="closed", rating=4)
+    plant(session, HOME, "0102", to="closed", rating=2, resolve_after_h=100)  # late
+    plant(session, HOME, "0601", to="resolved")
+    plant(session, HOME, "0101")  # dispatched, never resolved: overdue by the month's end
+    plant(session, OTHER, "0102", to="accepted")  # overdue too
+    plant(session, OTHER, "0301", to="closed", rating=5)
+    plant(session, HOME, "0102", at=datetime(2026, 10, 20, tzinfo=UTC))  # October
+
+
+def rows_of(sheet, first, last, width):
+    return [[sheet.cell(r, c).value for c in range(1, width + 1)] for r in range(first, last + 1)]
+
+
+def test_the_incident_template_fills_every_cell_as_counted_by_hand(session, templates):
+    plant_november(session)
+    book = fill(session, templates / "事件统计表.xlsx", STREET)
+    sheet = book["按类别"]
+    assert sheet["A1"].value == "青柳街道事件统计表" or sheet["A1"].value.endswith("事件统计表")
+    assert sheet["A2"].value == "报告期：2026年11月"
+    assert sheet["E2"].value == f"区划代码：{STREET}"
+    # Six classes; by hand: reported, dispatched, accepted, resolved, closed, within deadline.
+    names = ["市容环境", "宣传广告", "施工管理"]
+    body = rows_of(sheet, 5, 10, 7)
+    assert [row[0] for row in body][:3] == names
+    assert [row[1:] for row in body] == [
+        [4, 1, 1, 0, 2, 1],  # 01: 0102 x2 closed (one late), 0101 dispatched, OTHER's accepted
+        [0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 0, 1, 1],  # 03: OTHER's 0301 closed in time
+        [0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0],
+        [1, 0, 0, 1, 0, 1],  # 06: 0601 resolved in time
+    ]
+    assert [sheet.cell(r, 8).value for r in range(5, 11)] == [
+        f'=IF(B{r}=0,"",F{r}/B{r})' for r in range(5, 11)
+    ]
+    assert sheet["A11"].value == "合计"
+    assert [sheet.cell(11, c).value for c in range(2, 8)] == [
+        f"=SUM({letter}5:{letter}10)" for letter in "BCDEFG"
+    ]
+    assert sheet["H11"].value == '=IF(B11=0,"",F11/B11)'
+    assert sheet["E13"].value.startswith("填报日期：2026-")
+    # By sub-area: the street's communities in code order; HOME and OTHER have figures.
+    places = book["按区域"]
+    communities = sub_places(session, find_place(session, code=STREET))
+    last = 2 + len(communities)
+    figures = {row[0]: row[1:] for row in rows_of(places, 3, last, 5)}
+    assert list(figures) == [c.name for c in communities]
+    by_code = {c.code: figures[c.name] for c in communities}
+    assert by_code[HOME] == [4, 2, 2, 3.0]
+    assert by_code[OTHER] == [2, 1, 1, 5.0]
+    others = [v for code, v in by_code.items() if code not in (HOME, OTHER)]
+    assert all(v == [0, 0, 0, None] for v in others)
+    assert places.cell(last + 1, 2).value == f"=SUM(B3:B{last})"
+    assert places.cell(last + 1, 5).value == 3.67  # (4 + 2 + 5) / 3
+
+
+def looks(cell):
+    """What a reader sees of a cell's formatting."""
+    border = cell.border
+    return (
+        cell.font.name, cell.font.b, cell.font.sz, cell.fill.fgColor.rgb, cell.number_format,
+        cell.alignment.horizontal, cell.alignment.wrap_text,
+        tuple(side.style for side in (border.left, border.right, border.top, border.bottom)),
+    )  # fmt: skip
+
+
+def test_formatting_and_merged_cells_survive_the_fill(session, templates):
+    from openpyxl import load_workbook
+
+    before = load_workbook(templates / "事件统计表.xlsx")["按类别"]
+    after = fill(session, templates / "事件统计表.xlsx", HOME)["按类别"]
+    grown = 5  # six classes where the template had one pattern row
+    assert {str(r) for r in after.merged_cells.ranges} == {
+        "A1:H1", "A2:D2", "E2:H2", "A3:A4", "B3:B4", "C3:E3", "F3:F4", "G3:G4", "H3:H4",
+    }  # fmt: skip
+    assert {str(r) for r in before.merged_cells.ranges} == {
+        str(r) for r in after.merged_cells.ranges
+    }
+    for row in (3, 4):
+        for column in range(1, 9):
+            old, new = before.cell(row, column), after.cell(row, column)
+            assert new.value == old.value and looks(new) == looks(old)
+    for row in range(5, 5 + grown + 1):
+        assert looks(after.cell(row, 2)) == looks(before.cell(5, 2))
+        assert after.cell(row, 8).number_format == "0.0%"
+    assert after.cell(6 + grown, 1).value == "合计"
+    assert looks(after.cell(6 + grown, 1)) == looks(before["A6"])
+    assert after["A1"].font.b and after["A1"].font.sz == 16
+    assert after.row_dimensions[1].height == 30
+    assert after.column_dimensions["A"].width == 18

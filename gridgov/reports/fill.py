@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridgov.errors import FieldError
+from gridgov.forms.indicators import Indicator
 from gridgov.i18n import t
 from gridgov.incidents.models import STATUSES
 from gridgov.reports.definitions import Condition, Definition
@@ -76,13 +77,8 @@ class CellProblem:
     params: dict[str, Any] = field(default_factory=dict)
 
     def reason(self, lang: str) -> str:
-        return t(
-            self.key,
-            lang,
-            name=self.name,
-            suggestions=", ".join(self.suggested) or "-",
-            **self.params,
-        )
+        params = {"name": self.name, "suggestions": ", ".join(self.suggested) or "-"}
+        return t(self.key, lang, **{**params, **self.params})
 
 
 class TemplateRefused(FieldError):
@@ -118,6 +114,7 @@ class Pattern:
     dimension: str
     argument: str
     cells: dict[int, Definition] = field(default_factory=dict)  # column -> figure
+    fields: dict[int, Indicator] = field(default_factory=dict)  # column -> roster field
     members: list[Member] = field(default_factory=list)
     values: list[dict[int, Value]] = field(default_factory=list)
 
@@ -129,6 +126,7 @@ class SheetPlan:
     sheet: Worksheet
     figures: dict[str, Definition] = field(default_factory=dict)  # coordinate -> figure
     texts: dict[str, str] = field(default_factory=dict)  # coordinate -> text with {{}}
+    fields: dict[str, Indicator] = field(default_factory=dict)  # coordinate -> roster field
     patterns: list[Pattern] = field(default_factory=list)
 
 
@@ -219,6 +217,8 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                 pattern_rows[cell.row] = Pattern(
                     cell.row, cell, each.group(1), (each.group(2) or "").strip()
                 )
+            elif _roster_field(vocabulary, found[0]) and PLACEHOLDER.fullmatch(text.strip()):
+                plan.fields[cell.coordinate] = _roster_field(vocabulary, found[0])  # type: ignore[assignment]
             elif PLACEHOLDER.fullmatch(text.strip()) and found[0] not in CONTEXT_NAMES:
                 made = definition(cell, found[0])
                 if made is not None:
@@ -238,6 +238,8 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                 continue
             if cell.coordinate in plan.figures:
                 pattern.cells[cell.column] = plan.figures.pop(cell.coordinate)
+            elif cell.coordinate in plan.fields:
+                pattern.fields[cell.column] = plan.fields.pop(cell.coordinate)
             elif cell.value is None:
                 header = _header(sheet, merged, pattern.row, cell.column)
                 indicator = vocabulary.find(header) if header else None
@@ -246,6 +248,10 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                     if made is not None:
                         pattern.cells[cell.column] = made
         plan.patterns.append(pattern)
+    for coordinate, indicator in plan.fields.items():
+        problems.append(
+            CellProblem(sheet.title, coordinate, indicator.name_zh, "reports.field_outside_roster")
+        )
     for line in sheet.iter_rows():
         for cell in line:
             text = _cell_text(cell)
@@ -266,6 +272,12 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                 plan.figures[right.coordinate] = made
     plan.patterns.sort(key=lambda p: p.row)
     return plan
+
+
+def _roster_field(vocabulary: Vocabulary, name: str) -> Indicator | None:
+    """The roster column (a person's name, ID number ...) a placeholder names, if it does."""
+    indicator = vocabulary.find(name)
+    return indicator if indicator is not None and indicator.kind in ("field", "key") else None
 
 
 # -- members of a pattern row ------------------------------------------------------------
