@@ -133,6 +133,9 @@ def supplies_page(request: Request) -> Response:
 @router.get("/visits")
 def visits_page(request: Request) -> Response:
     return _page(request, "visits.html", "web.visits.title")
+@router.get("/reports")
+def reports_page(request: Request) -> Response:
+    return _page(request, "reports.html", "web.reports.title")
 
 
 @router.get("/incidents/{incident_id}")
