@@ -188,7 +188,7 @@ def test_the_incident_template_fills_every_cell_as_counted_by_hand(session, temp
     plant_november(session)
     book = fill(session, templates / "事件统计表.xlsx", STREET)
     sheet = book["按类别"]
-    assert sheet["A1"].value == "青柳街道事件统计表" or sheet["A1"].value.endswith("事件统计表")
+    assert sheet["A1"].value == find_place(session, code=STREET).name + "事件统计表"
     assert sheet["A2"].value == "报告期：2026年11月"
     assert sheet["E2"].value == f"区划代码：{STREET}"
     # Six classes; by hand: reported, dispatched, accepted, resolved, closed, within deadline.
@@ -261,3 +261,88 @@ def test_formatting_and_merged_cells_survive_the_fill(session, templates):
     assert after["A1"].font.b and after["A1"].font.sz == 16
     assert after.row_dimensions[1].height == 30
     assert after.column_dimensions["A"].width == 18
+
+
+def make_template(tmp_path, cells, merged=()):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for coordinate, value in cells.items():
+        book.active[coordinate] = value
+    for cell_range in merged:
+        book.active.merge_cells(cell_range)
+    path = tmp_path / "t.xlsx"
+    book.save(path)
+    return path
+
+
+def test_a_row_per_community_of_the_city_and_labels_with_their_value(session, tmp_path):
+    plant_november(session)
+    template = make_template(
+        tmp_path,
+        {
+            "A1": "社区名称", "C1": "上报事件数",  # label | value pairs: B1 and D1 are filled
+            "A5": "社区", "B5": "上报事件数", "C5": "超期事件数",  # headers: not labels
+            "A6": "{{each community}}",
+            "A7": "合计", "B7": "=SUM(B6:B6)", "D7": "=B7*2",
+        },
+    )  # fmt: skip
+    sheet = fill(session, template, "990100").active
+    assert sheet["B1"].value == find_place(session, code="990100").name
+    assert sheet["D1"].value == 6
+    assert sheet["D5"].value is None  # the header's right-hand cell is not a value
+    communities = 136
+    names = [sheet.cell(row, 1).value for row in range(6, 6 + communities)]
+    assert len(set(names)) == communities and None not in names
+    counts = [sheet.cell(row, 2).value for row in range(6, 6 + communities)]
+    assert sum(counts) == 6 and sorted(counts)[-2:] == [2, 4]
+    assert sum(sheet.cell(row, 3).value for row in range(6, 6 + communities)) == 3
+    total = 6 + communities
+    assert sheet.cell(total, 1).value == "合计"
+    assert sheet.cell(total, 2).value == f"=SUM(B6:B{total - 1})"
+    assert sheet.cell(total, 4).value == f"=B{total}*2"
+
+
+def test_rows_by_status_and_by_values_of_a_field(session, tmp_path):
+    plant_november(session)
+    template = make_template(
+        tmp_path,
+        {
+            "A1": "{{each status: closed, dispatched, accepted}}", "B1": "{{上报事件数}}",
+            "A3": "{{each department: nobody}}", "B3": "{{incidents_reported}}",
+        },
+    )  # fmt: skip
+    sheet = fill(session, template, STREET).active
+    assert [[sheet.cell(r, c).value for c in (1, 2)] for r in (1, 2, 3)] == [
+        ["已结案", 3], ["已派遣", 1], ["已受理", 1],
+    ]  # fmt: skip
+    assert [sheet["A5"].value, sheet["B5"].value] == ["nobody", 0]
+
+
+def test_a_refused_template_names_every_cell_and_leaves_the_workbook_alone(session, tmp_path):
+    from openpyxl import load_workbook
+
+    from gridgov.reports.fill import FillContext, TemplateRefused, fill_workbook
+
+    template = make_template(
+        tmp_path,
+        {
+            "A1": "{{上报事件数}}", "B2": "{{上报事件}}", "C3": "{{sum(incident)}}",
+            "A5": "{{each person: age >= 80}}", "B5": "{{person_name}}", "C7": "{{姓名}}",
+        },
+    )  # fmt: skip
+    book = load_workbook(template)
+    context = FillContext(place=find_place(session, code=HOME), period=november())
+    with pytest.raises(TemplateRefused) as refused:
+        fill_workbook(session, workbook=book, vocabulary=vocabulary(), context=context)
+    found = {(p.cell, p.key) for p in refused.value.problems}
+    assert found == {
+        ("B2", "reports.unknown_indicator"),
+        ("C3", "reports.measure_required"),
+        ("A5", "reports.source_unavailable"),
+        ("C7", "reports.field_outside_roster"),
+    }
+    assert book.active["A1"].value == "{{上报事件数}}"  # nothing was filled
+    unknown = next(p for p in refused.value.problems if p.cell == "B2")
+    assert unknown.suggested[0] == "上报事件数"
+    assert "上报事件数" in unknown.reason("zh")

@@ -6,11 +6,13 @@ What a template may hold (docs/REPORTS.md has examples):
   synonym from geodata/indicators.csv) or an inline definition ``{{count(incident,
   status = closed)}}``, for the whole area and period. Inside other text it is replaced as
   text, as are ``{{area_name}}``, ``{{area_code}}``, ``{{period}}`` and ``{{filled_on}}``.
-- A pattern row: one cell holds ``{{each sub_area}}``, ``{{each category}}`` (``{{each
-  category: 06}}`` for one class's sub-classes), ``{{each status}}``, ``{{each age_band:
-  0-59, 60-79, 80-}}`` or ``{{each FIELD: a, b}}``. The row is repeated once per member (the
-  marker becomes the member's name); its figures are narrowed to the member; an empty cell
-  of the row whose column header (up to three rows above) names an indicator is filled too.
+- A pattern row: one cell holds ``{{each sub_area}}`` (the areas directly below),
+  ``{{each community}}`` (every community inside; also district, street, grid),
+  ``{{each category}}`` (``{{each category: 06}}`` for one class's sub-classes),
+  ``{{each status}}``, ``{{each age_band: 0-59, 60-79, 80-}}`` or ``{{each FIELD: a, b}}``.
+  The row is repeated once per member (the marker becomes the member's name); its figures
+  are narrowed to the member; an empty cell of the row whose column header (up to three
+  rows above) names an indicator is filled too.
   ``{{each person: age >= 80}}`` is a roster: one row per person (the register's sources).
 - A cell naming an indicator, outside the headers of a pattern row, with an empty cell on
   its right: the figure goes into that cell (``总人口（人）`` | ``____``).
@@ -36,6 +38,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.levels import Level
 from gridgov.errors import FieldError
 from gridgov.forms.indicators import Indicator
 from gridgov.i18n import t
@@ -48,6 +51,7 @@ from gridgov.reports.indicators import (
     Vocabulary,
     figure,
     figures_by_place,
+    places_at,
     sub_places,
     suggestions,
 )
@@ -302,6 +306,11 @@ def members_of(session: Session, pattern: Pattern, context: FillContext) -> list
     lang, argument = context.lang, pattern.argument
     if pattern.dimension == "sub_area":
         return [Member(p.name, place=p) for p in sub_places(session, context.place)]
+    if pattern.dimension in ("district", "street", "community", "grid"):
+        return [
+            Member(p.name, place=p)
+            for p in places_at(session, context.place, Level(pattern.dimension))
+        ]
     if pattern.dimension == "category":
         query = select(Category).order_by(Category.code)
         query = (

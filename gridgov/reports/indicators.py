@@ -117,6 +117,47 @@ def sub_places(session: Session, place: Place) -> list[Place]:
     ]
 
 
+_AREAS_UNDER = text(
+    """
+    WITH RECURSIVE down AS (
+        SELECT id, code, name, level FROM areas WHERE id = :id
+        UNION ALL
+        SELECT a.id, a.code, a.name, a.level FROM areas a JOIN down ON a.parent_id = down.id
+    )
+    SELECT id, code, name FROM down WHERE level = :level ORDER BY code
+    """
+)
+
+
+def places_at(session: Session, place: Place, level: Level) -> list[Place]:
+    """Every area (or grid) of ``level`` inside ``place``, by code: the 136 communities of
+    the city, the grids of a street."""
+    if level is place.level:
+        return [place]
+    if level.value not in [lv.value for lv in place.level.below()]:
+        return []
+    generation = active_generation(session)
+    if generation is None:
+        return []
+    parent = session.scalar(
+        select(Area).where(Area.generation_id == generation.id, Area.code == place.code)
+    )
+    if parent is None:
+        return []
+    if level is Level.GRID:
+        communities = session.execute(_AREAS_UNDER, {"id": parent.id, "level": "community"}).all()
+        codes = {row.id: row.code for row in communities}
+        grids = session.scalars(
+            select(Grid).where(Grid.community_id.in_(list(codes))).order_by(Grid.code)
+        )
+        return [Place(g.code, Level.GRID, g.name, (codes[g.community_id],)) for g in grids]
+    rows = session.execute(_AREAS_UNDER, {"id": parent.id, "level": level.value}).all()
+    return [
+        Place(r.code, level, r.name, tuple(session.scalars(_COMMUNITIES_UNDER, {"id": r.id})))
+        for r in rows
+    ]
+
+
 def month_period(text_: str, *, timezone: str, now: datetime | None = None) -> Period:
     """The month ``YYYY-MM`` in the city's zone; a month that has not begun is refused.
 
