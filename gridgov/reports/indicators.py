@@ -261,8 +261,11 @@ def _unknown_field(source: Source, name: str) -> None:
 # -- SQL ------------------------------------------------------------------------------------
 
 
-def _compare(field: Field, op: str, values: tuple[str, ...]) -> ColumnElement[bool]:
-    column = field.column
+def _compare(field: Field, op: str, values: tuple[str, ...], period: Period) -> ColumnElement[bool]:
+    if field.test is not None and op in ("=", "!="):
+        hit = field.test(values, period)
+        return hit if op == "=" else ~hit
+    column = field.at(period)
     if field.numeric:
         try:
             numbers = [float(v) for v in values]
@@ -300,7 +303,8 @@ def conditions_sql(
             make, numbers = flag
             clauses.append(make(period, numbers))
         else:
-            clauses.append(_compare(source.fields[condition.field], condition.op, condition.values))
+            field = source.fields[condition.field]
+            clauses.append(_compare(field, condition.op, condition.values, period))
     return clauses
 
 
@@ -311,13 +315,13 @@ def _in_place(source: Source, place: Place) -> ColumnElement[bool]:
     return false() if column is None else column == place.code
 
 
-def _measure(source: Source, definition: Definition) -> ColumnElement:
+def _measure(source: Source, definition: Definition, period: Period) -> ColumnElement:
     if definition.function == "count":
         if definition.distinct and definition.measure:
-            return func.count(distinct(source.fields[definition.measure].column))
+            return func.count(distinct(source.fields[definition.measure].at(period)))
         return func.count()
     assert definition.measure is not None
-    column = source.fields[definition.measure].column
+    column = source.fields[definition.measure].at(period)
     if definition.function == "sum":
         return func.coalesce(func.sum(column), 0)
     return func.avg(column)
@@ -357,7 +361,7 @@ def figure(
     if source.in_period is not None:
         where.append(source.in_period(period))
     raw = session.scalar(
-        select(_measure(source, definition)).select_from(source.rows).where(*where)
+        select(_measure(source, definition, period)).select_from(source.rows).where(*where)
     )
     return _shaped(raw, definition, source.personal, may_see_people)
 
@@ -391,7 +395,7 @@ def figures_by_place(
     if source.in_period is not None:
         where.append(source.in_period(period))
     rows = session.execute(
-        select(column, _measure(source, definition))
+        select(column, _measure(source, definition, period))
         .select_from(source.rows)
         .where(and_(*where))
         .group_by(column)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import ColumnElement, FromClause, and_, false, func, or_, true
 
@@ -61,11 +62,18 @@ class Period:
 @dataclass(frozen=True)
 class Field:
     """A field a condition compares: numeric fields compare as numbers; a ``prefix`` field
-    matches a value and everything under it (category 06 holds 0601 ... 0611)."""
+    matches a value and everything under it (category 06 holds 0601 ... 0611). A field that
+    depends on the period (a person's age at its end) is a function of the period."""
 
-    column: ColumnElement
+    column: ColumnElement | Callable[[Period], ColumnElement]
     numeric: bool = False
     prefix: bool = False
+    # A field that tests membership itself (a person's tags): values -> the clause.
+    test: Callable[[tuple[str, ...], Period], ColumnElement[bool]] | None = None
+
+    def at(self, period: Period) -> ColumnElement:
+        """The column for ``period``."""
+        return self.column(period) if callable(self.column) else self.column
 
 
 Flag = Callable[[Period, tuple[str, ...]], ColumnElement[bool]]
@@ -264,6 +272,7 @@ REGISTER_SOURCES: dict[str, str] = {
 PERSONAL = frozenset({"person", "household", "tag"})
 
 
+@cache
 def register_sources() -> dict[str, Source]:
     """The register's sources, when its models are installed (else empty)."""
     try:
