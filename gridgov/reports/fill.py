@@ -181,8 +181,20 @@ def _merged_value(sheet: Worksheet) -> dict[tuple[int, int], object]:
     return values
 
 
-def _header(sheet: Worksheet, merged: dict[tuple[int, int], object], row: int, column: int):
+def _rows_above(sheet: Worksheet, merged: dict[tuple[int, int], object], row: int) -> list[int]:
+    """The header rows of a pattern row: up to HEADER_ROWS rows right above it, stopping at
+    an empty row (what lies beyond it is another part of the form)."""
+    found = []
     for above in range(row - 1, max(row - 1 - HEADER_ROWS, 0), -1):
+        values = [merged.get((above, c.column), c.value) for c in sheet[above]]
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            break
+        found.append(above)
+    return found
+
+
+def _header(sheet: Worksheet, merged: dict[tuple[int, int], object], row: int, column: int):
+    for above in _rows_above(sheet, merged, row):
         value = merged.get((above, column), sheet.cell(above, column).value)
         if isinstance(value, str) and value.strip():
             return value
@@ -235,7 +247,7 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                             plan.figures.setdefault(f"text:{cell.coordinate}:{name}", made)
                 plan.texts[cell.coordinate] = text
     merged = _merged_value(sheet)
-    header_rows = {r - k for r in pattern_rows for k in range(1, HEADER_ROWS + 1)}
+    header_rows = {h for r in pattern_rows for h in _rows_above(sheet, merged, r)}
     for pattern in pattern_rows.values():
         for cell in sheet[pattern.row]:
             if isinstance(cell, MergedCell) or cell is pattern.marker:
@@ -330,7 +342,9 @@ def members_of(session: Session, pattern: Pattern, context: FillContext) -> list
     if pattern.dimension == "age_band":
         return _age_bands(argument, lang)
     if pattern.dimension in PERSONAL:
-        raise IndicatorError(pattern.dimension, "reports.source_unavailable")
+        # Rosters name people: they wait for the register's read table and access log
+        # (``FillContext.roster_access``), which this build does not hold yet.
+        raise IndicatorError(pattern.dimension, "reports.roster_unavailable")
     values = [v.strip() for v in argument.split(",") if v.strip()]
     return [Member(v, (Condition(pattern.dimension, "=", (v,)),)) for v in values]
 

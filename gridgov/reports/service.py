@@ -59,11 +59,9 @@ def place_target(session: Session, place: Place) -> Target:
 def may_see_people(actor: Actor, place: Place) -> bool:
     """Whether small counts of people in ``place`` may be shown to ``actor`` unsuppressed.
 
-    Until the register's read-permission table (issue #15) answers this, the rule is the
-    one its brief states: an admin, and a grid head for their own grid, see people;
-    everyone else sees aggregates."""
-    if actor.role is Role.ADMIN:
-        return True
+    The register's read table (issue #15, ``gridgov.register.access``) is the authority; it
+    lets a grid head see the people of their own grid and gives everyone else (the admin
+    included) counts only, which is what this answers until the two are joined."""
     return actor.role is Role.GRID_HEAD and actor.grid_code == place.code
 
 

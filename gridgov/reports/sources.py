@@ -15,7 +15,6 @@ are judged as of the end of the period (or now, if that comes first).
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -275,12 +274,12 @@ PERSONAL = frozenset({"person", "household", "tag"})
 @cache
 def register_sources() -> dict[str, Source]:
     """The register's sources, when its models are installed (else empty)."""
+    from gridgov.reports import register_sources as register
+
     try:
-        module = importlib.import_module("gridgov.reports.register_sources")
-    except ImportError:
+        return register.build()
+    except ImportError:  # no gridgov.register.models in this build
         return {}
-    built: dict[str, Source] = module.build()
-    return built
 
 
 def source_named(name: str) -> Source:
