@@ -48,13 +48,15 @@ def plant(
     to: str = "dispatched",
     resolve_after_h: float = 5,
     rating: int | None = None,
+    reporter: str = "operator",
+    point: tuple[float, float] | None = None,
 ) -> Incident:
     """A report in ``community`` taken to status ``to`` (dispatched, accepted, resolved,
     closed), resolved ``resolve_after_h`` hours after it was made."""
-    lon, lat = point_in(session, community)
+    lon, lat = point or point_in(session, community)
     incident = report_incident(
         session,
-        reporter_id=user(session, "operator").id,
+        reporter_id=user(session, reporter).id,
         lon=lon,
         lat=lat,
         category_code=category,

@@ -164,3 +164,64 @@ def test_the_command_fills_a_file_and_refuses_without_writing(cli_env, tmp_path)
     sheet = load_workbook(out)["按类别"]
     assert sheet["A5"].value == "City appearance and environment"  # --lang en: English names
     assert sheet["B5"].value == 0 and sheet["A2"].value == "报告期：2026-11"
+
+
+GRID_HEADS_GRID = (109.1, 21.55)  # 青柳社区第7网格 990105009003007, the demo grid head's
+
+
+def test_grid_heads_month_counted_from_what_the_system_knows(client, session):
+    from datetime import UTC, datetime
+
+    mine = {"reporter": "gridhead", "point": GRID_HEADS_GRID}
+    plant(session, HOME, "0102", to="closed", rating=5, **mine)  # valid, on time
+    plant(session, HOME, "0102", to="accepted", **mine)  # valid, not resolved
+    plant(session, HOME, "0101", **mine)  # dispatched only: not confirmed yet
+    plant(session, HOME, "0102", at=datetime(2026, 10, 3, tzinfo=UTC), **mine)  # October
+    plant(session, HOME, "0601", to="resolved", point=GRID_HEADS_GRID)  # by the operator
+    answer = client.get(
+        "/api/v1/reports/grid-heads", params={"month": "2026-11"}, headers=auth(session, "operator")
+    )
+    assert answer.status_code == 200, answer.text
+    [row] = [r for r in answer.json()["grid_heads"] if r["username"] == "gridhead"]
+    assert row == {
+        "username": "gridhead",
+        "name": "青柳社区第7网格 网格长",
+        "grid_code": "990105009003007",
+        "grid_name": row["grid_name"],
+        "reports_made": 3,
+        "reports_valid": 2,
+        "grid_incidents": 4,
+        "grid_resolved_within_deadline": 2,
+    }
+    assert row["grid_name"].endswith("第7网格")
+    own = client.get(
+        "/api/v1/reports/grid-heads",
+        params={"month": "2026-11", "format": "csv"},
+        headers=auth(session, "gridhead"),
+    )
+    assert own.text.startswith("\ufeffusername,name,grid_code")
+    assert own.text.count("\r\n") == 2  # the header and the grid head's own row
+    handler = client.get(
+        "/api/v1/reports/grid-heads",
+        params={"month": "2026-11"},
+        headers=auth(session, "handler_jw"),
+    )
+    assert handler.json()["grid_heads"] == []
+    future = client.get(
+        "/api/v1/reports/grid-heads", params={"month": "2999-01"}, headers=auth(session, "operator")
+    )
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "period"
+
+
+def test_grid_heads_on_the_command_line(cli_env):
+    from gridgov.cli import app
+
+    runner = CliRunner()
+    table = runner.invoke(app, ["report", "grid-heads", "--month", "2026-11"])
+    assert table.exit_code == 0, table.output
+    assert table.output.splitlines()[0].startswith("Account")
+    assert "gridhead" in table.output
+    csv_out = runner.invoke(app, ["report", "grid-heads", "--month", "2026-11", "--csv"])
+    assert csv_out.output.startswith("\ufeffusername,")
+    bad = runner.invoke(app, ["report", "grid-heads", "--month", "2026-1x"])
+    assert bad.exit_code == 1 and "month:" in bad.output

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from api.deps import LangDep, SessionDep
 from api.security import UserDep, app_now
 from gridgov.errors import FieldError
 from gridgov.i18n import t
+from gridgov.reports.grid_heads import grid_head_month, grid_heads_csv
+from gridgov.reports.indicators import month_period
 from gridgov.reports.service import fill_report, shipped_template, shipped_templates
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -75,3 +77,31 @@ def fill(
     filename = f"{stem}_{area}_{period}.xlsx"
     disposition = f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"
     return Response(filled, media_type=XLSX, headers={"Content-Disposition": disposition})
+
+
+@router.get(
+    "/grid-heads",
+    summary="Grid heads' month, counted without forms",
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}}}
+    },
+)
+def grid_heads(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    month: Annotated[str, Query(pattern=MONTH, description="YYYY-MM")],
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Per grid head the caller may read: reports made and confirmed valid, incidents in the
+    grid and those resolved within their deadline."""
+    settings = request.app.state.settings
+    period = month_period(month, timezone=settings.timezone, now=app_now(request.app))
+    rows = grid_head_month(session, period=period, actor=user.actor())
+    if format == "csv":
+        return Response(
+            grid_heads_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="grid-heads-{month}.csv"'},
+        )
+    return {"month": month, "grid_heads": [r.row() for r in rows]}

@@ -88,3 +88,33 @@ def fill_command(
     except OSError as exc:
         raise _fail(f"{output}: {exc.strerror or exc}") from exc
     typer.echo(t("reports.written", lang, path=output))
+
+
+@app.command("grid-heads")
+def grid_heads_command(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    csv: Annotated[bool, typer.Option("--csv", help="CSV (for a spreadsheet) on stdout.")] = False,
+    lang: Annotated[str, typer.Option(help="zh or en.", envvar="GRIDGOV_LANG")] = "zh",
+) -> None:
+    """Grid heads' month: reports made and confirmed valid, incidents of the grid on time."""
+    from gridgov.db import session_scope
+    from gridgov.reports.grid_heads import COLUMNS, grid_head_month, grid_heads_csv
+    from gridgov.reports.indicators import month_period
+    from gridgov.runtime import session_factory
+
+    settings = get_settings()
+    try:
+        period = month_period(month, timezone=settings.timezone)
+    except FieldError as exc:
+        raise _fail(f"month: {exc.reason(lang)}") from exc
+    with session_scope(session_factory(settings)) as session:
+        rows = grid_head_month(session, period=period)
+        session.rollback()  # reads only
+    if csv:
+        typer.echo(grid_heads_csv(rows), nl=False)
+        return
+    heads = [t(f"reports.grid_heads.{c}", lang) for c in COLUMNS]
+    table = [heads, *([str(v) for v in r.row().values()] for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(heads))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
