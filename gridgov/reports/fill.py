@@ -53,7 +53,6 @@ from gridgov.reports.indicators import (
     figures_by_place,
     places_at,
     sub_places,
-    suggestions,
 )
 from gridgov.reports.rows import repeat_row
 from gridgov.reports.sources import PERSONAL, Period, Place
@@ -159,7 +158,7 @@ def open_template(data: bytes) -> Workbook:
         return load_workbook(io.BytesIO(data))
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise TemplateUnreadable("reports.template_corrupt") from exc
-    except Exception as exc:  # openpyxl raises many kinds on a damaged part
+    except Exception as exc:  # openpyxl raises many other kinds on a damaged XML part
         raise TemplateUnreadable("reports.template_corrupt") from exc
 
 
@@ -529,13 +528,3 @@ def fill_template(
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-__all__ = [
-    "CellProblem",
-    "FillContext",
-    "TemplateRefused",
-    "TemplateUnreadable",
-    "fill_template",
-    "suggestions",
-]

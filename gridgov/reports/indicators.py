@@ -10,7 +10,7 @@ are suppressed unless the caller may see the people behind them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -406,13 +406,3 @@ def figures_by_place(
         code: _shaped(found.get(code, empty), definition, source.personal, may_see_people)
         for code in codes
     }
-
-
-def days(period: Period) -> int:
-    """How many days the period spans."""
-    return (period.end - period.start) // timedelta(days=1)
-
-
-def as_of_date(period: Period) -> date:
-    """The day the period's stock figures stand for."""
-    return period.as_of.date()

@@ -90,7 +90,8 @@ def incident_statistics() -> Workbook:
 
     places = book.create_sheet("按区域")
     _title(places, "{{area_name}}各辖区事件情况（{{period}}）", 5)
-    for column, text in enumerate(["辖区", "上报事件数", "办结事件数", "超期事件数", "平均满意度"], 1):
+    heads = ["辖区", "上报事件数", "办结事件数", "超期事件数", "平均满意度"]
+    for column, text in enumerate(heads, start=1):
         places.cell(2, column, text)
     places["A3"] = "{{each sub_area}}"
     places["A4"] = "合计"
