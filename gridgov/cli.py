@@ -29,8 +29,8 @@ from gridgov.departments.service import (
     upsert_departments,
 )
 from gridgov.geo.crs import InputCRS
-from gridgov.register import commands as register_commands
 from gridgov.i18n.cli import LocalizedGroup, fail, fail_text, fail_with, language, say
+from gridgov.register import commands as register_commands
 from gridgov.reports import commands as report_commands
 
 if TYPE_CHECKING:

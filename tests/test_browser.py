@@ -924,6 +924,8 @@ def test_the_map_shows_visits_per_community_as_a_layer(
         QINGLIU,
     )
     assert red == "red"
+
+
 def test_a_community_worker_downloads_a_filled_form(
     contexts: Contexts, committed: sessionmaker[Session], tmp_path: Path
 ) -> None:

@@ -133,6 +133,8 @@ def supplies_page(request: Request) -> Response:
 @router.get("/visits")
 def visits_page(request: Request) -> Response:
     return _page(request, "visits.html", "web.visits.title")
+
+
 @router.get("/reports")
 def reports_page(request: Request) -> Response:
     return _page(request, "reports.html", "web.reports.title")

@@ -100,7 +100,7 @@ def grid_head_month(
             code: (name, community)
             for code, name, community in session.execute(
                 select(Grid.code, Grid.name, Area.code)
-                .join(Area, Area.id == Grid.community_id)
+                .join(Area, Area.id == Grid.parent_id)
                 .where(Grid.generation_id == generation.id)
             )
         }

@@ -89,7 +89,7 @@ def find_place(session: Session, *, code: str) -> Place:
             select(Grid).where(Grid.generation_id == generation.id, Grid.code == code)
         )
         if grid is not None:
-            return Place(grid.code, Level.GRID, grid.name, (grid.community.code,))
+            return Place(grid.code, Level.GRID, grid.name, (grid.parent.code,))
     raise FieldError("area", "reports.unknown_area", code=code)
 
 
@@ -104,9 +104,7 @@ def sub_places(session: Session, place: Place) -> list[Place]:
     if parent is None:
         return []
     if place.level is Level.COMMUNITY:
-        grids = session.scalars(
-            select(Grid).where(Grid.community_id == parent.id).order_by(Grid.code)
-        )
+        grids = session.scalars(select(Grid).where(Grid.parent_id == parent.id).order_by(Grid.code))
         return [Place(g.code, Level.GRID, g.name, (place.code,)) for g in grids]
     children = session.scalars(select(Area).where(Area.parent_id == parent.id).order_by(Area.code))
     return [
@@ -148,9 +146,9 @@ def places_at(session: Session, place: Place, level: Level) -> list[Place]:
         communities = session.execute(_AREAS_UNDER, {"id": parent.id, "level": "community"}).all()
         codes = {row.id: row.code for row in communities}
         grids = session.scalars(
-            select(Grid).where(Grid.community_id.in_(list(codes))).order_by(Grid.code)
+            select(Grid).where(Grid.parent_id.in_(list(codes))).order_by(Grid.code)
         )
-        return [Place(g.code, Level.GRID, g.name, (codes[g.community_id],)) for g in grids]
+        return [Place(g.code, Level.GRID, g.name, (codes[g.parent_id],)) for g in grids]
     rows = session.execute(_AREAS_UNDER, {"id": parent.id, "level": level.value}).all()
     return [
         Place(r.code, level, r.name, tuple(session.scalars(_COMMUNITIES_UNDER, {"id": r.id})))
