@@ -24,7 +24,7 @@ def point_in(session: Session, community: str) -> tuple[float, float]:
     row = session.execute(
         text(
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(g.geom) AS p FROM grids g"
-            " JOIN areas a ON a.id = g.community_id JOIN boundary_generations bg"
+            " JOIN areas a ON a.id = g.parent_id JOIN boundary_generations bg"
             " ON bg.id = g.generation_id AND bg.is_active WHERE a.code = :c ORDER BY g.code"
             " LIMIT 1) x"
         ),
