@@ -34,6 +34,7 @@ from gridgov.errors import FieldError, OutOfScope
 from gridgov.i18n import t
 from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
 from gridgov.incidents.lifecycle import TransitionNotAllowed
+from gridgov.reports.fill import TemplateRefused
 from gridgov.sensors.ingest import BatchRefused
 from gridgov.supplies.reservations import (
     InsufficientStock,
@@ -188,6 +189,23 @@ async def field_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(request, 422, exc.key, detail, errors=[entry])
 
 
+async def template_refused(request: Request, exc: Exception) -> ProblemResponse:
+    """422 naming every cell of a template that cannot be filled, with the closest names."""
+    assert isinstance(exc, TemplateRefused)
+    lang = request_language(request)
+    errors = [
+        {
+            "field": f"{p.sheet}!{p.cell}",
+            "reason": p.reason(lang),
+            "type": p.key,
+            "name": p.name,
+            "suggestions": list(p.suggested),
+        }
+        for p in exc.problems
+    ]
+    return problem(request, 422, exc.key, exc.reason(lang), errors=errors)
+
+
 async def user_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, UserError)
     entry = {
@@ -340,6 +358,7 @@ async def server_error(request: Request, exc: Exception) -> ProblemResponse:
 HANDLERS: dict[type[Exception], Callable[..., Any]] = {
     RequestValidationError: validation_error,
     FieldError: field_error,
+    TemplateRefused: template_refused,
     UserError: user_error,
     BatchRefused: batch_refused,
     IncidentNotFound: incident_not_found,

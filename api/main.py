@@ -34,6 +34,7 @@ from api.routes import (
     open311,
     ops,
     register,
+    reports,
     supplies,
     visits,
 )
@@ -209,6 +210,7 @@ def create_app(
     app.include_router(notifications.router)
     app.include_router(visits.router)
     app.include_router(register.router)
+    app.include_router(reports.router)
 
     @app.get("/api/v1/health", tags=["service"])
     def health(session: SessionDep) -> dict[str, Any]:

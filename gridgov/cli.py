@@ -31,6 +31,7 @@ from gridgov.departments.service import (
 from gridgov.geo.crs import InputCRS
 from gridgov.i18n.cli import LocalizedGroup, fail, fail_text, fail_with, language, say
 from gridgov.register import commands as register_commands
+from gridgov.reports import commands as report_commands
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -63,6 +64,7 @@ app.add_typer(register_commands.app, name="register")
 import_app.command("register", help="cli.register.import.help")(
     register_commands.import_register_command
 )
+app.add_typer(report_commands.app, name="report")
 
 Commit = Annotated[bool, typer.Option("--commit", help="cli.option.commit")]
 

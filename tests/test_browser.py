@@ -926,6 +926,43 @@ def test_the_map_shows_visits_per_community_as_a_layer(
     assert red == "red"
 
 
+def test_a_community_worker_downloads_a_filled_form(
+    contexts: Contexts, committed: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from openpyxl import load_workbook
+
+    post_report(contexts.base, token(contexts.base, "operator_nw"), category="0102")
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    context = contexts.new(accept_downloads=True)
+    contexts.sign_in(context, "operator_nw")
+    page = contexts.page(context)
+    page.goto(f"{contexts.base}/reports")
+    expect(page.locator("h1")).to_have_text(t("web.reports.title", "zh"))
+    page.wait_for_selector("#template-name option[value='事件统计表.xlsx']", state="attached")
+    page.wait_for_selector("#area option[value='990105009']", state="attached")
+    page.select_option("#template-name", "事件统计表.xlsx")
+    page.select_option("#area", "990105")
+    page.fill("#month", month)
+    with page.expect_download() as download:
+        page.click("#fill")
+    saved = tmp_path / "filled.xlsx"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == f"事件统计表_990105_{month}.xlsx"
+    sheet = load_workbook(saved)["按类别"]
+    assert sheet["A1"].value == "南湾区事件统计表"
+    assert sheet["A5"].value == "市容环境" and sheet["B5"].value == 1
+    expect(page.locator("#reports-done")).to_be_visible()
+
+    # A month that has not begun: the reason, and no file.
+    page.fill("#month", "2999-01")
+    page.click("#fill")
+    expect(page.locator("#reports-error")).to_contain_text("2999-01")
+    page.goto(f"{contexts.base}/reports?lang=en")
+    expect(page.locator("h1")).to_have_text(t("web.reports.title", "en"))
+
+
 def test_the_api_docs_work_offline(contexts: Contexts) -> None:
     page = contexts.page(contexts.new())
     page.goto(f"{contexts.base}/docs")

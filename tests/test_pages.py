@@ -21,7 +21,7 @@ from tests.conftest import auth, token_for
 from tests.photos import image_bytes
 
 HERE = {"lon": 109.1, "lat": 21.55}  # 青柳社区第7网格 990105009003007
-PAGES = ["/map", "/report", "/supplies", "/visits", "/login", "/incidents/1", "/docs"]
+PAGES = ["/map", "/report", "/supplies", "/visits", "/reports", "/login", "/incidents/1", "/docs"]
 TEMPLATES = PROJECT_ROOT / "api" / "templates"
 
 
@@ -43,7 +43,7 @@ def page_config(html: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    "path", ["/map", "/report", "/supplies", "/visits", "/login", "/incidents/1"]
+    "path", ["/map", "/report", "/supplies", "/visits", "/reports", "/login", "/incidents/1"]
 )
 def test_pages_are_chinese_by_default_whatever_the_browser_says(client, path):
     response = client.get(path, headers={"Accept-Language": "en-US,en"})

@@ -135,6 +135,11 @@ def visits_page(request: Request) -> Response:
     return _page(request, "visits.html", "web.visits.title")
 
 
+@router.get("/reports")
+def reports_page(request: Request) -> Response:
+    return _page(request, "reports.html", "web.reports.title")
+
+
 @router.get("/incidents/{incident_id}")
 def incident_page(request: Request, incident_id: BigId) -> Response:
     return _page(request, "incident.html", "web.incident.title", incident_id=incident_id)

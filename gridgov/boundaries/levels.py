@@ -24,6 +24,14 @@ class Level(StrEnum):
         index = ORDER.index(self)
         return ORDER[index - 1] if index else None
 
+    def below(self) -> tuple[Level, ...]:
+        """Every level under this one, top to bottom.
+
+        >>> [level.value for level in Level.STREET.below()]
+        ['community', 'grid']
+        """
+        return ORDER[ORDER.index(self) + 1 :]
+
     @property
     def child(self) -> Level | None:
         """The level directly below, or None for grids."""

@@ -1,0 +1,1 @@
+"""Reports that fill themselves (帮我填): indicators over the database, XLSX templates."""

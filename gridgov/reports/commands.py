@@ -1,0 +1,120 @@
+"""``gridgov report ...``: fill a department's form from the database."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridgov.config import get_settings
+from gridgov.errors import FieldError
+from gridgov.i18n import t
+
+app = typer.Typer(help="Reports that fill themselves (帮我填).", no_args_is_help=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then a rename)."""
+    folder = path.resolve().parent
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".gridgov-", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@app.command("fill")
+def fill_command(
+    template: Path,
+    area: Annotated[str, typer.Option(help="Area or grid code (grid up to city).")],
+    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The filled XLSX.")],
+    lang: Annotated[str, typer.Option(help="zh or en.", envvar="GRIDGOV_LANG")] = "zh",
+) -> None:
+    """Fill TEMPLATE.xlsx for an area and a month; nothing is written if any cell fails."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from gridgov.db import session_scope
+    from gridgov.reports.fill import TemplateRefused
+    from gridgov.reports.service import fill_report
+    from gridgov.runtime import session_factory
+
+    settings = get_settings()
+    try:
+        data = template.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{template}: {exc.strerror or exc}") from exc
+    bar = Progress(
+        TextColumn(t("reports.filling", lang)),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+        console=None,
+    )
+    task = bar.add_task("fill", total=None)
+    try:
+        with bar, session_scope(session_factory(settings)) as session:
+            filled = fill_report(
+                session,
+                data=data,
+                area=area,
+                period=period,
+                geodata_dir=settings.geodata_dir,
+                timezone=settings.timezone,
+                lang=lang,
+                today=settings.today(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+            session.rollback()  # a fill reads only
+    except TemplateRefused as exc:
+        for problem in exc.problems:
+            typer.echo(f"  {problem.sheet}!{problem.cell}: {problem.reason(lang)}", err=True)
+        raise _fail(f"{template}: {exc.reason(lang)}") from exc
+    except FieldError as exc:
+        raise _fail(f"{exc.field}: {exc.reason(lang)}") from exc
+    try:
+        write_atomically(output, filled)
+    except OSError as exc:
+        raise _fail(f"{output}: {exc.strerror or exc}") from exc
+    typer.echo(t("reports.written", lang, path=output))
+
+
+@app.command("grid-heads")
+def grid_heads_command(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    csv: Annotated[bool, typer.Option("--csv", help="CSV (for a spreadsheet) on stdout.")] = False,
+    lang: Annotated[str, typer.Option(help="zh or en.", envvar="GRIDGOV_LANG")] = "zh",
+) -> None:
+    """Grid heads' month: reports made and confirmed valid, incidents of the grid on time."""
+    from gridgov.db import session_scope
+    from gridgov.reports.grid_heads import COLUMNS, grid_head_month, grid_heads_csv
+    from gridgov.reports.indicators import month_period
+    from gridgov.runtime import session_factory
+
+    settings = get_settings()
+    try:
+        period = month_period(month, timezone=settings.timezone)
+    except FieldError as exc:
+        raise _fail(f"month: {exc.reason(lang)}") from exc
+    with session_scope(session_factory(settings)) as session:
+        rows = grid_head_month(session, period=period)
+        session.rollback()  # reads only
+    if csv:
+        typer.echo(grid_heads_csv(rows), nl=False)
+        return
+    heads = [t(f"reports.grid_heads.{c}", lang) for c in COLUMNS]
+    table = [heads, *([str(v) for v in r.row().values()] for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(heads))]
+    for line in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))

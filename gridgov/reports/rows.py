@@ -1,0 +1,101 @@
+"""Repeat a template's pattern row in place, as Excel would when rows are inserted: what lies
+below moves down with its merged cells and row heights, formulas keep pointing at the same
+cells, and a range that ends on the pattern row (``=SUM(C5:C5)`` in a total row) grows to
+hold the copies. openpyxl's own ``insert_rows`` moves cell values only.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from openpyxl.formula.tokenizer import Token, Tokenizer
+from openpyxl.formula.translate import Translator
+from openpyxl.worksheet.worksheet import Worksheet
+
+# A cell reference inside a range operand: $A$1, A1, or a whole row 3:5 (columns untouched).
+_REF = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+)")
+
+
+def shift_formula(formula: str, *, after: int, by: int, grow: bool = True) -> str:
+    """``formula`` with rows below ``after`` moved down ``by``; a range ending on ``after``
+    grows by ``by`` when ``grow``.
+
+    >>> shift_formula("=SUM(C5:C5)+C7*$D$9", after=5, by=3)
+    '=SUM(C5:C8)+C10*$D$12'
+    >>> shift_formula("=C5+Other!C9", after=5, by=3)
+    '=C5+Other!C9'
+    """
+    if not formula.startswith("="):
+        return formula
+    tokenizer = Tokenizer(formula)
+    parts = ["="]
+    for token in tokenizer.items:
+        if token.type == Token.OPERAND and token.subtype == Token.RANGE and "!" not in token.value:
+            parts.append(_shift_range(token.value, after=after, by=by, grow=grow))
+        else:
+            parts.append(token.value)
+    return "".join(parts)
+
+
+def _shift_range(text: str, *, after: int, by: int, grow: bool) -> str:
+    refs = list(_REF.finditer(text))
+    if not refs:
+        return text
+    first_row = int(refs[0].group(4))
+    out, last = [], 0
+    for index, ref in enumerate(refs):
+        row = int(ref.group(4))
+        is_end = index == len(refs) - 1 and len(refs) > 1
+        if row > after or (grow and is_end and row == after and first_row <= after):
+            row += by
+        out.append(text[last : ref.start()] + f"{ref.group(1)}{ref.group(2)}{ref.group(3)}{row}")
+        last = ref.end()
+    return "".join(out) + text[last:]
+
+
+def repeat_row(sheet: Worksheet, row: int, copies: int) -> None:
+    """Insert ``copies`` copies of ``row`` directly below it, styles, heights, merged cells
+    and formulas included (relative references follow the copy)."""
+    if copies <= 0:
+        return
+    width = sheet.max_column
+    for line in sheet.iter_rows():
+        for cell in line:
+            if cell.data_type == "f" and isinstance(cell.value, str):
+                cell.value = shift_formula(cell.value, after=row, by=copies)
+    merged_in_row = []
+    for merged in list(sheet.merged_cells.ranges):
+        if merged.min_row > row:
+            merged.shift(row_shift=copies)
+        elif merged.min_row <= row < merged.max_row:
+            merged.expand(down=copies)
+        elif merged.min_row == merged.max_row == row:
+            merged_in_row.append((merged.min_col, merged.max_col))
+    heights = {
+        r: d.height for r, d in sheet.row_dimensions.items() if r > row and d.height is not None
+    }
+    sheet._move_cells(min_row=row + 1, offset=copies, row_or_col="row")
+    for r in sorted(heights, reverse=True):
+        sheet.row_dimensions[r + copies].height = heights[r]
+        sheet.row_dimensions[r].height = None
+    pattern_height = sheet.row_dimensions[row].height
+    for offset in range(1, copies + 1):
+        target = row + offset
+        for column in range(1, width + 1):
+            source = sheet.cell(row=row, column=column)
+            if source.__class__.__name__ == "MergedCell":
+                continue
+            cell = sheet.cell(row=target, column=column)
+            if source.has_style:
+                cell._style = copy.copy(source._style)
+            value = source.value
+            if source.data_type == "f" and isinstance(value, str):
+                value = Translator(value, origin=source.coordinate).translate_formula(
+                    cell.coordinate
+                )
+            cell.value = value
+        for low, high in merged_in_row:
+            sheet.merge_cells(start_row=target, start_column=low, end_row=target, end_column=high)
+        if pattern_height is not None:
+            sheet.row_dimensions[target].height = pattern_height
