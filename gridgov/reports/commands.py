@@ -12,13 +12,9 @@ import typer
 from gridgov.config import get_settings
 from gridgov.errors import FieldError
 from gridgov.i18n import t
+from gridgov.i18n.cli import fail, fail_text, language
 
-app = typer.Typer(help="Reports that fill themselves (帮我填).", no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
+app = typer.Typer(help="cli.report.help", no_args_is_help=True)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -34,15 +30,15 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-@app.command("fill")
+@app.command("fill", help="cli.report.fill.help")
 def fill_command(
-    template: Path,
-    area: Annotated[str, typer.Option(help="Area or grid code (grid up to city).")],
-    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The filled XLSX.")],
-    lang: Annotated[str, typer.Option(help="zh or en.", envvar="GRIDGOV_LANG")] = "zh",
+    template: Annotated[Path, typer.Argument(help="cli.report.fill.template")],
+    area: Annotated[str, typer.Option(help="cli.report.fill.area")],
+    period: Annotated[str, typer.Option(help="cli.report.month")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="cli.report.fill.output")],
 ) -> None:
     """Fill TEMPLATE.xlsx for an area and a month; nothing is written if any cell fails."""
+    lang = language()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from gridgov.db import session_scope
@@ -54,7 +50,7 @@ def fill_command(
     try:
         data = template.read_bytes()
     except OSError as exc:
-        raise _fail(f"{template}: {exc.strerror or exc}") from exc
+        raise fail_text(f"{template}: {exc.strerror or exc}") from exc
     bar = Progress(
         TextColumn(t("reports.filling", lang)),
         BarColumn(),
@@ -80,23 +76,23 @@ def fill_command(
     except TemplateRefused as exc:
         for problem in exc.problems:
             typer.echo(f"  {problem.sheet}!{problem.cell}: {problem.reason(lang)}", err=True)
-        raise _fail(f"{template}: {exc.reason(lang)}") from exc
+        raise fail_text(f"{template}: {exc.reason(lang)}") from exc
     except FieldError as exc:
-        raise _fail(f"{exc.field}: {exc.reason(lang)}") from exc
+        raise fail("error.field", field=exc.field, reason=exc.reason(lang)) from exc
     try:
         write_atomically(output, filled)
     except OSError as exc:
-        raise _fail(f"{output}: {exc.strerror or exc}") from exc
+        raise fail_text(f"{output}: {exc.strerror or exc}") from exc
     typer.echo(t("reports.written", lang, path=output))
 
 
-@app.command("grid-heads")
+@app.command("grid-heads", help="cli.report.grid_heads.help")
 def grid_heads_command(
-    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
-    csv: Annotated[bool, typer.Option("--csv", help="CSV (for a spreadsheet) on stdout.")] = False,
-    lang: Annotated[str, typer.Option(help="zh or en.", envvar="GRIDGOV_LANG")] = "zh",
+    month: Annotated[str, typer.Option(help="cli.report.month")],
+    csv: Annotated[bool, typer.Option("--csv", help="cli.report.grid_heads.csv")] = False,
 ) -> None:
     """Grid heads' month: reports made and confirmed valid, incidents of the grid on time."""
+    lang = language()
     from gridgov.db import session_scope
     from gridgov.reports.grid_heads import COLUMNS, grid_head_month, grid_heads_csv
     from gridgov.reports.indicators import month_period
@@ -106,7 +102,7 @@ def grid_heads_command(
     try:
         period = month_period(month, timezone=settings.timezone)
     except FieldError as exc:
-        raise _fail(f"month: {exc.reason(lang)}") from exc
+        raise fail("error.field", field="month", reason=exc.reason(lang)) from exc
     with session_scope(session_factory(settings)) as session:
         rows = grid_head_month(session, period=period)
         session.rollback()  # reads only
