@@ -337,7 +337,7 @@ def prepare_database(url: str, geodata: Path) -> dict[str, Any]:
                 "JOIN areas d ON d.id = s.parent_id JOIN areas city ON city.id = d.parent_id "
                 "WHERE c.id = :id"
             ),
-            {"id": grid.community_id},
+            {"id": grid.parent_id},
         ).one()
         row = {
             "generation": generation.id,
