@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -557,6 +558,15 @@ def test_a_refused_report_is_kept_with_its_reason_until_discarded_by_hand(
     assert incidents_described(committed, description) == 0
 
 
+KEPT_FOR_OFFLINE = """async () => {
+    for (const name of await caches.keys()) {
+        const kept = await caches.open(name);
+        if ((await kept.match('/report')) && (await kept.keys()).length > 3) return true;
+    }
+    return false;
+}"""
+
+
 def test_the_report_page_opens_without_a_network_once_it_has_been_opened(
     contexts: Contexts, committed: sessionmaker[Session]
 ) -> None:
@@ -566,16 +576,12 @@ def test_the_report_page_opens_without_a_network_once_it_has_been_opened(
     page = contexts.page(context)
     page.goto(f"{contexts.base}/report")
     page.wait_for_function("() => localStorage.getItem('gridgov.categories.zh')")
-    # The worker has kept the page and what it loaded.
-    page.wait_for_function(
-        """async () => {
-            for (const name of await caches.keys()) {
-                const kept = await caches.open(name);
-                if ((await kept.match('/report')) && (await kept.keys()).length > 3) return true;
-            }
-            return false;
-        }"""
-    )
+    # The worker has kept the page and what it loaded (polled: wait_for_function would take
+    # the promise of an async predicate for a true value).
+    deadline = time.monotonic() + 60
+    while not page.evaluate(KEPT_FOR_OFFLINE):
+        assert time.monotonic() < deadline, "the service worker kept nothing"
+        page.wait_for_timeout(100)
     page.close()
 
     context.set_offline(True)  # the grid head walks out of coverage and opens the page again
