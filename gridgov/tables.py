@@ -127,6 +127,15 @@ class RowProblem:
         return self.say("en")
 
 
+def line_problem(lang: str, line: int | None, column: str, reason: str | Message) -> str:
+    """One problem of a file in ``lang``: ``第 3 行：quantity：'x' 不是 ≥ 0 的整数`` (the
+    line left out when the problem is the file's, not a row's)."""
+    said = reason.say(lang) if isinstance(reason, Message) else reason
+    if line:
+        return t("table.line_problem", lang, line=line, column=column, reason=said)
+    return t("table.field_problem", lang, column=column, reason=said)
+
+
 class RowsRefused(ValueError):
     """A file with bad rows, refused whole: nothing was written. Lists every problem."""
 

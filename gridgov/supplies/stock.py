@@ -19,9 +19,9 @@ from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert, upsert_statement
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
-from gridgov.i18n import t
+from gridgov.i18n import Message
 from gridgov.supplies.models import Item, StockLot, Stockpile
-from gridgov.tables import Column, TableError, read_reference_table, read_table
+from gridgov.tables import Column, TableError, line_problem, read_reference_table, read_table
 
 HEADERS = {
     "储备点编码": "stockpile_code", "储备点名称": "stockpile_name", "类型": "kind",
@@ -48,10 +48,14 @@ STOCKPILE_FIELDS = ("stockpile_name", "kind", "owner_department", "contact_name"
 class StockProblem:
     line: int | None
     field: str
-    reason: str
+    reason: str | Message
+
+    def say(self, lang: str = "zh") -> str:
+        """The problem in ``lang``: ``第 3 行：quantity：'x' 不是 ≥ 0 的整数``."""
+        return line_problem(lang, self.line, self.field, self.reason)
 
     def __str__(self) -> str:
-        return f"{f'line {self.line}: ' if self.line else ''}{self.field}: {self.reason}"
+        return self.say("en")
 
 
 class StockFileError(ValueError):
@@ -89,10 +93,12 @@ def read_stock_file(path: Path | str) -> list[dict[str, str]]:
     try:
         table = read_table(path, HEADERS)
     except TableError as exc:
-        raise StockFileError([StockProblem(None, "file", str(exc))]) from exc
+        raise StockFileError([StockProblem(None, "file", Message(exc.key, exc.params))]) from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        raise StockFileError([StockProblem(None, c, "missing column") for c in missing])
+        raise StockFileError(
+            [StockProblem(None, c, Message("stock.missing_column")) for c in missing]
+        )
     for column in OPTIONAL:
         if column not in table.columns:
             table[column] = ""
@@ -126,14 +132,18 @@ def import_stock(
             differs = [f for f in STOCKPILE_FIELDS if row[f] != stockpiles[code][f]]
             for name in differs:
                 problems.append(
-                    StockProblem(line, name, f"differs from line {first_line[code]} for {code}")
+                    StockProblem(
+                        line,
+                        name,
+                        Message("stock.differs", {"line": first_line[code], "code": code}),
+                    )
                 )
         else:
             stockpiles[code], first_line[code] = row, line
         key = (code, row["item"], _date_or_none(row["expires_on"]))
         if key in lots:
             problems.append(
-                StockProblem(line, "item", f"{row['item']} with this expiry is listed twice")
+                StockProblem(line, "item", Message("stock.lot_twice", {"item": row["item"]}))
             )
         lots[key] = _int(row["quantity"]) or 0
     places, attached = _places(session, stockpiles, first_line, problems, index, edge_tolerance_m)
@@ -159,32 +169,48 @@ def _check_row(
 ) -> None:
     for column in REQUIRED:
         if not row[column]:
-            problems.append(StockProblem(line, column, "empty"))
+            problems.append(StockProblem(line, column, Message("stock.empty")))
     if row["item"] and row["item"] not in items:
-        problems.append(StockProblem(line, "item", f"unknown item {row['item']!r}"))
+        problems.append(
+            StockProblem(line, "item", Message("stock.unknown_item", {"item": row["item"]}))
+        )
     if row["owner_department"] and row["owner_department"] not in departments:
         problems.append(
-            StockProblem(line, "owner_department", f"no department {row['owner_department']}")
+            StockProblem(
+                line,
+                "owner_department",
+                Message("stock.no_department", {"code": row["owner_department"]}),
+            )
         )
     if row["quantity"] and (_int(row["quantity"]) is None or (_int(row["quantity"]) or 0) < 0):
         problems.append(
-            StockProblem(line, "quantity", f"{row['quantity']!r} is not a whole number ≥ 0")
+            StockProblem(
+                line, "quantity", Message("stock.bad_quantity", {"value": row["quantity"]})
+            )
         )
     if row["expires_on"]:
         try:
             _date(row["expires_on"])
         except ValueError:
             problems.append(
-                StockProblem(line, "expires_on", f"{row['expires_on']!r} is not YYYY-MM-DD")
+                StockProblem(
+                    line, "expires_on", Message("stock.bad_date", {"value": row["expires_on"]})
+                )
             )
     for column, low, high in (("lon", -180, 180), ("lat", -90, 90)):
         value = _float(row[column])
         if row[column] and (value is None or not low <= value <= high):
             problems.append(
-                StockProblem(line, column, f"{row[column]!r} is not within [{low}, {high}]")
+                StockProblem(
+                    line,
+                    column,
+                    Message("stock.out_of_range", {"value": row[column], "low": low, "high": high}),
+                )
             )
     if row["crs"] and row["crs"].lower() not in {c.value for c in InputCRS}:
-        problems.append(StockProblem(line, "crs", f"unknown crs {row['crs']!r}"))
+        problems.append(
+            StockProblem(line, "crs", Message("stock.unknown_crs", {"crs": row["crs"]}))
+        )
 
 
 Place = tuple[float, float, dict[Level, str], str]  # WGS84 lon, lat, area chain, grid
@@ -202,7 +228,7 @@ def _places(
     lie just outside; beyond the tolerance is a problem."""
     generation = active_generation(session)
     if generation is None:
-        problems.append(StockProblem(None, "file", t("error.no_active_generation", "en")))
+        problems.append(StockProblem(None, "file", Message("error.no_active_generation")))
         return {}, []
     known_crs = {c.value for c in InputCRS}
     places: dict[str, Place] = {}
@@ -222,7 +248,7 @@ def _places(
             tolerance_m=tolerance_m,
         )
         if place is None:
-            reason = f"{code} lies outside the city ({distance:.0f} m from the nearest grid)"
+            reason = Message("stock.outside", {"code": code, "distance": f"{distance:.0f}"})
             problems.append(StockProblem(first_line[code], "lon", reason))
             continue
         if distance > 0:
@@ -292,7 +318,13 @@ def _upsert_lots(
                 )
                 session.add(lot)
             elif quantity < lot.reserved:
-                reason = f"{item} at stockpile {stockpile_id}: {quantity} < {lot.reserved} reserved"
+                values = {
+                    "item": item,
+                    "stockpile": stockpile_id,
+                    "quantity": quantity,
+                    "reserved": lot.reserved,
+                }
+                reason = Message("stock.below_reserved", values)
                 problems.append(StockProblem(None, "quantity", reason))
             else:
                 lot.quantity = quantity
