@@ -18,10 +18,10 @@ from gridgov.boundaries.lookup import locate_near
 from gridgov.db import upsert
 from gridgov.departments.models import Department
 from gridgov.geo.crs import InputCRS, to_wgs84
-from gridgov.i18n import t
+from gridgov.i18n import Message
 from gridgov.responsibilities.models import Category
 from gridgov.sensors.models import Sensor, SensorRule
-from gridgov.tables import parse_number
+from gridgov.tables import line_problem, parse_number
 
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SENSOR_COLUMNS = ("code", "name", "kind", "owner_department", "lon", "lat", "metrics")
@@ -55,10 +55,14 @@ NEEDED_BY = {
 class CatalogueProblem:
     line: int
     field: str
-    reason: str
+    reason: str | Message
+
+    def say(self, lang: str = "zh") -> str:
+        """The problem in ``lang``: ``第 3 行：lon：'east' 不是数字`` (line 0: the whole file)."""
+        return line_problem(lang, self.line, self.field, self.reason)
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
+        return self.say("en")
 
 
 class CatalogueError(ValueError):
@@ -89,7 +93,9 @@ def _read(
         if one_of and not any(c in header for c in one_of):
             missing.append(" or ".join(one_of))
         if missing:
-            raise CatalogueError([CatalogueProblem(1, c, "missing column") for c in missing])
+            raise CatalogueError(
+                [CatalogueProblem(1, c, Message("sensor_file.missing_column")) for c in missing]
+            )
         return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
 
 
@@ -99,21 +105,35 @@ def _position(
     """The row's (lon, lat) in WGS84, or the problems that stop it."""
     values = {name: parse_number(row[name]) for name in ("lon", "lat")}
     problems = [
-        CatalogueProblem(line, name, f"{row[name]!r} is not a number")
+        CatalogueProblem(line, name, Message("sensor_file.not_number", {"value": row[name]}))
         for name, value in values.items()
         if value is None
     ]
     lon, lat = values["lon"], values["lat"]
     if lon is not None and not -180 <= lon <= 180:
-        problems.append(CatalogueProblem(line, "lon", f"{lon} is not between -180 and 180"))
+        problems.append(
+            CatalogueProblem(
+                line,
+                "lon",
+                Message("sensor_file.not_between", {"value": lon, "low": -180, "high": 180}),
+            )
+        )
     if lat is not None and not -90 <= lat <= 90:
-        problems.append(CatalogueProblem(line, "lat", f"{lat} is not between -90 and 90"))
+        problems.append(
+            CatalogueProblem(
+                line,
+                "lat",
+                Message("sensor_file.not_between", {"value": lat, "low": -90, "high": 90}),
+            )
+        )
     if problems or lon is None or lat is None:
         return None, problems
     try:
         return to_wgs84(lon, lat, crs), []
     except (ValueError, ArithmeticError) as exc:
-        reason = f"({lon}, {lat}) cannot be converted from {crs.value} to WGS84: {exc}"
+        reason = Message(
+            "sensor_file.no_wgs84", {"lon": lon, "lat": lat, "crs": crs.value, "detail": str(exc)}
+        )
         return None, [CatalogueProblem(line, "crs", reason)]
 
 
@@ -138,13 +158,17 @@ def import_sensors(
     except ValueError:
         known = ", ".join(c.value for c in InputCRS)
         raise CatalogueError(
-            [CatalogueProblem(0, "crs", f"unknown CRS {crs!r} (use {known})")]
+            [
+                CatalogueProblem(
+                    0, "crs", Message("sensor_file.unknown_crs", {"crs": crs, "known": known})
+                )
+            ]
         ) from None
     rows = _read(path, SENSOR_COLUMNS)
     departments = set(session.scalars(select(Department.code)))
     generation = active_generation(session)
     if generation is None:  # without boundaries every sensor would seem outside the city
-        raise CatalogueError([CatalogueProblem(0, "file", t("error.no_active_generation", "en"))])
+        raise CatalogueError([CatalogueProblem(0, "file", Message("error.no_active_generation"))])
     problems: list[CatalogueProblem] = []
     values = []
     first_row: dict[str, int] = {}
@@ -152,21 +176,25 @@ def import_sensors(
     outside: list[str] = []
     for line, row in enumerate(rows, start=2):
         if row["code"] in first_row:
-            reason = f"{row['code']} is also on row {first_row[row['code']]}"
+            reason = Message(
+                "sensor_file.code_twice", {"code": row["code"], "row": first_row[row["code"]]}
+            )
             problems.append(CatalogueProblem(line, "code", reason))
         first_row.setdefault(row["code"], line)
         if row["owner_department"] not in departments:
             problems.append(
                 CatalogueProblem(
-                    line, "owner_department", f"no department {row['owner_department']}"
+                    line,
+                    "owner_department",
+                    Message("sensor_file.no_department", {"code": row["owner_department"]}),
                 )
             )
         metrics = parse_metrics(row["metrics"])
         if not metrics:
-            problems.append(CatalogueProblem(line, "metrics", "name at least one metric"))
+            problems.append(CatalogueProblem(line, "metrics", Message("sensor_file.no_metric")))
         for metric in metrics:
             if not METRIC_NAME.match(metric):
-                reason = f"{metric!r}: use lower-case letters, digits and _"
+                reason = Message("sensor_file.bad_metric", {"metric": metric})
                 problems.append(CatalogueProblem(line, "metrics", reason))
         position, found = _position(line, row, input_crs)
         if position is None:
@@ -217,27 +245,41 @@ def import_rules(session: Session, *, path: Path) -> int:
         found: list[CatalogueProblem] = []
         if row["category_code"] not in categories:
             found.append(
-                CatalogueProblem(line, "category_code", f"unknown category {row['category_code']}")
+                CatalogueProblem(
+                    line,
+                    "category_code",
+                    Message("sensor_file.unknown_category", {"code": row["category_code"]}),
+                )
             )
         if row["condition"] not in NEEDED_BY:
             found.append(
-                CatalogueProblem(line, "condition", f"unknown condition {row['condition']!r}")
+                CatalogueProblem(
+                    line,
+                    "condition",
+                    Message("sensor_file.unknown_condition", {"value": row["condition"]}),
+                )
             )
         kind, code = row.get("sensor_kind", ""), row.get("sensor", "")
         if not kind and not code:
-            found.append(CatalogueProblem(line, "sensor_kind", "give sensor_kind or sensor"))
+            found.append(CatalogueProblem(line, "sensor_kind", Message("sensor_file.no_target")))
         elif kind and code:
-            found.append(CatalogueProblem(line, "sensor", "give sensor_kind or sensor, not both"))
+            found.append(CatalogueProblem(line, "sensor", Message("sensor_file.both_targets")))
         elif code and code not in sensors:
-            found.append(CatalogueProblem(line, "sensor", f"no sensor {code!r}"))
+            found.append(
+                CatalogueProblem(line, "sensor", Message("sensor_file.no_sensor", {"code": code}))
+            )
         elif code and row["metric"] not in sensors[code][1]:
             # A rule on a metric its sensor never reports would silently never fire.
-            reason = f"{code} does not report {row['metric']!r}"
+            reason = Message(
+                "sensor_file.metric_not_reported", {"code": code, "metric": row["metric"]}
+            )
             found.append(CatalogueProblem(line, "metric", reason))
         numbers = {k: _number(line, k, row[k], found) for k in RULE_NUMBERS}
         for column in NEEDED_BY.get(row["condition"], ()):
             if not row[column]:  # without its threshold the rule would silently never fire
-                reason = f"a rule '{row['condition']}' needs {column}"
+                reason = Message(
+                    "sensor_file.needs", {"condition": row["condition"], "column": column}
+                )
                 found.append(CatalogueProblem(line, column, reason))
         durations = {
             k: _number(line, k, row.get(k, ""), found, minimum=0.0, blank=blank)
@@ -245,7 +287,9 @@ def import_rules(session: Session, *, path: Path) -> int:
         }
         sustain = _number(line, "sustain_count", row["sustain_count"], found, blank=1.0)
         if sustain is not None and (sustain < 1 or not sustain.is_integer()):
-            found.append(CatalogueProblem(line, "sustain_count", "must be a whole number >= 1"))
+            found.append(
+                CatalogueProblem(line, "sustain_count", Message("sensor_file.sustain_count"))
+            )
         problems += found
         if found:
             continue
@@ -296,8 +340,14 @@ def _number(
         return blank
     number = parse_number(text)
     if number is None:
-        problems.append(CatalogueProblem(line, field, f"{text!r} is not a number"))
+        problems.append(
+            CatalogueProblem(line, field, Message("sensor_file.not_number", {"value": text}))
+        )
     elif minimum is not None and number < minimum:
-        problems.append(CatalogueProblem(line, field, f"{number} is below {minimum}"))
+        problems.append(
+            CatalogueProblem(
+                line, field, Message("sensor_file.below", {"value": number, "minimum": minimum})
+            )
+        )
         return None
     return number
