@@ -18,7 +18,7 @@ from gridgov.departments.models import Department
 from gridgov.i18n import Message
 from gridgov.responsibilities.models import Category, ResponsibilityRule
 from gridgov.responsibilities.routing import ESCALATION_LEVELS, Assignment, Rule, assignment_from
-from gridgov.tables import Column, TableError, read_reference_table, read_table
+from gridgov.tables import Column, TableError, line_problem, read_reference_table, read_table
 
 # Headers as cities keep them (Chinese) or as gridgov writes them (English).
 HEADERS = {
@@ -50,11 +50,14 @@ class Problem:
 
     line: int | None
     field: str
-    reason: str
+    reason: str | Message
+
+    def say(self, lang: str = "zh") -> str:
+        """The problem in ``lang``: ``第 3 行：level：未知层级 'town'``."""
+        return line_problem(lang, self.line, self.field, self.reason)
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.field}: {self.reason}"
+        return self.say("en")
 
 
 class ResponsibilityListError(ValueError):
@@ -104,10 +107,14 @@ def read_responsibility_file(path: Path | str) -> list[dict[str, object]]:
     try:
         table = read_table(path, HEADERS)
     except TableError as exc:
-        raise ResponsibilityListError([Problem(None, "file", str(exc))]) from exc
+        raise ResponsibilityListError(
+            [Problem(None, "file", Message(exc.key, exc.params))]
+        ) from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        raise ResponsibilityListError([Problem(None, c, "missing column") for c in missing])
+        raise ResponsibilityListError(
+            [Problem(None, c, Message("responsibility.missing_column")) for c in missing]
+        )
     if "area_code" not in table.columns:
         table["area_code"] = ""
     return [
@@ -172,7 +179,14 @@ def validate_rules(session: Session, rows: list[dict[str, object]]) -> list[Rule
     for (category, level, area), count in sorted(keys.items()):
         if count > 1:
             problems.append(
-                Problem(None, "rule", f"{category}/{level}/{area} appears {count} times")
+                Problem(
+                    None,
+                    "rule",
+                    Message(
+                        "responsibility.rule_twice",
+                        {"category": category, "level": level, "area": area, "count": count},
+                    ),
+                )
             )
     covered = {r.category_code for r in rules if r.level is Level.CITY and r.area_code is None}
     for code in sorted(catalogue.leaves - covered):
@@ -180,8 +194,7 @@ def validate_rules(session: Session, rows: list[dict[str, object]]) -> list[Rule
             Problem(
                 None,
                 "level",
-                f"category {code} has no city-wide rule at the city level: "
-                "escalation would stop short",
+                Message("responsibility.no_city_rule", {"code": code}),
             )
         )
     if problems:
@@ -195,14 +208,26 @@ def _rule_from_row(
     found: list[Problem] = []
     category = str(row.get("category_code", ""))
     if category not in catalogue.categories:
-        found.append(Problem(line, "category_code", f"unknown category {category!r}"))
+        found.append(
+            Problem(
+                line,
+                "category_code",
+                Message("responsibility.unknown_category", {"code": category}),
+            )
+        )
     elif category not in catalogue.leaves:
         found.append(
-            Problem(line, "category_code", f"{category} is a major class: name a sub-class")
+            Problem(
+                line, "category_code", Message("responsibility.major_class", {"code": category})
+            )
         )
     level = LEVEL_NAMES.get(str(row.get("level", "")).strip().lower())
     if level is None:
-        found.append(Problem(line, "level", f"unknown level {row.get('level')!r}"))
+        found.append(
+            Problem(
+                line, "level", Message("responsibility.unknown_level", {"value": row.get("level")})
+            )
+        )
     area_code = str(row.get("area_code") or "") or None
     if area_code is not None:
         found += _area_problems(catalogue, line, area_code, level)
@@ -210,12 +235,14 @@ def _rule_from_row(
     if sla is None:
         found.append(
             Problem(
-                line, "sla_hours", f"{row.get('sla_hours')!r} is not a positive number of hours"
+                line,
+                "sla_hours",
+                Message("responsibility.bad_sla", {"value": row.get("sla_hours")}),
             )
         )
     department = str(row.get("department", ""))
     if not department:
-        found.append(Problem(line, "department", "empty"))
+        found.append(Problem(line, "department", Message("responsibility.empty")))
     elif level is not None:
         found += _department_problems(catalogue, line, department, level, area_code)
     problems += found
@@ -229,12 +256,21 @@ def _area_problems(
 ) -> list[Problem]:
     area = catalogue.areas.get(area_code)
     if area is None:
-        return [Problem(line, "area_code", f"no area {area_code} in the active boundaries")]
+        return [Problem(line, "area_code", Message("responsibility.no_area", {"code": area_code}))]
     order = ESCALATION_LEVELS.index
     if level is not None and order(Level(area.level)) < order(level):
         return [
             Problem(
-                line, "area_code", f"{area_code} is a {area.level}, below the level {level.value}"
+                line,
+                "area_code",
+                Message(
+                    "responsibility.area_below",
+                    {
+                        "code": area_code,
+                        "area_level": Message(f"level.{area.level}"),
+                        "level": Message(f"level.{level.value}"),
+                    },
+                ),
             )
         ]
     return []
@@ -249,7 +285,12 @@ def _department_problems(
     if not served:
         return [
             Problem(
-                line, "department", f"no department or role {department!r} at the {level} level"
+                line,
+                "department",
+                Message(
+                    "responsibility.no_role",
+                    {"department": department, "level": Message(f"level.{level.value}")},
+                ),
             )
         ]
     missing = sorted(
@@ -262,7 +303,13 @@ def _department_problems(
     if not missing:
         return []
     shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-    return [Problem(line, "department", f"no {department} department serves {shown}")]
+    return [
+        Problem(
+            line,
+            "department",
+            Message("responsibility.not_served", {"department": department, "areas": shown}),
+        )
+    ]
 
 
 def _positive_hours(value: object) -> float | None:
