@@ -632,7 +632,7 @@ def test_sensors_csv_finds_grid_and_areas_and_lists_bad_rows(session, demo_gener
     ]
     with pytest.raises(CatalogueError) as refused:
         import_sensors(session, path=good, crs="mercator")
-    assert [(p.field, p.reason) for p in refused.value.problems] == [
+    assert [(p.field, p.reason.say("en")) for p in refused.value.problems] == [
         ("crs", "unknown CRS 'mercator' (use wgs84, gcj02, bd09, cgcs2000)")
     ]
     assert session.scalar(select(func.count()).where(Sensor.code.like("T-B%"))) == 0
