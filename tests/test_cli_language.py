@@ -11,6 +11,7 @@ import typer.rich_utils
 from typer.testing import CliRunner
 
 from gridgov.cli import app
+from gridgov.config import get_settings
 from gridgov.i18n import catalogue
 from gridgov.i18n.cli import help_keys
 
@@ -135,3 +136,78 @@ def test_every_error_is_said_in_the_language_of_the_run(tmp_path, args, zh, en):
     english = runner.invoke(app, [*args, "--lang", "en"])
     assert english.exit_code == chinese.exit_code
     assert english.output.strip() == en.replace("{tmp}", str(tmp_path))
+
+
+# Row problems of the files an import checks against the database: each reason in the run's
+# language (one bad file per kind; nothing is written, so no clean-up is needed).
+ROW_PROBLEMS = {
+    "stockpiles": (
+        "stockpile_code,stockpile_name,kind,owner_department,lon,lat,item,quantity\n"
+        "T-LANG1,仓,warehouse,990105-HB,109.1,21.55,no_such_item,many\n",
+        ["第 2 行：item：未知物资 'no_such_item'", "第 2 行：quantity：'many' 不是 ≥ 0 的整数"],
+        [
+            "line 2: item: unknown item 'no_such_item'",
+            "line 2: quantity: 'many' is not a whole number ≥ 0",
+        ],
+    ),
+    "sensors": (
+        "code,name,kind,owner_department,lon,lat,metrics\n"
+        "T-LANG1,,water_quality,NOPE,109.1,21.55,ph:pH\n"
+        "T-LANG2,,water_quality,990105-HB,east,21.55,ph:pH\n",
+        ["第 2 行：owner_department：没有部门 NOPE", "第 3 行：lon：'east' 不是数字"],
+        ["line 2: owner_department: no department NOPE", "line 3: lon: 'east' is not a number"],
+    ),
+    "sensor-rules": (
+        "name,sensor_kind,sensor,metric,condition,low,high,max_rate_per_minute,sustain_count,"
+        "sustain_minutes,clear_minutes,category_code\n"
+        "T-LANG pH,,,ph,sideways,6,9,,2,0,30,0602\n",
+        [
+            "第 2 行：condition：未知条件 'sideways'",
+            "第 2 行：sensor_kind：须填 sensor_kind 或 sensor",
+        ],
+        [
+            "line 2: condition: unknown condition 'sideways'",
+            "line 2: sensor_kind: give sensor_kind or sensor",
+        ],
+    ),
+    "responsibilities": (
+        "category_code,level,department,sla_hours\nNOPE,town,,soon\n",
+        [
+            "第 2 行：category_code：未知类别 'NOPE'",
+            "第 2 行：level：未知层级 'town'",
+            "第 2 行：sla_hours：'soon' 不是正的小时数",
+            "第 2 行：department：为空",
+        ],
+        [
+            "line 2: category_code: unknown category 'NOPE'",
+            "line 2: level: unknown level 'town'",
+            "line 2: sla_hours: 'soon' is not a positive number of hours",
+            "line 2: department: empty",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", ROW_PROBLEMS)
+def test_row_problems_are_said_in_the_language_of_the_run(
+    monkeypatch, database_url, demo_generation_id, tmp_path, kind
+):
+    content, zh, en = ROW_PROBLEMS[kind]
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(content, encoding="utf-8")
+    try:
+        chinese = runner.invoke(app, ["import", kind, str(path), "--commit"])
+        english = runner.invoke(app, ["--lang", "en", "import", kind, str(path), "--commit"])
+    finally:
+        get_settings.cache_clear()
+    assert chinese.exit_code == english.exit_code == 1, chinese.output
+    zh_lines = [line.strip() for line in chinese.output.splitlines()]
+    en_lines = [line.strip() for line in english.output.splitlines()]
+    assert set(zh) <= set(zh_lines), chinese.output
+    assert set(en) <= set(en_lines), english.output
+    assert zh_lines[-1].startswith("错误：") and en_lines[-1].startswith("error: ")
+    # Every problem line of the zh run says its reason in Chinese; the en run has none.
+    assert all(CJK.search(line) for line in zh_lines)
+    assert not CJK.search(english.output.replace("仓", ""))
