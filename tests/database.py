@@ -87,7 +87,7 @@ def cleaned_up_after(engine: Engine) -> Iterator[None]:
                     " street_ratings, supply_events, reservation_lines, reservations, alerts,"
                     " fence_events, tracker_sides, notifications, webhook_deliveries, webhooks,"
                     " readings, rule_states, visit_places, visit_registrations,"
-                    " register_access_log, register_conflicts,"
+                    " register_access_log, register_conflicts, household_visits,"
                     " register_changes, person_tags, people, households, houses, enterprises,"
                     " things, register_batches"
                 )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -85,15 +86,54 @@ class House(Placed, Base):
 
 
 class Household(Base):
-    """A household (户) living in one house."""
+    """A household (户) living in one house, with the tier the rules give it (绿黄红) and the
+    time of its latest doorstep visit."""
 
     __tablename__ = "households"
-    __table_args__ = (Index("ix_households_house", "house_id"),)
+    __table_args__ = (
+        Index("ix_households_house", "house_id"),
+        Index("ix_households_tier", "tier"),
+        CheckConstraint("tier IN ('green', 'yellow', 'red')", name="ck_households_tier"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id", ondelete="SET NULL"))
     provenance: Mapped[dict[str, Any]] = _provenance()
+    tier: Mapped[str | None] = mapped_column(String(8))
+    tier_rule: Mapped[str | None] = mapped_column(String(64))
+    tier_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HouseholdVisit(Base):
+    """A grid head's doorstep visit (入户走访): when and where, what was confirmed and what
+    corrected. ``client_id`` (unique per user) makes a visit queued offline count once."""
+
+    __tablename__ = "household_visits"
+    __table_args__ = (
+        UniqueConstraint("user_id", "client_id", name="uq_household_visits_client"),
+        Index("ix_household_visits_household", "household_id", "visited_at"),
+        Index("ix_household_visits_grid", "grid_code", "visited_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
+    grid_code: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    position: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False)
+    )
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    # ["person:12:name", "tag:40", ...] and [{"entity", "id", "field", "old", "new"}, ...]
+    confirmed: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    corrected: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    note: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class Person(Base):
