@@ -34,6 +34,7 @@ from gridgov.errors import FieldError, OutOfScope
 from gridgov.i18n import t
 from gridgov.incidents.errors import Forbidden, IncidentNotFound, OutsideGrids
 from gridgov.incidents.lifecycle import TransitionNotAllowed
+from gridgov.register.protect import SealError
 from gridgov.reports.fill import TemplateRefused
 from gridgov.sensors.ingest import BatchRefused
 from gridgov.supplies.reservations import (
@@ -350,6 +351,13 @@ async def database_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(request, 503, "error.database_unavailable", message, headers=headers)
 
 
+async def register_key_error(request: Request, exc: Exception) -> ProblemResponse:
+    """503: the register's sealed values were sealed with another key (lost or replaced).
+    The operator must restore it; the caller learns that, not a bare 500."""
+    message = t("register.key_mismatch", request_language(request), setting="GRIDGOV_REGISTER_KEY")
+    return problem(request, 503, "register.key_mismatch", message)
+
+
 async def server_error(request: Request, exc: Exception) -> ProblemResponse:
     """500: a bug; the traceback goes to the log, never to the caller."""
     return problem(request, 500, "problem.server-error", t("problem.server-error.detail"))
@@ -373,6 +381,7 @@ HANDLERS: dict[type[Exception], Callable[..., Any]] = {
     DBAPIError: database_error,
     PoolTimeout: database_error,
     PsycopgError: database_error,
+    SealError: register_key_error,
     Exception: server_error,
 }
 

@@ -96,7 +96,7 @@ def serve(
 
     from gridgov.demo import prepare_demo
     from gridgov.logs import configure_logging
-    from gridgov.register.protect import register_keys
+    from gridgov.register.protect import check_keys, register_keys
     from gridgov.users.secret import SecretKeyError, TokenSecret
 
     settings = get_settings()
@@ -111,6 +111,10 @@ def serve(
     elif demo and settings.environment == "production":
         raise fail("cli.serve.no_demo_in_production")
     with session_scope(_sessions()) as session:
+        try:
+            check_keys(session, keys)  # a lost key would add everyone again on import
+        except SecretKeyError as exc:
+            raise fail_with(exc) from exc
         changed = prepare_demo(session, geodata_dir=settings.geodata_dir, load=demo, keys=keys)
     if changed and not demo:
         typer.echo(say("cli.serve.demo_switched_off", users=", ".join(changed)))
@@ -287,7 +291,7 @@ def demo_load() -> None:
     settings = get_settings()
     if settings.environment == "production":
         raise fail("cli.demo.no_demo_in_production")
-    from gridgov.register.protect import register_keys
+    from gridgov.register.protect import check_keys, register_keys
     from gridgov.users.secret import SecretKeyError
 
     try:
@@ -295,6 +299,10 @@ def demo_load() -> None:
     except SecretKeyError as exc:
         raise fail_with(exc) from exc
     with session_scope(_sessions()) as session:
+        try:
+            check_keys(session, keys)
+        except SecretKeyError as exc:
+            raise fail_with(exc) from exc
         prepare_demo(session, geodata_dir=settings.geodata_dir, load=True, keys=keys)
     typer.echo(say("cli.demo.loaded"))
 

@@ -28,13 +28,17 @@ def _sessions():
 
 
 def _keys():
-    from gridgov.register.protect import register_keys
+    """The register's keys, refused when they do not open what the register has sealed."""
+    from gridgov.register.protect import check_keys, register_keys
     from gridgov.users.secret import SecretKeyError
 
     try:
-        return register_keys(get_settings())
+        keys = register_keys(get_settings())
+        with session_scope(_sessions()) as session:
+            check_keys(session, keys)
     except SecretKeyError as exc:
         raise fail_with(exc) from exc
+    return keys
 
 
 def _index(session: Session):

@@ -21,9 +21,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gridgov.config import Settings
-from gridgov.users.secret import load_or_create_secret
+from gridgov.register.models import Enterprise, Person
+from gridgov.users.secret import SecretKeyError, load_or_create_secret
 
 KEY_FILE = "register_key"
 NONCE_BYTES = 12
@@ -31,6 +34,11 @@ NONCE_BYTES = 12
 
 class SealError(ValueError):
     """A sealed value that this key did not seal (another key, or altered)."""
+
+
+class KeyMismatch(SecretKeyError):
+    """The register's sealed values were sealed with another key (a lost or replaced key):
+    reading them fails and imports would no longer match anyone, so nothing may go on."""
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -93,6 +101,29 @@ def register_keys(settings: Settings) -> RegisterKeys:
     return RegisterKeys.from_secret(
         load_or_create_secret(settings.data_dir, KEY_FILE, "GRIDGOV_REGISTER_KEY")
     )
+
+
+def check_keys(
+    session: Session, keys: RegisterKeys, *, setting: str = "GRIDGOV_REGISTER_KEY"
+) -> None:
+    """Refuse (KeyMismatch) a key that does not open the register's sealed values.
+
+    One sealed ID number and one sealed phone are tried: a key made afresh after the old one
+    was lost would otherwise hash every ID number differently, so the next department list
+    would match nobody and add everyone again."""
+    samples = (
+        (Person.id_sealed, "id_number"),
+        (Person.phone_sealed, "phone"),
+        (Enterprise.phone_sealed, "phone"),
+    )
+    for column, name in samples:
+        sealed = session.scalar(select(column).where(column.is_not(None)).limit(1))
+        if sealed is None:
+            continue
+        try:
+            keys.open(sealed, field=name)
+        except SealError as exc:
+            raise KeyMismatch("register.key_mismatch", setting=setting) from exc
 
 
 def key_path(data_dir: Path) -> Path:
