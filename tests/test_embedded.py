@@ -6,6 +6,7 @@ import os
 import pwd
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import psycopg
@@ -70,3 +71,28 @@ def test_db_start_refuses_when_an_external_server_is_configured(monkeypatch):
         get_settings.cache_clear()
     assert result.exit_code == 1
     assert "GRIDGOV_DATABASE_URL" in result.output
+
+
+def test_watchdogs_of_several_workers_restart_a_dead_cluster_once(private_data_dir):
+    """Every API worker runs a watchdog; when the server dies they all try to start it at
+    the same moment. One starts it, the others wait for it and find it running."""
+    cluster = cluster_for(private_data_dir)
+    cluster.start()
+    cluster.stop()
+    ready = threading.Barrier(3)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        ready.wait()
+        try:
+            cluster.start()
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    workers = [threading.Thread(target=start) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    assert cluster.is_running()

@@ -8,6 +8,7 @@ can reach it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pwd
@@ -186,21 +187,31 @@ class EmbeddedCluster:
             conf_path.write_text(conf_path.read_text() + conf)
 
     def start(self) -> str:
-        """Initialise if needed, start if not running, make sure the database exists."""
-        if not self.is_initialised():
-            self.initialise()
-        self._prepare_folder(self.socket_dir)
-        # Not `pg_ctl status`: it takes a killed server that is not reaped yet for a live one.
-        if not self.postmaster_alive():
-            bindir = postgres_bindir()
-            result = self._run(
-                bindir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.pgdata, "-l", self.logfile
-            )
-            if result.returncode != 0:
-                tail = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
-                raise EmbeddedClusterError(f"pg_ctl start failed: {result.stderr.strip()}\n{tail}")
-        self._ensure_database()
+        """Initialise if needed, start if not running, make sure the database exists.
+
+        One process at a time (an exclusive lock on a file beside the cluster): the API's
+        workers each run a watchdog, and when the server dies they all see it at once; the
+        first starts it, the others wait and then find it running."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "start.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.is_initialised():
+                self.initialise()
+            self._prepare_folder(self.socket_dir)
+            # Not `pg_ctl status`: it takes a killed server not reaped yet for a live one.
+            if not self.postmaster_alive():
+                self._pg_ctl_start()
+            self._ensure_database()
         return self.url
+
+    def _pg_ctl_start(self) -> None:
+        bindir = postgres_bindir()
+        result = self._run(
+            bindir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.pgdata, "-l", self.logfile
+        )
+        if result.returncode != 0:
+            tail = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
+            raise EmbeddedClusterError(f"pg_ctl start failed: {result.stderr.strip()}\n{tail}")
 
     def stop(self) -> bool:
         """Stop the server if it runs; return whether it was running."""
