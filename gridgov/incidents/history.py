@@ -9,7 +9,6 @@ four-quadrant evaluation reads history exactly as it reads live work.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from itertools import pairwise
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from gridgov.boundaries.classify import classify_points
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.levels import Level
+from gridgov.db.copy import copy_rows
 from gridgov.departments.models import Department
 from gridgov.i18n import Message
 from gridgov.incidents.models import Incident
@@ -335,13 +335,8 @@ EVENT_COLUMNS = ("incident_id", "at", "actor_id", "action", "from_status", "to_s
 
 def _copy_events(session: Session, events: list[dict[str, Any]]) -> None:
     """Audit rows by COPY: a history of years is hundreds of thousands of rows."""
-    raw = session.connection().connection.driver_connection
-    assert raw is not None
-    statement = f"COPY incident_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for event in events:
-            copy.write_row([json.dumps(event["details"]) if c == "details" else event[c]
-                            for c in EVENT_COLUMNS])  # fmt: skip
+    rows = ([event[c] for c in EVENT_COLUMNS] for event in events)
+    copy_rows(session, "incident_events", EVENT_COLUMNS, rows, json_columns=("details",))
 
 
 def _events(row: _Row, incident: Incident) -> list[dict[str, Any]]:

@@ -8,14 +8,18 @@ later batch or visit changed it since, and removes the rows it created.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
+from gridgov.db.copy import copy_rows, next_ids
 from gridgov.errors import FieldError
 from gridgov.register.imports import (
     CREATED,
@@ -105,13 +109,13 @@ def commit_plan(
         session.add(row)
         created[id(write.target)] = row
     session.flush()
-    changes = [
-        RegisterChange(
-            batch_id=batch.id, entity=w.entity, entity_id=created[id(w.target)].id, field=CREATED
-        )
+    changes: list[tuple[Any, ...]] = [
+        (batch.id, w.entity, created[id(w.target)].id, CREATED, None, None, None)
         for w in plan.writes
         if id(w.target) in created
     ]
+    new_tags: list[list[Any]] = []  # written by COPY after the loop, with ids taken ahead
+    people: dict[int, SimpleNamespace] = {}  # people's new values, by id
     for write in plan.writes:
         if write.conflict is not None:
             session.add(
@@ -128,22 +132,16 @@ def commit_plan(
             )
         elif write.entity == "tag" and write.field == CREATED:
             owner = created.get(id(write.owner), write.owner)
-            tag = PersonTag(
-                person_id=owner.id,
-                tag=write.target["tag"],
-                source=plan.source,
-                batch_id=batch.id,
-                recorded_by=user_id,
-            )
-            for name in ("details", "valid_from", "valid_to"):
-                apply_field(tag, "tag", name, write.target[name])
-            session.add(tag)
-            session.flush()
-            changes.append(
-                RegisterChange(batch_id=batch.id, entity="tag", entity_id=tag.id, field=CREATED)
-            )
+            target = write.target
+            new_tags.append(
+                [owner.id, target["tag"], dict(target["details"] or {}),
+                 _day(target["valid_from"]), _day(target["valid_to"]), plan.source, batch.id,
+                 now, user_id]
+            )  # fmt: skip
         elif write.field != CREATED:
             row = write.target
+            if write.entity == "person":  # written set-based after the loop
+                row = people.setdefault(row.id, _person_values(row))
             old_provenance = (
                 _tag_provenance(row)
                 if write.entity == "tag"
@@ -156,19 +154,58 @@ def commit_plan(
             else:
                 _set_provenance(row, write.field, entry)
             changes.append(
-                RegisterChange(
-                    batch_id=batch.id,
-                    entity=write.entity,
-                    entity_id=row.id,
-                    field=write.field,
-                    old=write.old,
-                    new=write.new,
-                    old_provenance=old_provenance,
-                )
+                (batch.id, write.entity, row.id, write.field, write.old, write.new, old_provenance)
             )
-    session.add_all(changes)
+    _update_people(session, people.values())
+    tag_ids = next_ids(session, "person_tags", len(new_tags))
+    copy_rows(session, "person_tags", ("id", *TAG_COLUMNS),
+              ([tag_id, *tag] for tag_id, tag in zip(tag_ids, new_tags, strict=True)),
+              json_columns=("details",))  # fmt: skip
+    changes += [(batch.id, "tag", tag_id, CREATED, None, None, None) for tag_id in tag_ids]
+    copy_rows(session, "register_changes", CHANGE_COLUMNS, changes,
+              json_columns=("old", "new", "old_provenance"))  # fmt: skip
     session.flush()
     return batch
+
+
+PERSON_COLUMNS = ("name", "id_hash", "id_sealed", "sex", "birth_date", "phone_sealed",
+                  "household_id", "relation", "address", "provenance")  # fmt: skip
+
+
+def _person_values(person: Person) -> SimpleNamespace:
+    """A person's columns, to change apart from the ORM row (see ``_update_people``)."""
+    return SimpleNamespace(id=person.id, **{c: getattr(person, c) for c in PERSON_COLUMNS})
+
+
+def _update_people(session: Session, people: Iterable[SimpleNamespace]) -> None:
+    """Write the people's new values in one statement (COPY into a scratch table, then one
+    UPDATE): a department's list changes tens of thousands of people at once, one UPDATE each
+    costs most of an import. Their ORM rows are expired, so they read the new values."""
+    people = list(people)
+    if not people:
+        return
+    session.flush()
+    session.execute(text("DROP TABLE IF EXISTS people_update"))
+    columns = ", ".join(PERSON_COLUMNS)
+    session.execute(
+        text(f"CREATE TEMP TABLE people_update ON COMMIT DROP AS SELECT id, {columns}"
+             " FROM people WITH NO DATA")
+    )  # fmt: skip
+    rows = ([p.id, *(getattr(p, c) for c in PERSON_COLUMNS)] for p in people)
+    copy_rows(session, "people_update", ("id", *PERSON_COLUMNS), rows, json_columns=("provenance",))
+    assignments = ", ".join(f"{c} = u.{c}" for c in PERSON_COLUMNS)
+    session.execute(
+        text(f"UPDATE people p SET {assignments} FROM people_update u WHERE p.id = u.id")
+    )
+    for person in people:
+        loaded = session.identity_map.get(identity_key(Person, person.id))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+TAG_COLUMNS = ("person_id", "tag", "details", "valid_from", "valid_to", "source", "batch_id",
+               "recorded_at", "recorded_by")  # fmt: skip
+CHANGE_COLUMNS = ("batch_id", "entity", "entity_id", "field", "old", "new", "old_provenance")
 
 
 _TAG_PROVENANCE = (
