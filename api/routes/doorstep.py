@@ -112,6 +112,14 @@ class SettledOut(BaseModel):
     changed: list[int]
 
 
+class TagKindOut(BaseModel):
+    """A tag people may carry (geodata/register/tags.csv), named in the caller's language."""
+
+    key: str
+    name: str
+    details: list[str]
+
+
 def _keys(request: Request) -> RegisterKeys:
     keys: RegisterKeys = request.app.state.register_keys
     return keys
@@ -170,6 +178,19 @@ def post_visit(
         ],
         changed=list(recorded.changed_households),
     )
+
+
+@router.get("/tags", summary="The tags people may carry, with the details each takes")
+def tag_kinds(request: Request, user: UserDep, lang: LangDep) -> list[TagKindOut]:
+    """The city's tag configuration (no person in it)."""
+    require(user, Action.REGISTER, lang)
+    kinds = load_tags(tags_file(request.app.state.settings.geodata_dir)).values()
+    return [
+        TagKindOut(
+            key=k.key, name=k.name_zh if lang == "zh" else k.name_en, details=list(k.details)
+        )
+        for k in kinds
+    ]
 
 
 def _conflict(view: ConflictView) -> ConflictOut:
