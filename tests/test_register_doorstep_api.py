@@ -116,6 +116,7 @@ def test_only_the_grid_head_records_a_visit(api, session, register, username):  
         ({"corrected": [{"entity": "person", "id": 2**64, "field": "name"}]}, "corrected.0.id"),
         ({"corrected": [{"entity": "car", "id": 1, "field": "name"}]}, "corrected.0.entity"),
         ({"lon": 200}, "lon"),
+        ({"lat": None}, "lat"),
     ],
 )
 def test_bad_visits_are_problems_naming_the_field(api, session, register, given, field):  # noqa: F811

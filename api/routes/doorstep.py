@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from api.deps import LangDep, SessionDep
 from api.params import INT8_MAX, BigId
 from api.security import UserDep, app_now, require
+from gridgov.errors import FieldError
 from gridgov.register.conflicts import ConflictView, open_conflicts, settle_conflict
 from gridgov.register.doorstep import (
     MAX_CLIENT_ID,
@@ -142,6 +143,8 @@ def post_visit(
     settings = request.app.state.settings
     city = ZoneInfo(settings.timezone)
     visited_at = body.visited_at if body.visited_at.tzinfo else body.visited_at.replace(tzinfo=city)
+    if (body.lon is None) != (body.lat is None):
+        raise FieldError("lat" if body.lat is None else "lon", "register.visit.position")
     position = (body.lon, body.lat) if body.lon is not None and body.lat is not None else None
     recorded = record_visit(
         session,
