@@ -315,3 +315,40 @@ def test_visit_dates_are_the_city_days(session, register):  # noqa: F811
           corrections=[Correction("tag", child, "left_behind_child", {})])  # fmt: skip
     tag = session.scalar(select(PersonTag).where(PersonTag.person_id == child))
     assert tag is not None and tag.valid_from == date(2026, 12, 5)
+
+
+def test_a_tag_confirmed_on_a_visit_conflicts_with_an_older_list(session, register, tmp_path):  # noqa: F811
+    old = person_id(session, OLD)
+    reader = head(session)
+    visit(session, reader, household_of(session, OLD), confirmed=[f"tag:{old}:allowance"])
+    path = allowance_list(
+        tmp_path / "rural.csv",
+        [
+            [
+                "王建国",
+                OLD,
+                "男",
+                "1940-03-12",
+                "青柳路1号1栋1单元101室",
+                "农村低保",
+                "2022-01-01",
+                "",
+            ]
+        ],
+    )
+    batch = import_register(
+        session, keys=KEYS, path=path, columns_path=ALLOWANCE_COLUMNS, source="民政局",
+        geodata_dir=GEODATA, today=TODAY, now=NOW, commit=True,
+    ).batch  # fmt: skip
+    [listed] = open_conflicts(session, reader=reader, keys=KEYS, grid_code=HEAD_GRID)
+    assert (listed.entity, listed.field, listed.current, listed.proposed, listed.person_id) == (
+        "tag", "details", "kind=urban", "kind=rural", old
+    )  # fmt: skip
+    settle_conflict(session, reader=reader, conflict_id=listed.id, decision="take", now=NOW)
+    tag = session.scalar(
+        select(PersonTag).where(PersonTag.person_id == old, PersonTag.tag == "allowance")
+    )
+    assert tag is not None and batch is not None
+    assert (tag.details, tag.source, tag.batch_id, tag.confirmed_by) == (
+        {"kind": "rural"}, "民政局", batch.id, reader.user_id
+    )  # fmt: skip

@@ -199,3 +199,12 @@ def test_conflicts_are_listed_and_settled(api, session, register, tmp_path: Path
         )
         assert missing.status_code == 422
         assert missing.headers["content-type"].startswith(PROBLEM)
+
+
+def test_the_tags_are_named_in_the_callers_language(api, session):
+    headers = auth(session, "gridhead")
+    zh = {k["key"]: k for k in api.get("/api/v1/register/tags", headers=headers).json()}
+    assert zh["allowance"]["name"] == "低保" and zh["disability"]["details"] == ["kind", "grade"]
+    en = api.get("/api/v1/register/tags", headers=headers | {"Accept-Language": "en"}).json()
+    assert {k["key"]: k["name"] for k in en}["allowance"] == "minimum living allowance"
+    assert api.get("/api/v1/register/tags").status_code == 401
