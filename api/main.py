@@ -25,6 +25,7 @@ from api.routes import (
     auth,
     boundaries,
     departments,
+    doorstep,
     evaluation,
     incidents,
     maps,
@@ -209,6 +210,7 @@ def create_app(
     app.include_router(monitoring.router)
     app.include_router(notifications.router)
     app.include_router(visits.router)
+    app.include_router(doorstep.router)  # before register's /{kind}
     app.include_router(register.router)
     app.include_router(reports.router)
 

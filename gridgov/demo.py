@@ -64,6 +64,10 @@ DEMO_ACCOUNTS = (
     DemoAccount("handler_cg", "乐银街道城市管理办公室", "handler", department_code="990105009-CG"),
     DemoAccount("handler_dcg", "南湾区城市管理局", "handler", department_code="990105-CG"),
     DemoAccount("handler_ccg", "示范市城市管理局", "handler", department_code="990100-CG"),
+    # The register's departments, city-wide as their lists are: 民政 reads the allowance,
+    # special-care and living-alone tags and their people, 残联 disability (docs/PRIVACY.md).
+    DemoAccount("handler_mz", "示范市民政局", "handler", department_code="990100-MZ"),
+    DemoAccount("handler_cl", "示范市残疾人联合会", "handler", department_code="990100-CL"),
     DemoAccount("gridhead", "青柳社区第7网格 网格长", "grid_head", grid_code="990105009003007"),
     DemoAccount("emergency", "市应急救援队", "emergency", area_code="990100"),
 )

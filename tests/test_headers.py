@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import auth
 
-PAGES = ["/map", "/report", "/supplies", "/visits", "/login", "/incidents/1", "/docs"]
+PAGES = ["/map", "/report", "/doorstep", "/supplies", "/visits", "/login", "/incidents/1", "/docs"]
 
 
 def policy(answer) -> dict[str, str]:

@@ -43,7 +43,8 @@ def page_config(html: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    "path", ["/map", "/report", "/supplies", "/visits", "/reports", "/login", "/incidents/1"]
+    "path",
+    ["/map", "/report", "/doorstep", "/supplies", "/visits", "/reports", "/login", "/incidents/1"],
 )
 def test_pages_are_chinese_by_default_whatever_the_browser_says(client, path):
     response = client.get(path, headers={"Accept-Language": "en-US,en"})

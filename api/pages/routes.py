@@ -125,6 +125,11 @@ def report_page(request: Request) -> Response:
     return _page(request, "report.html", "web.report.title")
 
 
+@router.get("/doorstep")
+def doorstep_page(request: Request) -> Response:
+    return _page(request, "doorstep.html", "web.doorstep.title")
+
+
 @router.get("/supplies")
 def supplies_page(request: Request) -> Response:
     return _page(request, "supplies.html", "web.supplies.title")

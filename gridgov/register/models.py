@@ -130,7 +130,8 @@ class HouseholdVisit(Base):
         Geometry("POINT", srid=4326, spatial_index=False)
     )
     accuracy_m: Mapped[float | None] = mapped_column(Float)
-    # ["person:12:name", "tag:40", ...] and [{"entity", "id", "field", "old", "new"}, ...]
+    # ["person:12:name", "tag:12:allowance", "house:5:use"] and
+    # [{"entity", "id", "field", "old", "new"}, ...] (gridgov/register/doorstep.py)
     confirmed: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     corrected: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     note: Mapped[str] = mapped_column(Text, server_default="")

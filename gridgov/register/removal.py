@@ -2,8 +2,8 @@
 
 Name, ID number (hash and sealed value), phone and address are erased, the birth date is
 cut to the first of January of its year (age bands stay right to the year), and so is every
-trace of them in import history and conflicts (old and new values, provenance). Sex, the
-household, the relation and the tags remain, so a grid's counts do not change; the access
+trace of them in import history, conflicts and visits (old and new values, provenance). Sex,
+the household, the relation and the tags remain, so a grid's counts do not change; the access
 log keeps the record number and who read it, never a personal field.
 """
 
@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gridgov.errors import FieldError
+from gridgov.register.doorstep import forget_person
 from gridgov.register.models import Person, PersonTag, RegisterChange, RegisterConflict
 
 
@@ -41,4 +42,5 @@ def remove_person(session: Session, *, person_id: int, user_id: int | None, now:
                 RegisterConflict.entity == entity, RegisterConflict.entity_id.in_(ids)
             )
         )
+    forget_person(session, person_id=person_id)
     session.flush()
