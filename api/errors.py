@@ -386,6 +386,17 @@ HANDLERS: dict[type[Exception], Callable[..., Any]] = {
 }
 
 
+async def problem_for(request: Request, exc: Exception) -> ProblemResponse:
+    """The problem the installed handlers answer for ``exc`` (for an answer already
+    streaming, which can no longer raise)."""
+    for kind in type(exc).__mro__:
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            answer: ProblemResponse = await handler(request, exc)
+            return answer
+    return await server_error(request, exc)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers and declare the problem shape in the OpenAPI document."""
     for error, handler in HANDLERS.items():

@@ -343,7 +343,7 @@ def test_a_refused_template_names_every_cell_and_leaves_the_workbook_alone(sessi
     assert found == {
         ("B2", "reports.unknown_indicator"),
         ("C3", "reports.measure_required"),
-        ("A5", "reports.roster_unavailable"),
+        ("A5", "reports.roster_needs_reader"),  # a roster names people: a reader is needed
         ("C7", "reports.field_outside_roster"),
     }
     assert book.active["A1"].value == "{{上报事件数}}"  # nothing was filled
@@ -352,13 +352,19 @@ def test_a_refused_template_names_every_cell_and_leaves_the_workbook_alone(sessi
     assert "上报事件数" in unknown.reason("zh")
 
 
-def test_only_a_grid_head_in_their_own_grid_sees_small_counts_of_people(session):
-    from gridgov.reports.service import may_see_people
-    from gridgov.users.roles import Actor, Role
+def test_small_counts_of_people_show_to_whom_the_register_lets_read_everyone_there(session):
+    from gridgov.register.access import Reader
+    from gridgov.reports.service import may_see_people, place_where
 
-    grid = find_place(session, code="990105009003007")
-    head = Actor(user_id=1, role=Role.GRID_HEAD, grid_code="990105009003007")
-    other = Actor(user_id=2, role=Role.GRID_HEAD, grid_code="990105009003006")
+    grid = place_where(session, find_place(session, code="990105009003007"))
+    home = place_where(session, find_place(session, code=HOME))
+    head = Reader(1, "grid_head", grid_code="990105009003007")
+    other = Reader(2, "grid_head", grid_code="990105009003006")
     assert may_see_people(head, grid) and not may_see_people(other, grid)
-    assert not may_see_people(Actor(user_id=3, role=Role.ADMIN), grid)
-    assert not may_see_people(head, find_place(session, code=HOME))
+    assert not may_see_people(Reader(3, "admin"), grid)
+    assert not may_see_people(Reader(3, "operator", area_code="990100"), home)
+    assert not may_see_people(head, home)
+    police = Reader(4, "handler", "GA", "990105")  # public security reads its area's people
+    assert may_see_people(police, home) and may_see_people(police, grid)
+    civil = Reader(5, "handler", "MZ", "990105")  # civil affairs: tagged people only
+    assert not may_see_people(civil, home)

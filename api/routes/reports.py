@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
 
 from api.deps import LangDep, SessionDep
-from api.security import UserDep, app_now
+from api.progress import NDJSON, progress_stream
+from api.security import UserDep, app_now, oauth2_scheme, user_for_token
 from gridgov.errors import FieldError
 from gridgov.i18n import t
-from gridgov.reports.grid_heads import grid_head_month, grid_heads_csv
+from gridgov.reports.grid_heads import grid_head_month, grid_heads_csv, red_level
 from gridgov.reports.indicators import month_period
 from gridgov.reports.service import fill_report, shipped_template, shipped_templates
 
@@ -69,14 +73,84 @@ def fill(
         geodata_dir=settings.geodata_dir,
         timezone=settings.timezone,
         actor=user.actor(),
+        keys=request.app.state.register_keys,
+        template_name=name,
         lang=lang,
         today=settings.today(),
         now=app_now(request.app),
     )
-    stem = name.removesuffix(".xlsx")
-    filename = f"{stem}_{area}_{period}.xlsx"
+    filename = _filename(name, area, period)
     disposition = f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"
     return Response(filled, media_type=XLSX, headers={"Content-Disposition": disposition})
+
+
+def _filename(name: str, area: str, period: str) -> str:
+    return f"{name.removesuffix('.xlsx')}_{area}_{period}.xlsx"
+
+
+@router.post(
+    "/fill/progress",
+    summary="Fill a template, streaming its progress",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+            "description": 'Lines {"done", "total"}, then {"file" (base64), "filename", '
+            '"media_type"} or {"problem"}',
+        }
+    },
+)
+async def fill_with_progress(
+    request: Request,
+    lang: LangDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    area: Annotated[str, Form(min_length=1, max_length=32, description="Area or grid code")],
+    period: Annotated[str, Form(pattern=MONTH, description="YYYY-MM")],
+    template: Annotated[UploadFile | None, File(description="The XLSX form")] = None,
+    template_name: Annotated[
+        str | None, Form(max_length=200, description="Or one of GET /templates")
+    ] = None,
+) -> StreamingResponse:
+    """As POST /fill, for a long form: its progress as NDJSON lines while it fills (at most
+    one a percent), then the filled file in base64. Refusals found before the fill starts
+    are the usual problems (401, 403, 422); one found later is the stream's last line."""
+    settings = request.app.state.settings
+    if template is not None:
+        data = await template.read(MAX_TEMPLATE_BYTES + 1)
+        if len(data) > MAX_TEMPLATE_BYTES:
+            message = t("reports.template_too_large", lang, limit=MAX_TEMPLATE_BYTES)
+            raise HTTPException(413, {"message": message, "code": "reports.template_too_large"})
+        name, uploaded = template.filename or "report.xlsx", True
+    elif template_name:
+        data, name, uploaded = b"", template_name, False
+    else:
+        raise FieldError("template", "reports.template_missing")
+
+    def work(session: Session, progress: Callable[[int, int], None]) -> dict[str, Any]:
+        user = user_for_token(request, session, token, lang)
+        source = data if uploaded else shipped_template(settings.geodata_dir, name)
+        filled = fill_report(
+            session,
+            data=source,
+            area=area,
+            period=period,
+            geodata_dir=settings.geodata_dir,
+            timezone=settings.timezone,
+            actor=user.actor(),
+            keys=request.app.state.register_keys,
+            template_name=name,
+            lang=lang,
+            today=settings.today(),
+            now=app_now(request.app),
+            progress=progress,
+        )
+        return {
+            "file": base64.b64encode(filled).decode(),
+            "filename": _filename(name, area, period),
+            "media_type": XLSX,
+        }
+
+    return await progress_stream(request, work)
 
 
 @router.get(
@@ -94,10 +168,12 @@ def grid_heads(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Per grid head the caller may read: reports made and confirmed valid, incidents in the
-    grid and those resolved within their deadline."""
+    grid and those resolved within their deadline, households visited, red households due
+    and visited on time; ``patrol_coverage`` is null until patrol tracks are recorded."""
     settings = request.app.state.settings
     period = month_period(month, timezone=settings.timezone, now=app_now(request.app))
-    rows = grid_head_month(session, period=period, actor=user.actor())
+    red = red_level(settings.geodata_dir)
+    rows = grid_head_month(session, period=period, actor=user.actor(), red=red)
     if format == "csv":
         return Response(
             grid_heads_csv(rows),

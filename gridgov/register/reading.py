@@ -234,6 +234,50 @@ def person_record(
     return view
 
 
+def people_shown(
+    session: Session,
+    *,
+    reader: Reader,
+    keys: RegisterKeys,
+    person_ids: Sequence[int],
+    reason: str,
+    today: date,
+) -> list[tuple[PersonView, House | None]]:
+    """Several people's records (a roster), in the order given, with their houses; one
+    access-log row per person shown. All or nothing: OutOfScope counting the people the
+    reader may not read, before anything is shown or logged (the caller commits)."""
+    reason = reason.strip()[:MAX_REASON]
+    if not reason:
+        raise FieldError("reason", "register.reason")
+    rows = session.execute(
+        select(Person, House)
+        .outerjoin(Household, Household.id == Person.household_id)
+        .outerjoin(House, House.id == Household.house_id)
+        .where(Person.id.in_(list(person_ids)), Person.removed_at.is_(None))
+    ).all()
+    found = {person.id: (person, house) for person, house in rows}
+    tags = _tags_of(session, found)
+    hidden = len(set(person_ids)) - len(found)  # removed meanwhile: not shown either
+    for person, house in found.values():
+        if not may_read(reader, PEOPLE, _where(house), [t.tag for t in tags.get(person.id, [])]):
+            hidden += 1
+    if hidden:
+        raise OutOfScope("scope.register_people", hidden=hidden, total=len(set(person_ids)))
+    shown_rows: list[tuple[PersonView, House | None]] = []
+    for person_id in person_ids:
+        person, house = found[person_id]
+        view = _view(person, tags.get(person.id, []), reader, _where(house), keys, today)
+        shown = ["people", *(f"tag:{t.tag}" for t in view.tags)]
+        shown += [ID_NUMBER] if view.id_number_clear else []
+        shown += [PHONE] if view.phone_clear else []
+        session.add(
+            RegisterAccess(user_id=reader.user_id, person_id=person.id, reason=reason, shown=shown)
+        )
+        shown_rows.append((view, house))
+    session.flush()
+    return shown_rows
+
+
 def reach_filter(reader: Reader, model: Any, what: str) -> ColumnElement[bool]:
     """The rows of a placed table that ``reader`` may read ``what`` of, as SQL."""
     reach = reach_of(reader, what)

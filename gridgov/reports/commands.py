@@ -36,15 +36,23 @@ def fill_command(
     area: Annotated[str, typer.Option(help="cli.report.fill.area")],
     period: Annotated[str, typer.Option(help="cli.report.month")],
     output: Annotated[Path, typer.Option("--output", "-o", help="cli.report.fill.output")],
+    as_user: Annotated[str | None, typer.Option("--as", help="cli.report.fill.as")] = None,
 ) -> None:
-    """Fill TEMPLATE.xlsx for an area and a month; nothing is written if any cell fails."""
+    """Fill TEMPLATE.xlsx for an area and a month; nothing is written if any cell fails.
+    With ``--as USERNAME`` the fill is that user's: their scope, and rosters as the
+    register's read table lets them read people, each person shown written to the access
+    log."""
     lang = language()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from sqlalchemy import select
 
     from gridgov.db import session_scope
+    from gridgov.errors import OutOfScope
+    from gridgov.register.protect import register_keys
     from gridgov.reports.fill import TemplateRefused
     from gridgov.reports.service import fill_report
     from gridgov.runtime import session_factory
+    from gridgov.users.models import User
 
     settings = get_settings()
     try:
@@ -61,6 +69,12 @@ def fill_command(
     task = bar.add_task("fill", total=None)
     try:
         with bar, session_scope(session_factory(settings)) as session:
+            actor = None
+            if as_user is not None:
+                user = session.scalar(select(User).where(User.username == as_user))
+                if user is None or not user.is_active:
+                    raise FieldError("as", "reports.unknown_user", name=as_user)
+                actor = user.actor()
             filled = fill_report(
                 session,
                 data=data,
@@ -68,17 +82,22 @@ def fill_command(
                 period=period,
                 geodata_dir=settings.geodata_dir,
                 timezone=settings.timezone,
+                actor=actor,
+                keys=register_keys(settings) if actor is not None else None,
+                template_name=template.name,
                 lang=lang,
                 today=settings.today(),
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
-            session.rollback()  # a fill reads only
+            # Committed on leaving: a roster's access-log rows (a fill writes nothing else).
     except TemplateRefused as exc:
         for problem in exc.problems:
             typer.echo(f"  {problem.sheet}!{problem.cell}: {problem.reason(lang)}", err=True)
         raise fail_text(f"{template}: {exc.reason(lang)}") from exc
     except FieldError as exc:
         raise fail("error.field", field=exc.field, reason=exc.reason(lang)) from exc
+    except OutOfScope as exc:
+        raise fail_text(exc.reason(lang)) from exc
     try:
         write_atomically(output, filled)
     except OSError as exc:
@@ -94,7 +113,7 @@ def grid_heads_command(
     """Grid heads' month: reports made and confirmed valid, incidents of the grid on time."""
     lang = language()
     from gridgov.db import session_scope
-    from gridgov.reports.grid_heads import COLUMNS, grid_head_month, grid_heads_csv
+    from gridgov.reports.grid_heads import COLUMNS, grid_head_month, grid_heads_csv, red_level
     from gridgov.reports.indicators import month_period
     from gridgov.runtime import session_factory
 
@@ -104,13 +123,13 @@ def grid_heads_command(
     except FieldError as exc:
         raise fail("error.field", field="month", reason=exc.reason(lang)) from exc
     with session_scope(session_factory(settings)) as session:
-        rows = grid_head_month(session, period=period)
+        rows = grid_head_month(session, period=period, red=red_level(settings.geodata_dir))
         session.rollback()  # reads only
     if csv:
         typer.echo(grid_heads_csv(rows), nl=False)
         return
     heads = [t(f"reports.grid_heads.{c}", lang) for c in COLUMNS]
-    table = [heads, *([str(v) for v in r.row().values()] for r in rows)]
+    table = [heads, *(["" if v is None else str(v) for v in r.row().values()] for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(heads))]
     for line in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))

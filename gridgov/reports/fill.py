@@ -13,7 +13,10 @@ What a template may hold (docs/REPORTS.md has examples):
   The row is repeated once per member (the marker becomes the member's name); its figures
   are narrowed to the member; an empty cell of the row whose column header (up to three
   rows above) names an indicator is filled too.
-  ``{{each person: age >= 80}}`` is a roster: one row per person (the register's sources).
+  ``{{each person: age >= 80}}`` (or ``{{each household: tier = red}}``) is a roster: one
+  row per person (household) matching the conditions, numbered in the marker's cell, its
+  columns the ``field``/``key`` indicators placed in the row or named by the headers above
+  it (gridgov.reports.rosters: the register's read table decides, its access log records).
 - A cell naming an indicator, outside the headers of a pattern row, with an empty cell on
   its right: the figure goes into that cell (``总人口（人）`` | ``____``).
 
@@ -54,8 +57,18 @@ from gridgov.reports.indicators import (
     places_at,
     sub_places,
 )
+from gridgov.reports.rosters import (
+    ROSTERS,
+    RosterReader,
+    RosterRow,
+    check_roster,
+    field_path,
+    field_value,
+    known_field,
+    roster_rows,
+)
 from gridgov.reports.rows import repeat_row
-from gridgov.reports.sources import PERSONAL, Period, Place
+from gridgov.reports.sources import Period, Place
 from gridgov.responsibilities.models import Category
 
 PLACEHOLDER = re.compile(r"\{\{\s*(.+?)\s*\}\}")
@@ -103,9 +116,10 @@ class TemplateUnreadable(FieldError):
 class Member:
     """One row of a pattern: a label, and the place or conditions that narrow its figures."""
 
-    label: str
+    label: str | int
     conditions: tuple[Condition, ...] = ()
     place: Place | None = None
+    row: RosterRow | None = None  # a roster's person (or household)
 
 
 @dataclass
@@ -142,8 +156,8 @@ class FillContext:
     lang: str = "zh"
     today: date | None = None
     may_see_people: bool = False
-    # Called once per roster filled with (source, record ids): the register's access log.
-    roster_access: Callable[[str, Sequence[object]], None] | None = None
+    # Who fills rosters (None: no roster can be filled, e.g. the command line without --as).
+    roster: RosterReader | None = None
 
 
 Progress = Callable[[int, int], None]
@@ -258,7 +272,14 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
             elif cell.value is None:
                 header = _header(sheet, merged, pattern.row, cell.column)
                 indicator = vocabulary.find(header) if header else None
-                if indicator is not None and indicator.kind in ("count", "sum", "mean"):
+                if (
+                    indicator is not None
+                    and indicator.kind in ("field", "key")
+                    and pattern.dimension in ROSTERS
+                    and indicator.definition.startswith("field(")
+                ):
+                    pattern.fields[cell.column] = indicator
+                elif indicator is not None and indicator.kind in ("count", "sum", "mean"):
                     made = definition(cell, indicator.code)
                     if made is not None:
                         pattern.cells[cell.column] = made
@@ -267,6 +288,16 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
         problems.append(
             CellProblem(sheet.title, coordinate, indicator.name_zh, "reports.field_outside_roster")
         )
+    for pattern in plan.patterns:
+        for column, indicator in pattern.fields.items():
+            coordinate = sheet.cell(pattern.row, column).coordinate
+            if pattern.dimension not in ROSTERS:
+                key = "reports.field_outside_roster"
+            elif not known_field(field_path(indicator.definition)):
+                key = "reports.unknown_roster_field"
+            else:
+                continue
+            problems.append(CellProblem(sheet.title, coordinate, indicator.name_zh, key))
     for line in sheet.iter_rows():
         for cell in line:
             text = _cell_text(cell)
@@ -340,10 +371,17 @@ def members_of(session: Session, pattern: Pattern, context: FillContext) -> list
         return [Member(t("status." + s, lang), (Condition("status", "=", (s,)),)) for s in chosen]
     if pattern.dimension == "age_band":
         return _age_bands(argument, lang)
-    if pattern.dimension in PERSONAL:
-        # Rosters name people: they wait for the register's read table and access log
-        # (``FillContext.roster_access``), which this build does not hold yet.
-        raise IndicatorError(pattern.dimension, "reports.roster_unavailable")
+    if pattern.dimension in ROSTERS:
+        rows = roster_rows(
+            session,
+            dimension=pattern.dimension,
+            argument=argument,
+            place=context.place,
+            period=context.period,
+            roster=context.roster,
+            limit=MAX_ROWS,
+        )
+        return [Member(number, row=row) for number, row in enumerate(rows, start=1)]
     values = [v.strip() for v in argument.split(",") if v.strip()]
     return [Member(v, (Condition(pattern.dimension, "=", (v,)),)) for v in values]
 
@@ -382,7 +420,10 @@ def fill_workbook(
     for plan in plans:
         for pattern in plan.patterns:
             try:
-                pattern.members = members_of(session, pattern, context)
+                if pattern.dimension in ROSTERS:
+                    check_roster(pattern.dimension, pattern.argument, context.roster)
+                else:
+                    pattern.members = members_of(session, pattern, context)
             except IndicatorError as exc:
                 problems.append(
                     CellProblem(
@@ -391,6 +432,7 @@ def fill_workbook(
                         exc.name,
                         exc.key,
                         tuple(exc.suggested),
+                        exc.params,
                     )
                 )
             if len(pattern.members) > MAX_ROWS:
@@ -405,6 +447,16 @@ def fill_workbook(
                 )
     if problems:
         raise TemplateRefused(problems)
+    # Rosters are read last: a refused template shows (and logs) nobody.
+    for plan in plans:
+        for pattern in plan.patterns:
+            if pattern.dimension in ROSTERS:
+                try:
+                    pattern.members = members_of(session, pattern, context)
+                except IndicatorError as exc:
+                    cell = pattern.marker.coordinate
+                    problem = CellProblem(plan.sheet.title, cell, exc.name, exc.key, (), exc.params)
+                    raise TemplateRefused([problem]) from exc
     total = sum(len(p.figures) for p in plans) + sum(
         len(pattern.cells) * max(len(pattern.members), 1) for p in plans for pattern in p.patterns
     )
@@ -415,6 +467,8 @@ def fill_workbook(
         done += count
         if progress is not None:
             progress(done, total)
+
+    step(0)  # the plan is understood: the total is known before the first figure
 
     values: dict[tuple[str, str], Value] = {}
     for plan in plans:
@@ -501,7 +555,7 @@ def _write(plan: SheetPlan, values: dict[tuple[str, str], Value], context: FillC
         members = pattern.members
         if not members:
             pattern.marker.value = None
-            for column in pattern.cells:
+            for column in [*pattern.cells, *pattern.fields]:
                 sheet.cell(pattern.row, column).value = None
             continue
         repeat_row(sheet, pattern.row, len(members) - 1)
@@ -510,6 +564,18 @@ def _write(plan: SheetPlan, values: dict[tuple[str, str], Value], context: FillC
             sheet.cell(row, pattern.marker.column).value = member.label
             for column in pattern.cells:
                 sheet.cell(row, column).value = _cell_value(row_values.get(column))
+            roster = context.roster
+            for column, indicator in pattern.fields.items():
+                sheet.cell(row, column).value = (
+                    field_value(
+                        field_path(indicator.definition),
+                        member.row,
+                        lang=context.lang,
+                        tag_names=roster.tag_names if roster else {},
+                    )
+                    if member.row is not None
+                    else None
+                )
 
 
 def fill_template(

@@ -2,23 +2,33 @@
 
 Per grid head (an account with the grid_head role and a grid): reports made in the month;
 of those, confirmed valid (a department accepted them as its business); incidents located in
-the grid in the month, and of those resolved within their deadline. Households visited and
-patrol coverage join once the register (issue #15) records visits.
+the grid in the month, and of those resolved within their deadline; households the grid head
+visited in the month (distinct households of their doorstep visits, ``household_visits``);
+red households of the grid whose visit fell due by the month's end, and of those the ones
+visited in the month by their due day (``tiers.visit_due``: the tier's interval after the
+visit before the month, or the day the household turned red if never visited before).
+Patrol coverage (the share of a grid's places a month of patrol tracks passed) comes from
+patrol tracks, which are not recorded yet: the column is there and empty (None) until they
+are; household visits are not patrols and do not stand in for them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.models import Area, Grid
 from gridgov.exports import csv_text
 from gridgov.incidents.models import Incident
+from gridgov.register.models import House, Household, HouseholdVisit
+from gridgov.register.tiers import TierLevel, load_levels, visit_due
 from gridgov.reports.sources import INCIDENT, Period
 from gridgov.users.models import User
 from gridgov.users.roles import Action, Actor, Target, allowed
@@ -33,6 +43,10 @@ COLUMNS = (
     "reports_valid",
     "grid_incidents",
     "grid_resolved_within_deadline",
+    "households_visited",
+    "red_households_due",
+    "red_visited_on_time",
+    "patrol_coverage",
 )
 
 
@@ -49,6 +63,10 @@ class GridHeadMonth:
     reports_valid: int
     grid_incidents: int
     grid_resolved_within_deadline: int
+    households_visited: int = 0
+    red_households_due: int = 0
+    red_visited_on_time: int = 0
+    patrol_coverage: float | None = None  # not yet available (no patrol tracks recorded)
 
     def row(self) -> dict[str, object]:
         """The figures as a CSV row."""
@@ -56,10 +74,15 @@ class GridHeadMonth:
 
 
 def grid_head_month(
-    session: Session, *, period: Period, actor: Actor | None = None
+    session: Session,
+    *,
+    period: Period,
+    actor: Actor | None = None,
+    red: TierLevel | None = None,
 ) -> list[GridHeadMonth]:
     """Every grid head's month, by grid code; with ``actor``, only the grid heads whose grid
-    the actor may read (a grid head their own, an operator their area's)."""
+    the actor may read (a grid head their own, an operator their area's). ``red`` is the red
+    tier's level (tier_levels.csv); without one, red households are not counted."""
     in_month = (Incident.reported_at >= period.start) & (Incident.reported_at < period.end)
     made = _counts(
         session.execute(
@@ -104,10 +127,28 @@ def grid_head_month(
                 .where(Grid.generation_id == generation.id)
             )
         }
-    heads = session.scalars(
-        select(User)
-        .where(User.role == "grid_head", User.grid_code.is_not(None), User.is_active)
-        .order_by(User.grid_code, User.username)
+    heads = list(
+        session.scalars(
+            select(User)
+            .where(User.role == "grid_head", User.grid_code.is_not(None), User.is_active)
+            .order_by(User.grid_code, User.username)
+        )
+    )
+    visited = _counts(
+        session.execute(
+            select(HouseholdVisit.user_id, func.count(distinct(HouseholdVisit.household_id)))
+            .where(
+                HouseholdVisit.visited_at >= period.start,
+                HouseholdVisit.visited_at < period.end,
+                HouseholdVisit.user_id.in_([h.id for h in heads]),
+            )
+            .group_by(HouseholdVisit.user_id)
+        )
+    )
+    red_due, red_on_time = (
+        red_visits(session, period=period, red=red, grids={h.grid_code or "" for h in heads})
+        if red is not None
+        else ({}, {})
     )
     rows = []
     for head in heads:
@@ -124,11 +165,57 @@ def grid_head_month(
                 reports_valid=valid.get(head.id, 0),
                 grid_incidents=in_grid.get(grid, 0),
                 grid_resolved_within_deadline=on_time.get(grid, 0),
+                households_visited=visited.get(head.id, 0),
+                red_households_due=red_due.get(grid, 0),
+                red_visited_on_time=red_on_time.get(grid, 0),
             )
         )
     if actor is None:
         return rows
     return [r for r in rows if allowed(actor, Action.READ, _target(session, r))]
+
+
+def red_visits(
+    session: Session, *, period: Period, red: TierLevel, grids: set[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per grid: red households whose visit fell due by the month's last day, and those of
+    them visited in the month on or before the day it was due. Days are the city's."""
+    zone = period.start.tzinfo
+    households = session.execute(
+        select(Household.id, House.grid_code, Household.tier_at)
+        .join(House, House.id == Household.house_id)
+        .where(Household.tier == "red", House.grid_code.in_(grids))
+    ).all()
+    visits: dict[int, list[date]] = {}
+    for household_id, at in session.execute(
+        select(HouseholdVisit.household_id, HouseholdVisit.visited_at)
+        .where(
+            HouseholdVisit.household_id.in_([h.id for h in households]),
+            HouseholdVisit.visited_at < period.end,
+        )
+        .order_by(HouseholdVisit.visited_at)
+    ):
+        visits.setdefault(household_id, []).append(at.astimezone(zone).date())
+    due_in: dict[str, int] = {}
+    on_time: dict[str, int] = {}
+    for household_id, grid_code, tier_at in households:
+        grid = grid_code or ""
+        days = visits.get(household_id, [])
+        before = [d for d in days if d < period.first_day]
+        during = [d for d in days if d >= period.first_day]
+        turned = tier_at.astimezone(zone).date() if tier_at is not None else period.first_day
+        due = visit_due(red, last_visit=before[-1] if before else None, assigned_on=turned)
+        if due is None or due > period.last_day:
+            continue
+        due_in[grid] = due_in.get(grid, 0) + 1
+        if during and during[0] <= due:
+            on_time[grid] = on_time.get(grid, 0) + 1
+    return due_in, on_time
+
+
+def red_level(geodata_dir: Path) -> TierLevel:
+    """The red tier's level from the city's tier_levels.csv."""
+    return load_levels(geodata_dir / "register" / "tier_levels.csv")["red"]
 
 
 def _counts(result: Any) -> dict[Any, int]:

@@ -306,7 +306,7 @@ def conditions_sql(
     return clauses
 
 
-def _in_place(source: Source, place: Place) -> ColumnElement[bool]:
+def in_place(source: Source, place: Place) -> ColumnElement[bool]:
     if source.by_community is not None:
         return source.by_community.in_(place.communities) if place.communities else false()
     column = source.place(place.level)
@@ -353,7 +353,7 @@ def figure(
     source = _source(definition.source)
     where = [
         source.base,
-        _in_place(source, place),
+        in_place(source, place),
         *conditions_sql(source, definition.conditions, period),
     ]
     if source.in_period is not None:

@@ -4,7 +4,9 @@ Imported only when the register's models are installed (``gridgov.reports.source
 for ``build()``); without them every one of these sources answers "not available". People
 and households lie where their house lies; enterprises, houses and things carry their own
 chain of area codes. Removed people still count (the register keeps what aggregates need).
-Tags count while valid at the end of the period.
+Tags count while valid at the end of the period. A household's tier is the one stored now
+(``households.tier``, kept by the tiering rules); "visited in period" means a doorstep visit
+(``household_visits``) in the period.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def _sources(models: Any) -> dict[str, Source]:
     _tags = models.PersonTag.__table__
     _enterprises = models.Enterprise.__table__
     _things = models.Thing.__table__
+    _visits = models.HouseholdVisit.__table__
 
     def _valid(table: Any, period: Period) -> ColumnElement[bool]:
         day = period.as_of.date()
@@ -72,6 +75,15 @@ def _sources(models: Any) -> dict[str, Source]:
             .scalar_subquery()
         )
 
+    def _visited(period: Period, _: tuple[str, ...]) -> ColumnElement[bool]:
+        return exists(
+            select(_visits.c.id).where(
+                _visits.c.household_id == _households.c.id,
+                _visits.c.visited_at >= period.start,
+                _visits.c.visited_at < period.end,
+            )
+        )
+
     placed_by_house = _chain(_houses)
     person = Source(
         name="person",
@@ -92,7 +104,11 @@ def _sources(models: Any) -> dict[str, Source]:
         name="household",
         rows=_households.join(_houses, _houses.c.id == _households.c.house_id),
         place=placed_by_house,
-        fields={"any member tag": Field(_households.c.id, test=_member_has)},
+        fields={
+            "any member tag": Field(_households.c.id, test=_member_has),
+            "tier": Field(_households.c.tier),
+        },
+        flags={r"visited in period": _visited},
         personal=True,
     )
     house = Source(

@@ -64,6 +64,40 @@
     box.hidden = false;
   }
 
+  function showProgress(step) {
+    const bar = $("fill-progress");
+    if (!step || !step.total) {
+      bar.removeAttribute("value");
+      $("fill-status").textContent = T("web.reports.filling");
+      return;
+    }
+    bar.max = step.total;
+    bar.value = step.done;
+    $("fill-status").textContent = T("web.reports.progress", { done: step.done, total: step.total });
+  }
+
+  // The answer is one JSON object a line: {"done", "total"} while the form fills, then the
+  // file ({"file", "filename", "media_type"}) or {"problem"}. Returns that last line.
+  async function readLines(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let pending = "";
+    let last = null;
+    for (;;) {
+      const { value, done } = await reader.read();
+      pending += decoder.decode(value || new Uint8Array(), { stream: !done });
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        const event = JSON.parse(line);
+        if (event.file || event.problem) last = event;
+        else showProgress(event);
+      }
+      if (done) return last;
+    }
+  }
+
   async function fill(event) {
     event.preventDefault();
     $("reports-error").hidden = true;
@@ -76,12 +110,14 @@
     form.append("period", $("month").value);
     $("fill").disabled = true;
     $("filling").hidden = false;
+    showProgress(null);
     try {
-      const response = await fetch("/api/v1/reports/fill", {
+      const response = await fetch("/api/v1/reports/fill/progress", {
         method: "POST",
         body: form,
         headers: { Authorization: "Bearer " + localStorage.getItem("gridgov.token"),
-                   "Accept-Language": window.GRIDGOV.lang },
+                   "Accept-Language": window.GRIDGOV.lang,
+                   Accept: "application/x-ndjson" },
       });
       if (!response.ok) {
         let problem = null;
@@ -95,13 +131,19 @@
         showError(message, problem ? problem.errors : []);
         return;
       }
-      const blob = await response.blob();
+      const result = await readLines(response);
+      if (!result || result.problem) {
+        const problem = result ? result.problem : null;
+        showError(problem ? problem.detail : T("web.error.offline"), problem ? problem.errors : []);
+        return;
+      }
+      const bytes = Uint8Array.from(atob(result.file), (c) => c.charCodeAt(0));
+      const blob = new Blob([bytes], { type: result.media_type });
       if (lastUrl) URL.revokeObjectURL(lastUrl);
       lastUrl = URL.createObjectURL(blob);
-      const stem = (upload ? upload.name : $("template-name").value).replace(/\.xlsx$/i, "");
       const link = $("download");
       link.href = lastUrl;
-      link.download = stem + "_" + $("area").value + "_" + $("month").value + ".xlsx";
+      link.download = result.filename;
       link.textContent = T("web.reports.download_named", { name: link.download });
       $("reports-done").hidden = false;
       link.click();

@@ -6,7 +6,8 @@ month, with the placeholders `gridgov report fill` understands, written for this
 
 - 事件统计表.xlsx (incident statistics by category and status): fills from incidents now.
 - 社区基本情况统计表.xlsx (a community's basic situation): population, households, tiers,
-  enterprises, and people by age band: the register's indicators.
+  households visited in the month, enterprises, and people by age band: the register's
+  indicators.
 - 高龄津贴发放花名册.xlsx (elderly-subsidy roster): one row per person aged 80 and over, the
   amount by age band a formula of the form itself (100 / 200 / 500 yuan a month).
 """
@@ -117,6 +118,7 @@ def community_basic() -> Workbook:
         ("绿色户数", None, "出租房屋数", None),
         ("企业总数", None, "重点监管企业数", None),
         ("残疾人数", None, "低保人数", None),
+        ("走访户数", None, "低保户数", None),
     ]
     for row, values in enumerate(pairs, start=2):
         for column, value in enumerate(values, start=1):
