@@ -960,6 +960,13 @@ def test_a_community_worker_downloads_a_filled_form(
     assert sheet["A1"].value == "南湾区事件统计表"
     assert sheet["A5"].value == "市容环境" and sheet["B5"].value == 1
     expect(page.locator("#reports-done")).to_be_visible()
+    # The fill's progress came in as it went (a stream): the bar ended full, counted.
+    bar = page.evaluate(
+        "() => { const p = document.getElementById('fill-progress');"
+        " return [p.value, p.max, document.getElementById('fill-status').textContent]; }"
+    )
+    assert bar[0] == bar[1] > 1
+    assert bar[2] == t("web.reports.progress", "zh", done=int(bar[1]), total=int(bar[1]))
 
     # A month that has not begun: the reason, and no file.
     page.fill("#month", "2999-01")

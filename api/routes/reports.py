@@ -115,20 +115,20 @@ async def fill_with_progress(
     one a percent), then the filled file in base64. Refusals found before the fill starts
     are the usual problems (401, 403, 422); one found later is the stream's last line."""
     settings = request.app.state.settings
-    if template is not None:
-        data = await template.read(MAX_TEMPLATE_BYTES + 1)
-        if len(data) > MAX_TEMPLATE_BYTES:
-            message = t("reports.template_too_large", lang, limit=MAX_TEMPLATE_BYTES)
-            raise HTTPException(413, {"message": message, "code": "reports.template_too_large"})
-        name, uploaded = template.filename or "report.xlsx", True
-    elif template_name:
-        data, name, uploaded = b"", template_name, False
-    else:
-        raise FieldError("template", "reports.template_missing")
+    data = await template.read(MAX_TEMPLATE_BYTES + 1) if template is not None else b""
+    name = (template.filename if template is not None else template_name) or "report.xlsx"
 
     def work(session: Session, progress: Callable[[int, int], None]) -> dict[str, Any]:
-        user = user_for_token(request, session, token, lang)
-        source = data if uploaded else shipped_template(settings.geodata_dir, name)
+        user = user_for_token(request, session, token, lang)  # 401 before anything else
+        if template is not None:
+            if len(data) > MAX_TEMPLATE_BYTES:
+                message = t("reports.template_too_large", lang, limit=MAX_TEMPLATE_BYTES)
+                raise HTTPException(413, {"message": message, "code": "reports.template_too_large"})
+            source = data
+        elif template_name:
+            source = shipped_template(settings.geodata_dir, template_name)
+        else:
+            raise FieldError("template", "reports.template_missing")
         filled = fill_report(
             session,
             data=source,

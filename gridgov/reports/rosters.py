@@ -119,11 +119,12 @@ def roster_rows(
             .group_by(Person.household_id)
         ).all()
     )
-    tiers = dict(
-        session.execute(select(Household.id, Household.tier).where(Household.id.in_(households)))
-        .tuples()
-        .all()
-    )
+    tiers: dict[int, str | None] = {
+        key: tier
+        for key, tier in session.execute(
+            select(Household.id, Household.tier).where(Household.id.in_(households))
+        )
+    }
     names = _community_names(session, {h.community_code for _, h in shown if h is not None})
     return [
         RosterRow(
@@ -146,8 +147,8 @@ def _community_names(session: Session, codes: set[str | None]) -> dict[str, str]
         select(Area.code, Area.name).where(
             Area.generation_id == generation.id, Area.code.in_(wanted)
         )
-    ).tuples()
-    return dict(rows.all())
+    )
+    return {code: name for code, name in rows}
 
 
 def _address(house: House | None) -> str:
