@@ -368,3 +368,64 @@ def test_small_counts_of_people_show_to_whom_the_register_lets_read_everyone_the
     assert may_see_people(police, home) and may_see_people(police, grid)
     civil = Reader(5, "handler", "MZ", "990105")  # civil affairs: tagged people only
     assert not may_see_people(civil, home)
+
+
+def test_a_column_per_member_makes_a_cross_table(session, tmp_path):
+    from openpyxl import load_workbook
+
+    plant_november(session)
+    cells = {
+        "A1": "{{area_name}}",
+        "A2": "类别", "B2": "{{across status: dispatched, accepted, closed}}", "C2": "合计",
+        "A3": "{{each category}}", "B3": "{{上报事件数}}", "C3": "=SUM(B3:B3)",
+        "A4": "合计", "B4": "=SUM(B3:B3)", "C4": "=SUM(C3:C3)",
+    }  # fmt: skip
+    template = make_template(tmp_path, cells, merged=["A1:C1"])
+    book = load_workbook(template)
+    book.active.column_dimensions["B"].width = 12
+    book.active.column_dimensions["C"].width = 20
+    places = book.create_sheet("places")  # a repeated column is repeated top to bottom
+    places["A1"], places["A2"] = "{{across sub_area}}", "{{上报事件数}}"
+    places["B2"] = "=SUM(A2:A2)"
+    book.save(template)
+    filled = fill(session, template, STREET)
+    sheet = filled.active
+    assert {str(r) for r in sheet.merged_cells.ranges} == {"A1:E1"}
+    assert rows_of(sheet, 2, 2, 5) == [["类别", "已派遣", "已受理", "已结案", "合计"]]
+    # By hand (plant_november): class 01 has one dispatched, one accepted, two closed; 03 one
+    # closed; 06's one is resolved, in none of the three columns.
+    body = rows_of(sheet, 3, 8, 5)
+    assert [row[1:4] for row in body] == [
+        [1, 1, 2], [0, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0],
+    ]  # fmt: skip
+    assert [row[4] for row in body] == [f"=SUM(B{r}:D{r})" for r in range(3, 9)]
+    assert rows_of(sheet, 9, 9, 5) == [
+        ["合计", "=SUM(B3:B8)", "=SUM(C3:C8)", "=SUM(D3:D8)", "=SUM(E3:E8)"]
+    ]
+    assert [sheet.column_dimensions[c].width for c in "BCDE"] == [12, 12, 12, 20]
+    # Places across: the street's communities, each with its own count, the total grown.
+    communities = sub_places(session, find_place(session, code=STREET))
+    width = len(communities)
+    places = filled["places"]
+    labels = [places.cell(1, c).value for c in range(1, width + 1)]
+    assert labels == [c.name for c in communities]
+    counts = {c.code: places.cell(2, i + 1).value for i, c in enumerate(communities)}
+    assert counts[HOME] == 4 and counts[OTHER] == 2 and sum(counts.values()) == 6
+    last = places.cell(2, width).column_letter
+    assert places.cell(2, width + 1).value == f"=SUM(A2:{last}2)"
+
+
+def test_places_go_down_or_across_and_rosters_only_down(session, tmp_path):
+    from gridgov.reports.fill import TemplateRefused
+
+    cells = {
+        "B1": "{{across sub_area}}", "A2": "{{each community}}", "B2": "{{上报事件数}}",
+        "D1": "{{across person: age >= 80}}",
+    }  # fmt: skip
+    template = make_template(tmp_path, cells)
+    with pytest.raises(TemplateRefused) as refused:
+        fill(session, template, STREET)
+    assert {(p.cell, p.key) for p in refused.value.problems} == {
+        ("B1", "reports.places_both_ways"),
+        ("D1", "reports.roster_across"),
+    }

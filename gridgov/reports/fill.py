@@ -17,6 +17,13 @@ What a template may hold (docs/REPORTS.md has examples):
   row per person (household) matching the conditions, numbered in the marker's cell, its
   columns the ``field``/``key`` indicators placed in the row or named by the headers above
   it (gridgov.reports.rosters: the register's read table decides, its access log records).
+- A pattern column: a header cell holds ``{{across status: dispatched, closed}}`` (the same
+  members as ``each``, rosters excepted). The column is repeated rightwards once per member
+  (the marker becomes its name; widths, merged cells and formulas follow, a ``SUM`` ending
+  on it grows) and every figure below it in the column is narrowed to the member: with a
+  pattern row below, a cross table (categories down, statuses across). Places may be
+  members down or across, not both. As in Excel, the whole column is repeated, top to
+  bottom: a sheet's other parts keep out of it (or go on a sheet of their own).
 - A cell naming an indicator, outside the headers of a pattern row, with an empty cell on
   its right: the figure goes into that cell (``总人口（人）`` | ``____``).
 
@@ -36,6 +43,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell, MergedCell
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
@@ -67,12 +75,14 @@ from gridgov.reports.rosters import (
     known_field,
     roster_rows,
 )
-from gridgov.reports.rows import repeat_row
+from gridgov.reports.rows import repeat_column, repeat_row
 from gridgov.reports.sources import Period, Place
 from gridgov.responsibilities.models import Category
 
 PLACEHOLDER = re.compile(r"\{\{\s*(.+?)\s*\}\}")
 EACH = re.compile(r"^each\s+(\w+)\s*(?::\s*(.*))?$", re.DOTALL)
+ACROSS = re.compile(r"^across\s+(\w+)\s*(?::\s*(.*))?$", re.DOTALL)
+MAX_COLUMNS = 500  # members of one pattern column
 CONTEXT_NAMES = ("area_name", "area_code", "period", "filled_on")
 HEADER_ROWS = 3  # how far above a pattern row its column headers may sit
 MAX_ROWS = 5000  # members of one pattern row (a roster of a whole city is not a form)
@@ -145,6 +155,8 @@ class SheetPlan:
     texts: dict[str, str] = field(default_factory=dict)  # coordinate -> text with {{}}
     fields: dict[str, Indicator] = field(default_factory=dict)  # coordinate -> roster field
     patterns: list[Pattern] = field(default_factory=list)
+    across: list[Pattern] = field(default_factory=list)  # pattern columns, before expansion
+    columns: dict[int, Member] = field(default_factory=dict)  # column -> its member, after
 
 
 @dataclass(frozen=True)
@@ -237,7 +249,11 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                 continue
             found = PLACEHOLDER.findall(text)
             each = EACH.match(found[0]) if len(found) == 1 else None
-            if each:
+            across = ACROSS.match(found[0]) if len(found) == 1 else None
+            if across:
+                argument = (across.group(2) or "").strip()
+                plan.across.append(Pattern(cell.row, cell, across.group(1), argument))
+            elif each:
                 if cell.row in pattern_rows:
                     problems.append(
                         CellProblem(sheet.title, cell.coordinate, found[0], "reports.two_patterns")
@@ -246,7 +262,11 @@ def plan_sheet(sheet: Worksheet, vocabulary: Vocabulary, problems: list[CellProb
                 pattern_rows[cell.row] = Pattern(
                     cell.row, cell, each.group(1), (each.group(2) or "").strip()
                 )
-            elif _roster_field(vocabulary, found[0]) and PLACEHOLDER.fullmatch(text.strip()):
+            elif (
+                found[0] not in CONTEXT_NAMES  # {{area_name}} alone in a cell is the area's
+                and _roster_field(vocabulary, found[0])
+                and PLACEHOLDER.fullmatch(text.strip())
+            ):
                 plan.fields[cell.coordinate] = _roster_field(vocabulary, found[0])  # type: ignore[assignment]
             elif PLACEHOLDER.fullmatch(text.strip()) and found[0] not in CONTEXT_NAMES:
                 made = definition(cell, found[0])
@@ -405,6 +425,58 @@ def _context_text(name: str, context: FillContext) -> str:
     }[name]
 
 
+def _problem(plan: SheetPlan, pattern: Pattern, exc: IndicatorError) -> CellProblem:
+    cell = pattern.marker.coordinate
+    return CellProblem(plan.sheet.title, cell, exc.name, exc.key, tuple(exc.suggested), exc.params)
+
+
+def _check_patterns(
+    session: Session, plans: list[SheetPlan], context: FillContext, problems: list[CellProblem]
+) -> None:
+    """Members of every pattern row and column but the rosters (checked, not read yet)."""
+    for plan in plans:
+        for pattern, limit in [(p, MAX_ROWS) for p in plan.patterns] + [
+            (p, MAX_COLUMNS) for p in plan.across
+        ]:
+            try:
+                if pattern.dimension in ROSTERS and pattern in plan.across:
+                    raise IndicatorError(pattern.dimension, "reports.roster_across")
+                if pattern.dimension in ROSTERS:
+                    check_roster(pattern.dimension, pattern.argument, context.roster)
+                else:
+                    pattern.members = members_of(session, pattern, context)
+                if len(pattern.members) > limit:
+                    raise IndicatorError(pattern.dimension, "reports.too_many_rows", limit=limit)
+            except IndicatorError as exc:
+                problems.append(_problem(plan, pattern, exc))
+        places_across = [p for p in plan.across if any(m.place for m in p.members)]
+        places_down = [p for p in plan.patterns if any(m.place for m in p.members)]
+        if places_across and places_down:
+            error = IndicatorError(places_across[0].dimension, "reports.places_both_ways")
+            problems.append(_problem(plan, places_across[0], error))
+
+
+def _expand_columns(plan: SheetPlan) -> dict[int, Member]:
+    """Repeat each pattern column once per member, left to right; the columns' members."""
+    sheet, shift = plan.sheet, 0
+    columns: dict[int, Member] = {}
+    for pattern in sorted(plan.across, key=lambda p: p.marker.column):
+        column, members = pattern.marker.column + shift, pattern.members
+        if not members:
+            for row in range(pattern.row, sheet.max_row + 1):
+                if _cell_text(sheet.cell(row, column)):
+                    sheet.cell(row, column).value = None
+            continue
+        repeat_column(sheet, column, len(members) - 1)
+        grown = len(members) - 1
+        columns = {c + (grown if c > column else 0): m for c, m in columns.items()}
+        for offset, member in enumerate(members):
+            columns[column + offset] = member
+            sheet.cell(pattern.row, column + offset).value = member.label
+        shift += grown
+    return columns
+
+
 def fill_workbook(
     session: Session,
     *,
@@ -417,36 +489,17 @@ def fill_workbook(
     name cannot be filled."""
     problems: list[CellProblem] = []
     plans = [plan_sheet(sheet, vocabulary, problems) for sheet in workbook.worksheets]
-    for plan in plans:
-        for pattern in plan.patterns:
-            try:
-                if pattern.dimension in ROSTERS:
-                    check_roster(pattern.dimension, pattern.argument, context.roster)
-                else:
-                    pattern.members = members_of(session, pattern, context)
-            except IndicatorError as exc:
-                problems.append(
-                    CellProblem(
-                        plan.sheet.title,
-                        pattern.marker.coordinate,
-                        exc.name,
-                        exc.key,
-                        tuple(exc.suggested),
-                        exc.params,
-                    )
-                )
-            if len(pattern.members) > MAX_ROWS:
-                problems.append(
-                    CellProblem(
-                        plan.sheet.title,
-                        pattern.marker.coordinate,
-                        pattern.dimension,
-                        "reports.too_many_rows",
-                        params={"limit": MAX_ROWS},
-                    )
-                )
+    _check_patterns(session, plans, context, problems)
     if problems:
         raise TemplateRefused(problems)
+    for index, plan in enumerate(plans):
+        if plan.across:  # the columns are repeated: read the sheet again, rows as they were
+            columns = _expand_columns(plan)
+            members = {p.row: p.members for p in plan.patterns}
+            plans[index] = plan = plan_sheet(plan.sheet, vocabulary, problems)
+            plan.columns = columns
+            for pattern in plan.patterns:
+                pattern.members = members[pattern.row]
     # Rosters are read last: a refused template shows (and logs) nobody.
     for plan in plans:
         for pattern in plan.patterns:
@@ -454,9 +507,7 @@ def fill_workbook(
                 try:
                     pattern.members = members_of(session, pattern, context)
                 except IndicatorError as exc:
-                    cell = pattern.marker.coordinate
-                    problem = CellProblem(plan.sheet.title, cell, exc.name, exc.key, (), exc.params)
-                    raise TemplateRefused([problem]) from exc
+                    raise TemplateRefused([_problem(plan, pattern, exc)]) from exc
     total = sum(len(p.figures) for p in plans) + sum(
         len(pattern.cells) * max(len(pattern.members), 1) for p in plans for pattern in p.patterns
     )
@@ -473,8 +524,15 @@ def fill_workbook(
     values: dict[tuple[str, str], Value] = {}
     for plan in plans:
         for key, definition in plan.figures.items():
+            across = plan.columns.get(_column_of(key))
             values[(plan.sheet.title, key)] = _figure(
-                session, definition, context, problems, plan, key
+                session,
+                definition.narrowed(*across.conditions) if across else definition,
+                context,
+                problems,
+                plan,
+                key,
+                across.place if across else None,
             )
             step(1)
         for pattern in plan.patterns:
@@ -484,6 +542,12 @@ def fill_workbook(
     for plan in plans:
         _write(plan, values, context)
     return workbook
+
+
+def _column_of(key: str) -> int:
+    """The column of a figure's key (``C5`` or ``text:C5:name``)."""
+    coordinate = key.split(":")[1] if key.startswith("text:") else key
+    return column_index_from_string(coordinate_from_string(coordinate)[0])
 
 
 def _figure(session, definition, context, problems, plan, key, place=None) -> Value:
@@ -508,10 +572,11 @@ def _fill_pattern(session, pattern: Pattern, context, problems, plan, step) -> N
     by_column: dict[int, dict[str, Value]] = {}
     if places and len(places) == len(pattern.members):
         for column, definition in pattern.cells.items():
+            across = plan.columns.get(column)
             try:
                 by_column[column] = figures_by_place(
                     session,
-                    definition=definition,
+                    definition=definition.narrowed(*across.conditions) if across else definition,
                     places=places,
                     period=context.period,
                     may_see_people=context.may_see_people,
@@ -529,9 +594,13 @@ def _fill_pattern(session, pattern: Pattern, context, problems, plan, step) -> N
     for member in pattern.members:
         row: dict[int, Value] = {}
         for column, definition in pattern.cells.items():
-            narrowed = definition.narrowed(*member.conditions)
+            across = plan.columns.get(column)
+            narrowed = definition.narrowed(
+                *member.conditions, *(across.conditions if across else ())
+            )
             coordinate = plan.sheet.cell(pattern.row, column).coordinate
-            row[column] = _figure(session, narrowed, context, problems, plan, coordinate)
+            place = across.place if across else None
+            row[column] = _figure(session, narrowed, context, problems, plan, coordinate, place)
             step(1)
         pattern.values.append(row)
 

@@ -1,7 +1,8 @@
-"""Repeat a template's pattern row in place, as Excel would when rows are inserted: what lies
-below moves down with its merged cells and row heights, formulas keep pointing at the same
-cells, and a range that ends on the pattern row (``=SUM(C5:C5)`` in a total row) grows to
-hold the copies. openpyxl's own ``insert_rows`` moves cell values only.
+"""Repeat a template's pattern row (or column) in place, as Excel would when rows (columns)
+are inserted: what lies below (to the right) moves with its merged cells and row heights
+(column widths), formulas keep pointing at the same cells, and a range that ends on the
+pattern row (``=SUM(C5:C5)`` in a total row) grows to hold the copies. openpyxl's own
+``insert_rows``/``insert_cols`` move cell values only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 
 from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.formula.translate import Translator
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 # A cell reference inside a range operand: $A$1, A1, or a whole row 3:5 (columns untouched).
@@ -63,7 +65,9 @@ def repeat_row(sheet: Worksheet, row: int, copies: int) -> None:
     for line in sheet.iter_rows():
         for cell in line:
             if cell.data_type == "f" and isinstance(cell.value, str):
-                cell.value = shift_formula(cell.value, after=row, by=copies)
+                # The pattern row's own formulas are copied with it, not grown.
+                grow = cell.row != row
+                cell.value = shift_formula(cell.value, after=row, by=copies, grow=grow)
     merged_in_row = []
     for merged in list(sheet.merged_cells.ranges):
         if merged.min_row > row:
@@ -99,3 +103,91 @@ def repeat_row(sheet: Worksheet, row: int, copies: int) -> None:
             sheet.merge_cells(start_row=target, start_column=low, end_row=target, end_column=high)
         if pattern_height is not None:
             sheet.row_dimensions[target].height = pattern_height
+
+
+def shift_formula_columns(formula: str, *, after: int, by: int, grow: bool = True) -> str:
+    """``formula`` with columns right of ``after`` moved right ``by``; a range ending on
+    ``after`` grows by ``by`` when ``grow``.
+
+    >>> shift_formula_columns("=SUM(B4:B4)+C4*$D$1", after=2, by=3)
+    '=SUM(B4:E4)+F4*$G$1'
+    >>> shift_formula_columns("=SUM(B3:B3)", after=2, by=3, grow=False)
+    '=SUM(B3:B3)'
+    """
+    if not formula.startswith("="):
+        return formula
+    parts = ["="]
+    for token in Tokenizer(formula).items:
+        if token.type == Token.OPERAND and token.subtype == Token.RANGE and "!" not in token.value:
+            parts.append(_shift_columns(token.value, after=after, by=by, grow=grow))
+        else:
+            parts.append(token.value)
+    return "".join(parts)
+
+
+def _shift_columns(text: str, *, after: int, by: int, grow: bool) -> str:
+    refs = list(_REF.finditer(text))
+    if not refs:
+        return text
+    first = column_index_from_string(refs[0].group(2))
+    out, last = [], 0
+    for index, ref in enumerate(refs):
+        column = column_index_from_string(ref.group(2))
+        is_end = index == len(refs) - 1 and len(refs) > 1
+        if column > after or (grow and is_end and column == after and first <= after):
+            column += by
+        letter = get_column_letter(column)
+        out.append(text[last : ref.start()] + f"{ref.group(1)}{letter}{ref.group(3)}{ref.group(4)}")
+        last = ref.end()
+    return "".join(out) + text[last:]
+
+
+def repeat_column(sheet: Worksheet, column: int, copies: int) -> None:
+    """Insert ``copies`` copies of ``column`` directly right of it, styles, widths, merged
+    cells and formulas included (relative references follow the copy)."""
+    if copies <= 0:
+        return
+    height = sheet.max_row
+    for line in sheet.iter_rows():
+        for cell in line:
+            if cell.data_type == "f" and isinstance(cell.value, str):
+                grow = cell.column != column  # the pattern column's own: copied, not grown
+                cell.value = shift_formula_columns(cell.value, after=column, by=copies, grow=grow)
+    merged_in_column = []
+    for merged in list(sheet.merged_cells.ranges):
+        if merged.min_col > column:
+            merged.shift(col_shift=copies)
+        elif merged.min_col <= column < merged.max_col:
+            merged.expand(right=copies)
+        elif merged.min_col == merged.max_col == column:
+            merged_in_column.append((merged.min_row, merged.max_row))
+    letter = get_column_letter(column)
+    widths = {
+        column_index_from_string(key): dimension.width
+        for key, dimension in sheet.column_dimensions.items()
+        if column_index_from_string(key) > column and dimension.width
+    }
+    sheet._move_cells(min_col=column + 1, offset=copies, row_or_col="column")
+    for index in sorted(widths, reverse=True):
+        del sheet.column_dimensions[get_column_letter(index)]
+        sheet.column_dimensions[get_column_letter(index + copies)].width = widths[index]
+    pattern_width = sheet.column_dimensions[letter].width
+    for offset in range(1, copies + 1):
+        target = column + offset
+        for row in range(1, height + 1):
+            source = sheet.cell(row=row, column=column)
+            if source.__class__.__name__ == "MergedCell":
+                continue
+            cell = sheet.cell(row=row, column=target)
+            if source.has_style:
+                cell._style = copy.copy(source._style)
+            value = source.value
+            if source.data_type == "f" and isinstance(value, str):
+                value = Translator(value, origin=source.coordinate).translate_formula(
+                    cell.coordinate
+                )
+            cell.value = value
+        for low, high in merged_in_column:
+            sheet.merge_cells(start_row=low, start_column=target, end_row=high, end_column=target)
+        if pattern_width:
+            sheet.column_dimensions[get_column_letter(target)].width = pattern_width
