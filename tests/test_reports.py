@@ -429,3 +429,14 @@ def test_places_go_down_or_across_and_rosters_only_down(session, tmp_path):
         ("B1", "reports.places_both_ways"),
         ("D1", "reports.roster_across"),
     }
+
+
+def test_a_pattern_rows_own_sums_stay_in_their_row(session, tmp_path):
+    cells = {
+        "A1": "{{each status: closed, dispatched}}", "B1": "{{上报事件数}}",
+        "C1": "{{超期事件数}}", "D1": "=SUM(B1:C1)", "A3": "合计", "D3": "=SUM(D1:D1)",
+    }  # fmt: skip
+    sheet = fill(session, make_template(tmp_path, cells), STREET).active
+    # Before: the row's own SUM(B1:C1) grew with the copies, to SUM(B1:C2).
+    assert [sheet["D1"].value, sheet["D2"].value] == ["=SUM(B1:C1)", "=SUM(B2:C2)"]
+    assert sheet["D4"].value == "=SUM(D1:D2)"
