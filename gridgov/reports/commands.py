@@ -12,7 +12,7 @@ import typer
 from gridgov.config import get_settings
 from gridgov.errors import FieldError
 from gridgov.i18n import t
-from gridgov.i18n.cli import fail, fail_text, language
+from gridgov.i18n.cli import fail, fail_text, fail_with, language
 
 app = typer.Typer(help="cli.report.help", no_args_is_help=True)
 
@@ -48,11 +48,12 @@ def fill_command(
 
     from gridgov.db import session_scope
     from gridgov.errors import OutOfScope
-    from gridgov.register.protect import register_keys
+    from gridgov.register.protect import check_keys, register_keys
     from gridgov.reports.fill import TemplateRefused
     from gridgov.reports.service import fill_report
     from gridgov.runtime import session_factory
     from gridgov.users.models import User
+    from gridgov.users.secret import SecretKeyError
 
     settings = get_settings()
     try:
@@ -67,6 +68,14 @@ def fill_command(
         console=None,
     )
     task = bar.add_task("fill", total=None)
+    keys = None
+    if as_user is not None:  # a roster opens sealed ID numbers: a lost key stops here
+        try:
+            keys = register_keys(settings)
+            with session_scope(session_factory(settings)) as session:
+                check_keys(session, keys)
+        except SecretKeyError as exc:
+            raise fail_with(exc) from exc
     try:
         with bar, session_scope(session_factory(settings)) as session:
             actor = None
@@ -83,7 +92,7 @@ def fill_command(
                 geodata_dir=settings.geodata_dir,
                 timezone=settings.timezone,
                 actor=actor,
-                keys=register_keys(settings) if actor is not None else None,
+                keys=keys,
                 template_name=template.name,
                 lang=lang,
                 today=settings.today(),
