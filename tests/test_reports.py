@@ -440,3 +440,34 @@ def test_a_pattern_rows_own_sums_stay_in_their_row(session, tmp_path):
     # Before: the row's own SUM(B1:C1) grew with the copies, to SUM(B1:C2).
     assert [sheet["D1"].value, sheet["D2"].value] == ["=SUM(B1:C1)", "=SUM(B2:C2)"]
     assert sheet["D4"].value == "=SUM(D1:D2)"
+
+
+def test_roster_columns_belong_in_rosters_and_must_be_known(session, tmp_path):
+    from dataclasses import replace
+
+    from gridgov.reports.fill import FillContext, TemplateRefused, fill_workbook
+    from gridgov.reports.indicators import Vocabulary
+
+    cells = {
+        "A1": "{{each community}}", "B1": "{{person_name}}",
+        "A3": "{{each person: age >= 80}}", "B3": "{{person_age}}", "C3": "{{shoe_size}}",
+    }  # fmt: skip
+    known = vocabulary().indicators
+    shoe = replace(known[0], code="shoe_size", kind="field", name_zh="鞋码",
+                   definition="field(person.shoe_size)", synonyms=())  # fmt: skip
+    book = load_workbook_of(make_template(tmp_path, cells))
+    context = FillContext(place=find_place(session, code=HOME), period=november())
+    with pytest.raises(TemplateRefused) as refused:
+        fill_workbook(session, workbook=book, vocabulary=Vocabulary([*known, shoe]),
+                      context=context)  # fmt: skip
+    assert {(p.cell, p.key) for p in refused.value.problems} == {
+        ("B1", "reports.field_outside_roster"),
+        ("C3", "reports.unknown_roster_field"),
+        ("A3", "reports.roster_needs_reader"),
+    }
+
+
+def load_workbook_of(path):
+    from openpyxl import load_workbook
+
+    return load_workbook(path)
