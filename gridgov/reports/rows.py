@@ -19,39 +19,53 @@ from openpyxl.worksheet.worksheet import Worksheet
 _REF = re.compile(r"(\$?)([A-Z]{1,3})(\$?)(\d+)")
 
 
-def shift_formula(formula: str, *, after: int, by: int, grow: bool = True) -> str:
-    """``formula`` with rows below ``after`` moved down ``by``; a range ending on ``after``
-    grows by ``by`` when ``grow``.
+def shift_formula(
+    formula: str, *, after: int, by: int, grow: bool = True, axis: str = "row"
+) -> str:
+    """``formula`` with rows below ``after`` moved down ``by`` (``axis="column"``: columns
+    right of ``after`` moved right); a range ending on ``after`` grows by ``by`` when ``grow``.
 
     >>> shift_formula("=SUM(C5:C5)+C7*$D$9", after=5, by=3)
     '=SUM(C5:C8)+C10*$D$12'
     >>> shift_formula("=C5+Other!C9", after=5, by=3)
     '=C5+Other!C9'
+    >>> shift_formula("=SUM(B4:B4)+C4*$D$1", after=2, by=3, axis="column")
+    '=SUM(B4:E4)+F4*$G$1'
+    >>> shift_formula("=SUM(B3:B3)", after=2, by=3, grow=False, axis="column")
+    '=SUM(B3:B3)'
     """
     if not formula.startswith("="):
         return formula
-    tokenizer = Tokenizer(formula)
     parts = ["="]
-    for token in tokenizer.items:
+    for token in Tokenizer(formula).items:
         if token.type == Token.OPERAND and token.subtype == Token.RANGE and "!" not in token.value:
-            parts.append(_shift_range(token.value, after=after, by=by, grow=grow))
+            parts.append(_shift_range(token.value, after=after, by=by, grow=grow, axis=axis))
         else:
             parts.append(token.value)
     return "".join(parts)
 
 
-def _shift_range(text: str, *, after: int, by: int, grow: bool) -> str:
+def _index(ref: re.Match[str], axis: str) -> int:
+    return int(ref.group(4)) if axis == "row" else column_index_from_string(ref.group(2))
+
+
+def _shift_range(text: str, *, after: int, by: int, grow: bool, axis: str) -> str:
     refs = list(_REF.finditer(text))
     if not refs:
         return text
-    first_row = int(refs[0].group(4))
+    first = _index(refs[0], axis)
     out, last = [], 0
-    for index, ref in enumerate(refs):
-        row = int(ref.group(4))
-        is_end = index == len(refs) - 1 and len(refs) > 1
-        if row > after or (grow and is_end and row == after and first_row <= after):
-            row += by
-        out.append(text[last : ref.start()] + f"{ref.group(1)}{ref.group(2)}{ref.group(3)}{row}")
+    for number, ref in enumerate(refs):
+        index = _index(ref, axis)
+        is_end = number == len(refs) - 1 and len(refs) > 1
+        if index > after or (grow and is_end and index == after and first <= after):
+            index += by
+        dollar, column, dollar_row, row = ref.groups()
+        if axis == "row":
+            row = str(index)
+        else:
+            column = get_column_letter(index)
+        out.append(text[last : ref.start()] + f"{dollar}{column}{dollar_row}{row}")
         last = ref.end()
     return "".join(out) + text[last:]
 
@@ -105,43 +119,6 @@ def repeat_row(sheet: Worksheet, row: int, copies: int) -> None:
             sheet.row_dimensions[target].height = pattern_height
 
 
-def shift_formula_columns(formula: str, *, after: int, by: int, grow: bool = True) -> str:
-    """``formula`` with columns right of ``after`` moved right ``by``; a range ending on
-    ``after`` grows by ``by`` when ``grow``.
-
-    >>> shift_formula_columns("=SUM(B4:B4)+C4*$D$1", after=2, by=3)
-    '=SUM(B4:E4)+F4*$G$1'
-    >>> shift_formula_columns("=SUM(B3:B3)", after=2, by=3, grow=False)
-    '=SUM(B3:B3)'
-    """
-    if not formula.startswith("="):
-        return formula
-    parts = ["="]
-    for token in Tokenizer(formula).items:
-        if token.type == Token.OPERAND and token.subtype == Token.RANGE and "!" not in token.value:
-            parts.append(_shift_columns(token.value, after=after, by=by, grow=grow))
-        else:
-            parts.append(token.value)
-    return "".join(parts)
-
-
-def _shift_columns(text: str, *, after: int, by: int, grow: bool) -> str:
-    refs = list(_REF.finditer(text))
-    if not refs:
-        return text
-    first = column_index_from_string(refs[0].group(2))
-    out, last = [], 0
-    for index, ref in enumerate(refs):
-        column = column_index_from_string(ref.group(2))
-        is_end = index == len(refs) - 1 and len(refs) > 1
-        if column > after or (grow and is_end and column == after and first <= after):
-            column += by
-        letter = get_column_letter(column)
-        out.append(text[last : ref.start()] + f"{ref.group(1)}{letter}{ref.group(3)}{ref.group(4)}")
-        last = ref.end()
-    return "".join(out) + text[last:]
-
-
 def repeat_column(sheet: Worksheet, column: int, copies: int) -> None:
     """Insert ``copies`` copies of ``column`` directly right of it, styles, widths, merged
     cells and formulas included (relative references follow the copy)."""
@@ -152,7 +129,9 @@ def repeat_column(sheet: Worksheet, column: int, copies: int) -> None:
         for cell in line:
             if cell.data_type == "f" and isinstance(cell.value, str):
                 grow = cell.column != column  # the pattern column's own: copied, not grown
-                cell.value = shift_formula_columns(cell.value, after=column, by=copies, grow=grow)
+                cell.value = shift_formula(
+                    cell.value, after=column, by=copies, grow=grow, axis="column"
+                )
     merged_in_column = []
     for merged in list(sheet.merged_cells.ranges):
         if merged.min_col > column:
