@@ -53,19 +53,43 @@ def fill(
 ) -> Response:
     """The filled form as XLSX; 422 listing every cell that cannot be filled (nothing is
     filled then), 403 for an area outside the caller's scope."""
-    settings = request.app.state.settings
-    if template is not None:
-        data = template.file.read(MAX_TEMPLATE_BYTES + 1)
-        if len(data) > MAX_TEMPLATE_BYTES:
+    uploaded = template.file.read(MAX_TEMPLATE_BYTES + 1) if template is not None else None
+    name = (template.filename if template is not None else template_name) or "report.xlsx"
+    data = _template(request, uploaded, template_name, lang)
+    filled = _fill(
+        request, session, user, data=data, name=name, area=area, period=period, lang=lang
+    )
+    filename = _filename(name, area, period)
+    disposition = f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"
+    return Response(filled, media_type=XLSX, headers={"Content-Disposition": disposition})
+
+
+def _template(request: Request, uploaded: bytes | None, shipped: str | None, lang: str) -> bytes:
+    """The form to fill: the uploaded bytes (413 when too large), or a shipped template."""
+    if uploaded is not None:
+        if len(uploaded) > MAX_TEMPLATE_BYTES:
             message = t("reports.template_too_large", lang, limit=MAX_TEMPLATE_BYTES)
             raise HTTPException(413, {"message": message, "code": "reports.template_too_large"})
-        name = template.filename or "report.xlsx"
-    elif template_name:
-        data = shipped_template(settings.geodata_dir, template_name)
-        name = template_name
-    else:
-        raise FieldError("template", "reports.template_missing")
-    filled = fill_report(
+        return uploaded
+    if shipped:
+        return shipped_template(request.app.state.settings.geodata_dir, shipped)
+    raise FieldError("template", "reports.template_missing")
+
+
+def _fill(
+    request: Request,
+    session: Session,
+    user: Any,
+    *,
+    data: bytes,
+    name: str,
+    area: str,
+    period: str,
+    lang: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> bytes:
+    settings = request.app.state.settings
+    return fill_report(
         session,
         data=data,
         area=area,
@@ -78,10 +102,8 @@ def fill(
         lang=lang,
         today=settings.today(),
         now=app_now(request.app),
+        progress=progress,
     )
-    filename = _filename(name, area, period)
-    disposition = f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}"
-    return Response(filled, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
 def _filename(name: str, area: str, period: str) -> str:
@@ -114,36 +136,16 @@ async def fill_with_progress(
     """As POST /fill, for a long form: its progress as NDJSON lines while it fills (at most
     one a percent), then the filled file in base64. Refusals found before the fill starts
     are the usual problems (401, 403, 422); one found later is the stream's last line."""
-    settings = request.app.state.settings
     data = await template.read(MAX_TEMPLATE_BYTES + 1) if template is not None else b""
     name = (template.filename if template is not None else template_name) or "report.xlsx"
 
     def work(session: Session, progress: Callable[[int, int], None]) -> dict[str, Any]:
         user = user_for_token(request, session, token, lang)  # 401 before anything else
-        if template is not None:
-            if len(data) > MAX_TEMPLATE_BYTES:
-                message = t("reports.template_too_large", lang, limit=MAX_TEMPLATE_BYTES)
-                raise HTTPException(413, {"message": message, "code": "reports.template_too_large"})
-            source = data
-        elif template_name:
-            source = shipped_template(settings.geodata_dir, template_name)
-        else:
-            raise FieldError("template", "reports.template_missing")
-        filled = fill_report(
-            session,
-            data=source,
-            area=area,
-            period=period,
-            geodata_dir=settings.geodata_dir,
-            timezone=settings.timezone,
-            actor=user.actor(),
-            keys=request.app.state.register_keys,
-            template_name=name,
-            lang=lang,
-            today=settings.today(),
-            now=app_now(request.app),
+        source = _template(request, data if template is not None else None, template_name, lang)
+        filled = _fill(
+            request, session, user, data=source, name=name, area=area, period=period, lang=lang,
             progress=progress,
-        )
+        )  # fmt: skip
         return {
             "file": base64.b64encode(filled).decode(),
             "filename": _filename(name, area, period),
