@@ -168,16 +168,8 @@
   }
 
   /** One fact: its label and value, ✓ to confirm it, ✎ to correct it. */
-  function factRow(owner, fact, field, value, labelText) {
-    const item = document.createElement("li");
-    item.className = "fact";
-    item.dataset.fact = fact;
-    const state = draft(owner);
-    const correction = state.corrected.get(fact);
-    const text = correction ? correction.shown : shown(field, value);
-    item.innerHTML =
-      '<span class="label">' + G.esc(labelText) + '</span><span class="value">' + G.esc(text) + "</span>";
-    if (correction) item.classList.add("corrected");
+  /** The ✓ that confirms a fact as it is (a second tap takes it back). */
+  function confirmButton(state, fact) {
     const ok = document.createElement("button");
     ok.type = "button";
     ok.className = "confirm";
@@ -190,6 +182,20 @@
       else state.confirmed.add(fact);
       showHouse(open);
     });
+    return ok;
+  }
+
+  function factRow(owner, fact, field, value, labelText) {
+    const item = document.createElement("li");
+    item.className = "fact";
+    item.dataset.fact = fact;
+    const state = draft(owner);
+    const correction = state.corrected.get(fact);
+    const text = correction ? correction.shown : shown(field, value);
+    item.innerHTML =
+      '<span class="label">' + G.esc(labelText) + '</span><span class="value">' + G.esc(text) + "</span>";
+    if (correction) item.classList.add("corrected");
+    const ok = confirmButton(state, fact);
     const edit = document.createElement("button");
     edit.type = "button";
     edit.className = "correct";
@@ -271,18 +277,7 @@
         (ending ? " · " + G.esc(ending.shown) : "") + "</span>";
       if (ending) item.classList.add("corrected");
       if (!ended) {
-        const ok = document.createElement("button");
-        ok.type = "button";
-        ok.className = "confirm";
-        ok.textContent = "✓";
-        ok.title = T("web.doorstep.confirm");
-        ok.setAttribute("aria-pressed", String(state.confirmed.has(fact)));
-        ok.addEventListener("click", () => {
-          state.corrected.delete(fact);
-          if (state.confirmed.has(fact)) state.confirmed.delete(fact);
-          else state.confirmed.add(fact);
-          showHouse(open);
-        });
+        const ok = confirmButton(state, fact);
         const end = document.createElement("button");
         end.type = "button";
         end.className = "end-tag";
