@@ -231,10 +231,12 @@ def plan_people(
     by_hash = _people_by_hash(session, [r.values["id_hash"] for r in rows if "id_hash" in r.values])
     unmatched = [r for r in rows if r.values.get("id_hash") not in by_hash]
     by_fallback = _people_by_name_birth(session, unmatched)
+    # Row numbers, not rows: `row in list` compares dataclasses one by one (quadratic).
+    unmatched_rows = {r.number for r in unmatched}
     matches: list[tuple[Row, Person]] = []
     for row in rows:
         person = by_hash.get(row.values.get("id_hash", b""))
-        if person is None and row in unmatched:
+        if person is None and row.number in unmatched_rows:
             candidates = [
                 p
                 for p, address in by_fallback.get(
