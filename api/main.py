@@ -59,6 +59,7 @@ from gridgov.leader import Leadership
 from gridgov.logs import configure_logging
 from gridgov.notifications.addresses import parse_allow_list
 from gridgov.notifications.service import deliver_due
+from gridgov.register.daily import run_daily
 from gridgov.register.protect import register_keys
 from gridgov.runtime import embedded_cluster, prepare_database
 from gridgov.sensors.partitions import make_partitions_ahead
@@ -124,6 +125,15 @@ def create_app(
                     "webhooks",
                     settings.delivery_interval,
                     lambda: deliver_due(sessions, allow=allow),
+                    leader=leader,
+                )
+            )
+        if settings.register_daily_interval > 0:
+            jobs.append(
+                PeriodicJob(
+                    "register-daily",
+                    settings.register_daily_interval,
+                    lambda: run_daily(sessions, settings=settings),
                     leader=leader,
                 )
             )

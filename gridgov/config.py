@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     # ago, and at most this far ahead of the server's clock (the phone's clock may be fast).
     observed_max_age_hours: float = Field(default=7 * 24, gt=0)
     observed_clock_skew_seconds: float = Field(default=300, ge=0)
+    # Seconds between runs of the register's daily job (retier, visit-due reminders, old
+    # patrol traces removed); every run is safe to repeat (0: none, use cron).
+    register_daily_interval: float = Field(default=24 * 3600, ge=0)
+    # A patrol passes a house or enterprise that comes within this many metres of its track.
+    patrol_within_m: float = Field(default=30.0, gt=0, le=500)
+    # How long a grid head's patrol positions (the trace) and what they passed are kept.
+    patrol_trace_days: int = Field(default=31, ge=1)
+    patrol_pass_days: int = Field(default=400, ge=31)
     # Distinct visiting units in a month above which a community is yellow, and red.
     visit_yellow_above: int = 30
     visit_red_above: int = 35

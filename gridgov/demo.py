@@ -142,6 +142,7 @@ def load_demo_register(
         tags=load_tags(tags_file(geodata_dir)),
         today=now.date(),
         now=now,
+        geodata_dir=geodata_dir,
     )
 
 

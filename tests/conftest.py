@@ -104,6 +104,7 @@ def client(database_url: str, session: Session, tmp_path: Path) -> Iterator[Test
         stream_recheck_seconds=0.2,
         index_check_interval=0,
         escalation_interval=0,
+        register_daily_interval=0,
         delivery_interval=0,
         data_dir=media_root,
     )
@@ -136,6 +137,7 @@ def app_client(
                 "stream_recheck_seconds": 0.2,
                 "index_check_interval": 0,
                 "escalation_interval": 0,
+                "register_daily_interval": 0,
                 "delivery_interval": 0,
                 "data_dir": tmp_path / "var",
             }
@@ -183,6 +185,7 @@ def live_server(
         secret_key=TEST_SECRET,
         stream_recheck_seconds=0.2,
         escalation_interval=0,
+        register_daily_interval=0,
         delivery_interval=0,
         data_dir=tmp_path / "var",
     )

@@ -30,6 +30,8 @@ OVERLAYS: tuple[tuple[str, bool], ...] = (
     ("sensors", True),
     ("fences", True),
     ("visits", False),  # communities by visiting units in a month (调研报备), asked for when shown
+    ("tiers_grid", False),  # households per tier (绿黄红) per grid, asked for when shown
+    ("tiers_community", False),  # the same per community
 )
 
 

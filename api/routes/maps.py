@@ -14,6 +14,8 @@ from gridgov.boundaries.index import GridIndex
 from gridgov.i18n import t
 from gridgov.incidents.queries import IncidentFilter
 from gridgov.maps import layers
+from gridgov.register.reading import reader_of
+from gridgov.register.tier_map import tier_layer
 from gridgov.users.roles import Action
 from gridgov.visits.load import Thresholds
 
@@ -137,4 +139,27 @@ def map_visits(
         generation_id=_generation_id(index, lang),
         month=parse_month(month),
         thresholds=visit_thresholds(request),
+    )
+
+
+@router.get("/tiers", summary="Households per tier (绿黄红) per grid or community")
+def map_tiers(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    index: IndexDep,
+    lang: LangDep,
+    level: Literal["grid", "community"] = "grid",
+) -> dict[str, Any]:
+    """GeoJSON: every grid or community the caller may count in (the register's read
+    table), with its red, yellow and green households and the colour of the worst tier
+    present; a count of 1-4 is null unless the caller may see those people."""
+    require(user, Action.REGISTER, lang)
+    return tier_layer(
+        session,
+        reader=reader_of(session, user),
+        level=level,
+        generation_id=_generation_id(index, lang),
+        lang=lang,
+        geodata_dir=request.app.state.settings.geodata_dir,
     )

@@ -27,10 +27,12 @@ from gridgov.metrics import (
     READINGS_RECEIVED,
     READINGS_WRITTEN,
 )
+from gridgov.register.patrolling import PATROL_KIND, record_patrols
+from gridgov.register.patrols import PatrolRules
 from gridgov.sensors.alert_list import list_alerts
 from gridgov.sensors.ingest import ingest
 from gridgov.sensors.models import Alert, Sensor
-from gridgov.users.roles import Action
+from gridgov.users.roles import Action, allowed
 
 router = APIRouter(prefix="/api/v1", tags=["sensors and fences"])
 Rows = Annotated[list[dict[str, Any]], Depends(batch_rows)]
@@ -81,6 +83,13 @@ def post_positions(
         dwell=Dwell(settings.fence_dwell_seconds, settings.fence_dwell_positions),
         timezone=settings.timezone,
         actor=user.actor(),
+    )
+    # A grid head's patrol phone leaves its own record of the places it passed.
+    record_patrols(
+        session,
+        fixes=result.fixes,
+        timezone=settings.timezone,
+        rules=PatrolRules(within_m=settings.patrol_within_m),
     )
     POSITIONS_ACCEPTED.inc(result.accepted)
     POSITIONS_REFUSED.inc(len(result.refused))
@@ -183,8 +192,10 @@ def put_tracker(
     body: TrackerIn, session: SessionDep, user: UserDep, lang: LangDep
 ) -> dict[str, Any]:
     """A new tracker belongs to the caller; an existing one may be changed only by its owner
-    or an admin (403 otherwise), and a change never moves its owner."""
-    require(user, Action.FENCES, lang)
+    or an admin (403 otherwise), and a change never moves its owner. A grid head may
+    register their own phone as a tracker of kind ``patrol`` (and nothing else)."""
+    if not (body.kind == PATROL_KIND and allowed(user.actor(), Action.PATROL)):
+        require(user, Action.FENCES, lang)
     try:
         with session.begin_nested():
             tracker = save_tracker(

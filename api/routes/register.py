@@ -12,11 +12,12 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Upload
 from pydantic import BaseModel
 
 from api.deps import IndexDep, LangDep, SessionDep
-from api.params import BBoxParam, BigId, parse_bbox
+from api.params import BBoxParam, BigId, MonthParam, parse_bbox, parse_month
 from api.security import UserDep, app_now, require
 from gridgov.errors import FieldError
 from gridgov.i18n import t
 from gridgov.register.aggregates import tag_counts_by_grid
+from gridgov.register.coverage import coverage
 from gridgov.register.imports import FieldChange
 from gridgov.register.protect import RegisterKeys
 from gridgov.register.reading import (
@@ -28,6 +29,7 @@ from gridgov.register.reading import (
     reader_of,
 )
 from gridgov.register.service import import_register
+from gridgov.register.tier_views import tier_list
 from gridgov.users.roles import Action
 
 router = APIRouter(prefix="/api/v1/register", tags=["register"])
@@ -169,6 +171,94 @@ def person(
     )
     fields = {k: v for k, v in vars(view).items() if k != "tags"}
     return PersonOut(**fields, tags=_tags(view))
+
+
+class TierEntryOut(BaseModel):
+    """A red or yellow household: why, when last visited, when next due."""
+
+    household_id: int
+    household_code: str
+    house_code: str
+    address: str
+    tier: str
+    rule: str | None
+    reason: str
+    last_visit_at: datetime | None
+    next_due: date | None
+    overdue: bool
+
+
+@router.get("/tiers", summary="A grid's red and yellow households, with the reason and visits")
+def tier_households(
+    request: Request, session: SessionDep, user: UserDep, lang: LangDep, grid: GridParam
+) -> list[TierEntryOut]:
+    """Red first, then by next due date; the reason is the deciding rule's name in the
+    caller's language. For those who may read the grid's people by place (its grid head)."""
+    require(user, Action.REGISTER, lang)
+    settings = request.app.state.settings
+    found = tier_list(
+        session,
+        reader=reader_of(session, user),
+        grid_code=grid,
+        today=settings.today(),
+        lang=lang,
+        timezone=settings.timezone,
+        geodata_dir=settings.geodata_dir,
+    )
+    return [TierEntryOut(**vars(entry)) for entry in found]
+
+
+class RedHouseholdOut(BaseModel):
+    id: int
+    code: str
+    address: str
+
+
+class CoverageOut(BaseModel):
+    """One grid's month: houses, how many visited (patrol or door), red households unseen;
+    a red count of 1-4 is null unless the caller may see those people."""
+
+    grid: str
+    houses: int
+    visited: int
+    share: float
+    red: int | None
+    red_not_seen: int | None
+    not_seen: list[RedHouseholdOut]
+
+
+@router.get("/coverage", summary="Per grid and month: houses visited, red households not seen")
+def month_coverage(
+    request: Request,
+    session: SessionDep,
+    user: UserDep,
+    lang: LangDep,
+    month: MonthParam,
+    grid: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    area: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+) -> list[CoverageOut]:
+    """Name a grid or an area (every grid under it that the caller may count in)."""
+    require(user, Action.REGISTER, lang)
+    found = coverage(
+        session,
+        reader=reader_of(session, user),
+        month=parse_month(month),
+        timezone=request.app.state.settings.timezone,
+        grid_code=grid,
+        area_code=area,
+    )
+    return [
+        CoverageOut(
+            grid=c.grid,
+            houses=c.houses,
+            visited=c.visited,
+            share=round(c.share, 4),
+            red=c.red,
+            red_not_seen=c.red_not_seen,
+            not_seen=[RedHouseholdOut(**vars(r)) for r in c.not_seen],
+        )
+        for c in found
+    ]
 
 
 @router.get("/{kind}", summary="Houses, enterprises or things of a grid or a box")

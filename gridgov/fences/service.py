@@ -141,6 +141,7 @@ class PositionsResult:
     accepted: int = 0
     refused: list[PositionProblem] = field(default_factory=list)
     events: list[FenceEvent] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)  # the good positions, for the patrols
 
 
 def reachable_trackers(
@@ -246,7 +247,7 @@ def process_positions(
     rows of trackers out of ``actor``'s reach are refused (None: a trusted caller)."""
     now = now or datetime.now(UTC)
     fixes, problems = validate_positions(session, rows, now=now, actor=actor, timezone=timezone)
-    result = PositionsResult(accepted=len(fixes), refused=problems)
+    result = PositionsResult(accepted=len(fixes), refused=problems, fixes=fixes)
     if not fixes:
         return result
     index.sync(session)

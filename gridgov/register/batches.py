@@ -11,6 +11,7 @@ import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,6 +37,7 @@ from gridgov.register.models import (
     RegisterChange,
     RegisterConflict,
 )
+from gridgov.register.tiering import households_of_batch, retier
 
 MODELS: dict[str, type[Person] | type[Enterprise] | type[PersonTag]] = {
     "person": Person,
@@ -256,9 +258,18 @@ def _current(session: Session, entity: str, row: Any) -> dict[str, Any]:
     return _stored_tag_of(row)
 
 
-def undo_batch(session: Session, *, batch_id: int, user_id: int | None, now: datetime) -> Undone:
-    """Put back what batch ``batch_id`` changed and remove what it created (the caller
-    commits). A field changed again since then (by a later batch or a visit) is kept."""
+def undo_batch(
+    session: Session,
+    *,
+    batch_id: int,
+    user_id: int | None,
+    now: datetime,
+    today: date | None = None,
+    geodata_dir: Path | None = None,
+) -> Undone:
+    """Put back what batch ``batch_id`` changed and remove what it created, and retier the
+    households it touched as of ``today`` (default: ``now``'s date); the caller commits. A
+    field changed again since then (by a later batch or a visit) is kept."""
     batch = session.get(RegisterBatch, batch_id, with_for_update=True)
     if batch is None:
         raise FieldError("batch", "register.batch_unknown", batch=batch_id)
@@ -267,6 +278,7 @@ def undo_batch(session: Session, *, batch_id: int, user_id: int | None, now: dat
     if batch.source == "grassroots":
         raise FieldError("batch", "register.batch_grassroots", batch=batch_id)
     restored = removed = kept = 0
+    touched = households_of_batch(session, batch_id=batch_id)  # before its rows go
     changes = session.scalars(
         select(RegisterChange)
         .where(RegisterChange.batch_id == batch_id)
@@ -296,4 +308,11 @@ def undo_batch(session: Session, *, batch_id: int, user_id: int | None, now: dat
     )
     batch.undone_at, batch.undone_by = now, user_id
     session.flush()
+    retier(
+        session,
+        household_ids=touched,
+        today=today or now.date(),
+        now=now,
+        geodata_dir=geodata_dir,
+    )
     return Undone(restored=restored, removed=removed, kept=kept)

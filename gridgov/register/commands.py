@@ -129,6 +129,7 @@ def load_command(
             tags=load_tags(tags_file(settings.geodata_dir)),
             today=settings.today(),
             now=datetime.now(UTC),
+            geodata_dir=settings.geodata_dir,
         )
     for name, problem in load.problems:
         typer.echo(f"  {name}.csv: {problem.say(language())}")
@@ -157,9 +158,17 @@ def undo_command(batch: Annotated[int, typer.Argument(help="cli.register.undo.ba
     """Put back what a batch changed and remove what it created."""
     from gridgov.register.batches import undo_batch
 
+    settings = get_settings()
     with session_scope(_sessions()) as session:
         try:
-            undone = undo_batch(session, batch_id=batch, user_id=None, now=datetime.now(UTC))
+            undone = undo_batch(
+                session,
+                batch_id=batch,
+                user_id=None,
+                now=datetime.now(UTC),
+                today=settings.today(),
+                geodata_dir=settings.geodata_dir,
+            )
         except FieldError as exc:
             raise fail_with(exc) from exc
     typer.echo(
@@ -186,3 +195,61 @@ def remove_command(
         except FieldError as exc:
             raise fail_with(exc) from exc
     typer.echo(say("cli.register.removed", person=person))
+
+
+@app.command("coverage", help="cli.register.coverage.help")
+def coverage_command(
+    month: Annotated[str, typer.Option(help="cli.register.coverage.month")],
+    grid: Annotated[str | None, typer.Option(help="cli.register.coverage.grid")] = None,
+    area: Annotated[str | None, typer.Option(help="cli.register.coverage.area")] = None,
+) -> None:
+    """Per grid: houses visited in the month (patrol or door) and red households not seen."""
+    import re
+    from datetime import date
+
+    from gridgov.register.coverage import coverage
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise fail("cli.register.coverage.bad_month", month=month)
+    settings = get_settings()
+    with session_scope(_sessions()) as session:
+        try:
+            found = coverage(
+                session,
+                reader=None,
+                month=date(int(month[:4]), int(month[5:]), 1),
+                timezone=settings.timezone,
+                grid_code=grid,
+                area_code=area,
+            )
+        except FieldError as exc:
+            raise fail_with(exc) from exc
+        for c in found:
+            typer.echo(
+                say(
+                    "cli.register.coverage.line",
+                    grid=c.grid,
+                    visited=c.visited,
+                    houses=c.houses,
+                    share=f"{c.share:.0%}",
+                    red=c.red,
+                    unseen=c.red_not_seen,
+                )
+            )
+            for household in c.not_seen:
+                typer.echo(f"  {household.code}\t{household.address}")
+        if not found:
+            typer.echo(say("cli.register.coverage.none"))
+
+
+@app.command("retier", help="cli.register.retier.help")
+def retier_command() -> None:
+    """Recompute every household's tier as of today (the daily job does it too)."""
+    from gridgov.register.tiering import retier
+
+    settings = get_settings()
+    with session_scope(_sessions()) as session:
+        changed = retier(
+            session, today=settings.today(), now=datetime.now(UTC), geodata_dir=settings.geodata_dir
+        )
+    typer.echo(say("cli.register.retiered", count=changed))

@@ -31,6 +31,7 @@ from gridgov.register.models import (
 from gridgov.register.places import locate_all
 from gridgov.register.protect import RegisterKeys
 from gridgov.register.rows import ENTERPRISE_FIELDS, ColumnMap, check_enterprise, check_person
+from gridgov.register.tiering import retier
 from gridgov.register.vocabulary import RELATION, TENURE, THING_KINDS, USE, TagKind
 from gridgov.tables import RowProblem, TableError, read_csv_text
 
@@ -84,8 +85,10 @@ def load_grassroots(
     today: date,
     now: datetime,
     user_id: int | None = None,
+    geodata_dir: Path | None = None,
 ) -> GrassrootsLoad:
-    """Load the files present in ``folder`` (the caller commits)."""
+    """Load the files present in ``folder`` and tier every household (the caller commits;
+    ``geodata_dir`` holds the tier rules, default the settings')."""
     load = GrassrootsLoad()
     batch = RegisterBatch(source=SOURCE, file_name=folder.name, created_by=user_id)
     session.add(batch)
@@ -108,6 +111,7 @@ def load_grassroots(
     _things(session, load, data.get("things", []), index, entry)
     batch.counts = dict(load.counts)
     session.flush()
+    retier(session, today=today, now=now, geodata_dir=geodata_dir)
     return load
 
 

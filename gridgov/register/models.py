@@ -104,6 +104,8 @@ class Household(Base):
     tier_rule: Mapped[str | None] = mapped_column(String(64))
     tier_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The due date the grid heads were last reminded of (a re-run reminds nobody twice).
+    visit_reminded_on: Mapped[date | None] = mapped_column(Date)
 
 
 class HouseholdVisit(Base):
@@ -135,6 +137,48 @@ class HouseholdVisit(Base):
     confirmed: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     corrected: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     note: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class PatrolPosition(Base):
+    """A position a grid head's patrol tracker sent (kept ``patrol_trace_days``)."""
+
+    __tablename__ = "patrol_positions"
+    __table_args__ = (
+        UniqueConstraint("tracker_id", "at", name="uq_patrol_positions_time"),
+        Index("ix_patrol_positions_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    tracker_id: Mapped[int] = mapped_column(Integer, ForeignKey("trackers.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lon: Mapped[float] = mapped_column(Float)
+    lat: Mapped[float] = mapped_column(Float)
+
+
+class PatrolPass(Base):
+    """A house or enterprise a grid head's patrol passed, once per place and local day."""
+
+    __tablename__ = "patrol_passes"
+    __table_args__ = (
+        CheckConstraint("entity IN ('house', 'enterprise')", name="ck_patrol_passes_entity"),
+        UniqueConstraint(
+            "user_id", "entity", "entity_id", "passed_on", name="uq_patrol_passes_daily"
+        ),
+        Index("ix_patrol_passes_grid", "grid_code", "passed_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id"))
+    tracker_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("trackers.id", ondelete="SET NULL")
+    )
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    grid_code: Mapped[str | None] = mapped_column(String(32))
+    passed_on: Mapped[date] = mapped_column(Date)
+    passed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    distance_m: Mapped[float] = mapped_column(Float)
 
 
 class Person(Base):

@@ -16,6 +16,7 @@ from gridgov.register.imports import ImportPlan, plan_import
 from gridgov.register.models import RegisterBatch
 from gridgov.register.protect import RegisterKeys
 from gridgov.register.rows import read_column_file
+from gridgov.register.tiering import households_of_batch, retier
 from gridgov.register.vocabulary import load_tags, tags_file
 from gridgov.tables import TableError
 
@@ -46,7 +47,8 @@ def import_register(
     user_id: int | None = None,
 ) -> ImportResult:
     """Plan a department's list; with ``commit``, write every good row as one batch (rows
-    with problems are listed and never written). The caller commits the transaction."""
+    with problems are listed and never written) and retier the households it touched. The
+    caller commits the transaction."""
     if not source.strip() or len(source) > MAX_SOURCE:
         raise FieldError("source", "register.source", limit=MAX_SOURCE)
     try:
@@ -66,4 +68,7 @@ def import_register(
         as_of=as_of,
     )
     batch = commit_plan(session, plan=plan, user_id=user_id, now=now) if commit else None
+    if batch is not None:
+        changed = households_of_batch(session, batch_id=batch.id)
+        retier(session, household_ids=changed, today=today, now=now, geodata_dir=geodata_dir)
     return ImportResult(plan=plan, batch=batch)

@@ -40,6 +40,8 @@ window.GridgovMap = (function () {
     map.on("overlayadd", (e) => {
       if (e.layer === heat) loadHeat();
       if (e.layer === layers.visits) loadVisits();
+      if (e.layer === layers.tiers_grid) loadTiers("grid");
+      if (e.layer === layers.tiers_community) loadTiers("community");
     });
     const visitMonth = document.getElementById("f-visit-month");
     visitMonth.value = new Date().toISOString().slice(0, 7);
@@ -417,6 +419,40 @@ window.GridgovMap = (function () {
       window.gridgovMap.visitsMonth = fc.month; // the month on the map (for the tests)
     } catch (e) {
       console.warn("visits", e);
+    }
+  }
+
+  const tierSeq = { grid: 0, community: 0 };
+
+  /** Grids or communities coloured by the worst household tier (绿黄红) present, with the
+   *  counts per tier; a count of 1-4 the role may not see comes as null and shows as "<5".
+   *  Only areas the register's read table lets the role count in are in the answer. */
+  async function loadTiers(level) {
+    const layer = level === "grid" ? layers.tiers_grid : layers.tiers_community;
+    const seq = ++tierSeq[level];
+    try {
+      const fc = await G.api("/api/v1/map/tiers?" + G.query({ level: level }));
+      if (seq !== tierSeq[level]) return;
+      layer.clearLayers();
+      const shown = (n) => (n === null || n === undefined ? T("web.map.tier_hidden") : n);
+      L.geoJSON(fc, {
+        style: (f) => ({ color: "#5d6d7e", weight: 0.5, fillColor: f.properties.colour, fillOpacity: 0.5 }),
+        onEachFeature: (f, l) => {
+          const c = f.properties.counts;
+          l.bindTooltip(
+            T("web.map.tier_counts", {
+              name: G.esc(f.properties.name),
+              red: shown(c.red),
+              yellow: shown(c.yellow),
+              green: shown(c.green),
+            }),
+            { sticky: true }
+          );
+        },
+      }).addTo(layer);
+      window.gridgovMap["tiers_" + level] = fc.features.length; // what is on the map (for the tests)
+    } catch (e) {
+      console.warn("tiers", e);
     }
   }
 

@@ -1,0 +1,168 @@
+"""Per grid and month: the share of its houses visited (passed on a patrol or one of their
+households visited at the door) and the red households nobody saw (their house not passed,
+the household not visited). Months are the city's local calendar months.
+
+Houses counted are every house of the grid (dwellings and shops alike). The number of red
+households is a count of people's circumstances: it is hidden below 5 unless the reader may
+read the people there, and only such a reader gets the list of those not seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from gridgov.errors import FieldError, OutOfScope
+from gridgov.register.access import AGGREGATES, PEOPLE, Reach, Reader, Where, may_read, reach_of
+from gridgov.register.aggregates import suppress
+from gridgov.register.models import House, Household, HouseholdVisit, PatrolPass
+from gridgov.register.reading import reach_filter
+from gridgov.register.tiers import add_months
+from gridgov.users.scope import codes_above
+
+
+@dataclass(frozen=True)
+class RedHousehold:
+    """A red household not seen in the month."""
+
+    id: int
+    code: str
+    address: str
+
+
+@dataclass(frozen=True)
+class GridCoverage:
+    """One grid's month."""
+
+    grid: str
+    houses: int
+    visited: int
+    red: int | None
+    red_not_seen: int | None
+    not_seen: list[RedHousehold] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return self.visited / self.houses if self.houses else 0.0
+
+
+def coverage(
+    session: Session,
+    *,
+    reader: Reader | None,
+    month: date,
+    timezone: str,
+    grid_code: str | None = None,
+    area_code: str | None = None,
+) -> list[GridCoverage]:
+    """Every grid of ``grid_code``, or under ``area_code``, that the reader may count in
+    (None: a trusted caller, the command line), for the month beginning ``month``."""
+    if (grid_code is None) == (area_code is None):
+        raise FieldError("grid", "register.coverage_place")
+    if reader is not None:
+        asked = (
+            Where(grid_code, codes_above(session, code=grid_code) - {grid_code})
+            if grid_code is not None
+            else Where(None, codes_above(session, code=str(area_code)))
+        )
+        if not may_read(reader, AGGREGATES, asked):
+            raise OutOfScope("scope.register_coverage", code=grid_code or area_code)
+    zone = ZoneInfo(timezone)
+    first = month.replace(day=1)
+    after = add_months(first, 1)
+    start, end = (datetime(d.year, d.month, d.day, tzinfo=zone) for d in (first, after))
+    if grid_code is not None:
+        place = House.grid_code == grid_code
+    else:
+        place = or_(*(getattr(House, c) == area_code for c in
+                      ("community_code", "street_code", "district_code", "city_code")))  # fmt: skip
+    allowed = reach_filter(reader, House, AGGREGATES) if reader is not None else true()
+    passed = exists().where(
+        PatrolPass.entity == "house",
+        PatrolPass.entity_id == House.id,
+        PatrolPass.passed_on >= first,
+        PatrolPass.passed_on < after,
+    )
+
+    def door_of(household: Any) -> Any:
+        return exists().where(
+            HouseholdVisit.household_id == household,
+            HouseholdVisit.visited_at >= start,
+            HouseholdVisit.visited_at < end,
+        )
+
+    any_door = exists().where(
+        Household.house_id == House.id,
+        door_of(Household.id),
+    )
+    seen = or_(passed, any_door)
+    rows = session.execute(
+        select(
+            House.grid_code,
+            House.community_code,
+            House.street_code,
+            House.district_code,
+            House.city_code,
+            func.count(),
+            func.count().filter(seen),
+        )
+        .where(place, allowed, House.grid_code.is_not(None))
+        .group_by(House.grid_code, House.community_code, House.street_code,
+                  House.district_code, House.city_code)
+    ).all()  # fmt: skip
+    totals: dict[str, list[int]] = {}
+    wheres: dict[str, Where] = {}
+    for grid, *areas, houses, visited in rows:
+        if grid is None:
+            continue
+        found = totals.setdefault(grid, [0, 0])
+        found[0] += houses
+        found[1] += visited
+        wheres[grid] = Where(grid, frozenset(a for a in areas if a))
+    red_rows = session.execute(
+        select(
+            House.grid_code,
+            Household.id,
+            Household.code,
+            House.address,
+            House.building,
+            House.unit,
+            House.room,
+            or_(passed, door_of(Household.id)),
+        )
+        .join(House, House.id == Household.house_id)
+        .where(Household.tier == "red", House.grid_code.in_(list(totals)))
+        .order_by(House.grid_code, House.address, Household.id)
+    ).all()
+    reds: dict[str, list[tuple[RedHousehold, bool]]] = {}
+    for grid, hid, code, address, building, unit, room, was_seen in red_rows:
+        if grid is None:
+            continue
+        text = " ".join(p for p in (address, building, unit, room) if p)
+        reds.setdefault(grid, []).append((RedHousehold(hid, code, text), bool(was_seen)))
+    out = []
+    for grid, (houses, visited) in sorted(totals.items()):
+        sees = reader is None or _sees_people(reader, wheres[grid])
+        mine = reds.get(grid, [])
+        unseen = [r for r, was_seen in mine if not was_seen]
+        out.append(
+            GridCoverage(
+                grid=grid,
+                houses=houses,
+                visited=visited,
+                red=suppress(len(mine), may_see=sees),
+                red_not_seen=suppress(len(unseen), may_see=sees),
+                not_seen=unseen if sees else [],
+            )
+        )
+    return out
+
+
+def _sees_people(reader: Reader, where: Where) -> bool:
+    reach = reach_of(reader, PEOPLE)
+    return reach is not None and reach is not Reach.TAGGED and may_read(reader, PEOPLE, where)
