@@ -158,9 +158,7 @@ def test_the_tier_moves_with_the_calendar_and_a_removed_person_no_longer_counts(
     assert tiers(session)["F1"] == ("green", None)
 
 
-def test_the_grid_heads_list_shows_red_then_yellow_with_reason_last_visit_and_due(
-    session, tiered
-):
+def test_the_grid_heads_list_shows_red_then_yellow_with_reason_last_visit_and_due(session, tiered):
     head = user(session, "gridhead")
     f1 = session.scalar(select(Household).where(Household.code == "F1"))
     assert f1 is not None
@@ -192,9 +190,7 @@ def test_the_grid_heads_list_shows_red_then_yellow_with_reason_last_visit_and_du
     ]
 
 
-def test_the_list_is_refused_outside_the_grid_and_to_who_reads_people_only_by_tag(
-    session, tiered
-):
+def test_the_list_is_refused_outside_the_grid_and_to_who_reads_people_only_by_tag(session, tiered):
     head = reader_of(session, user(session, "gridhead"))
     with pytest.raises(OutOfScope):
         tier_list(session, reader=head, grid_code=str(tiered["other"]), today=TODAY,
