@@ -89,7 +89,7 @@ def cleaned_up_after(engine: Engine) -> Iterator[None]:
                     " readings, rule_states, visit_places, visit_registrations,"
                     " register_access_log, register_conflicts, household_visits,"
                     " register_changes, person_tags, people, households, houses, enterprises,"
-                    " things, register_batches"
+                    " things, register_batches, patrol_positions, patrol_passes"
                 )
             )
             # Stock that tests made (codes T-..., items test_...), not the demo city's.

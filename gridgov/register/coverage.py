@@ -22,6 +22,7 @@ from gridgov.register.access import AGGREGATES, PEOPLE, Reach, Reader, Where, ma
 from gridgov.register.aggregates import suppress
 from gridgov.register.models import House, Household, HouseholdVisit, PatrolPass
 from gridgov.register.reading import reach_filter
+from gridgov.register.tier_views import grid_where
 from gridgov.register.tiers import add_months
 from gridgov.users.scope import codes_above
 
@@ -66,7 +67,7 @@ def coverage(
         raise FieldError("grid", "register.coverage_place")
     if reader is not None:
         asked = (
-            Where(grid_code, codes_above(session, code=grid_code) - {grid_code})
+            grid_where(session, grid_code)
             if grid_code is not None
             else Where(None, codes_above(session, code=str(area_code)))
         )

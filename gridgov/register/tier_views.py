@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from gridgov.boundaries.models import Area, Generation, Grid
 from gridgov.errors import OutOfScope
 from gridgov.i18n import t
 from gridgov.notifications.service import Message, notify_many
@@ -72,8 +73,15 @@ class TierEntry:
 
 
 def grid_where(session: Session, grid_code: str) -> Where:
-    """A grid as the read table sees it: its code and the areas above it."""
-    return Where(grid_code, codes_above(session, code=grid_code) - {grid_code})
+    """A grid as the read table sees it: its code and the areas above it (active
+    generation; a grid it does not know lies in no area)."""
+    parent = session.scalar(
+        select(Area.code)
+        .join(Grid, Grid.parent_id == Area.id)
+        .join(Generation, Generation.id == Grid.generation_id)
+        .where(Grid.code == grid_code, Generation.is_active)
+    )
+    return Where(grid_code, codes_above(session, code=parent) if parent else frozenset())
 
 
 def tier_list(
