@@ -13,7 +13,7 @@ from gridgov.cli import app
 from gridgov.config import get_settings
 from gridgov.db import session_scope
 from gridgov.demo import load_demo_register
-from gridgov.register.models import House, Person, RegisterBatch
+from gridgov.register.models import House, Household, Person, RegisterBatch
 from tests.conftest import GEODATA
 from tests.register_files import (
     ALLOWANCE_COLUMNS,
@@ -85,7 +85,8 @@ def test_a_missing_column_file_is_one_line_not_a_traceback(cli_env, tmp_path):
 def test_the_demo_register_is_loaded_once_when_its_files_are_there(committed, tmp_path):
     geodata = tmp_path / "geodata"
     (geodata / "register").mkdir(parents=True)
-    shutil.copy(GEODATA / "register" / "tags.csv", geodata / "register" / "tags.csv")
+    for name in ("tags.csv", "tiers.csv", "tier_levels.csv"):
+        shutil.copy(GEODATA / "register" / name, geodata / "register" / name)
     with session_scope(committed) as session:
         assert load_demo_register(session, geodata_dir=geodata, keys=KEYS) is None  # no files
     write_grassroots(
@@ -104,3 +105,8 @@ def test_the_demo_register_is_loaded_once_when_its_files_are_there(committed, tm
         assert load_demo_register(session, geodata_dir=geodata, keys=KEYS) is None
         assert session.scalar(select(House.grid_code)) == HEAD_GRID  # by the active index
         assert session.scalar(select(func.count()).select_from(Person)) == 1
+        # Tiered as it is loaded: an elderly man living alone makes a red household.
+        assert session.execute(select(Household.tier, Household.tier_rule)).one() == (
+            "red",
+            "elderly_living_alone",
+        )

@@ -46,11 +46,10 @@ ELSEWHERE = [id_number("990102", f"19{60 + n}0101", f"{n}61") for n in range(7)]
 STREET = {f"H{n}": (109.0950 + n * 0.001, 21.55) for n in range(1, 7)} | {"H7": (109.0975, 21.5515)}
 
 
-@pytest.fixture
-def tiered(session: Session, demo_generation, tmp_path: Path) -> dict[str, object]:
-    """Seven households in the grid head's grid (2 red, 2 yellow, 3 green) and seven in a
-    grid of another district (2 yellow, 5 green)."""
-    code, lon, lat = other_grid(session)
+def tier_files(folder: Path, other: tuple[float, float]) -> Path:
+    """Seven households in the grid head's grid (2 red, 2 yellow, 3 green) and seven at
+    ``other``, a point in a grid of another district (2 yellow, 5 green)."""
+    lon, lat = other
     houses = [
         [house, f"青柳路{house[1:]}号", "", "", "", str(x), str(y), "residential", "owned"]
         for house, (x, y) in STREET.items()
@@ -82,14 +81,19 @@ def tiered(session: Session, demo_generation, tmp_path: Path) -> dict[str, objec
         [ELSEWHERE[0], "allowance", "urban", "", "2022-01-01", ""],
         [ELSEWHERE[1], "chronic_illness", "diabetes", "", "2022-01-01", ""],
     ]
-    folder = write_grassroots(
-        tmp_path / "register",
-        {"houses": houses, "households": households, "people": people, "tags": tags},
+    return write_grassroots(
+        folder, {"houses": houses, "households": households, "people": people, "tags": tags}
     )
+
+
+@pytest.fixture
+def tiered(session: Session, demo_generation, tmp_path: Path) -> dict[str, object]:
+    """tier_files loaded (and so tiered) in the test's transaction."""
+    code, lon, lat = other_grid(session)
     load = load_grassroots(
         session,
         keys=KEYS,
-        folder=folder,
+        folder=tier_files(tmp_path / "register", (lon, lat)),
         index=GridIndex.build(session, generation=demo_generation),
         tags=load_tags(tags_file(GEODATA)),
         today=TODAY,
