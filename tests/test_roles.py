@@ -60,7 +60,7 @@ EXPECTED_ROWS = {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.OWN, Scope.GRID},
         Action.CLOSE: {Scope.OWN}, Action.REOPEN: {Scope.OWN}, Action.RATE: {Scope.OWN},
         Action.EVALUATE: {Scope.ANY}, Action.REGISTER: {Scope.GRID},
-        Action.INGEST: {Scope.OWN}, Action.PATROL: {Scope.OWN},
+        Action.PATROL: {Scope.OWN},
     },
     Role.EMERGENCY: {
         Action.REPORT: {Scope.ANY}, Action.READ: {Scope.AREA}, Action.EVALUATE: {Scope.ANY},

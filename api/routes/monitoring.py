@@ -19,7 +19,13 @@ from api.security import UserDep, require
 from gridgov.errors import FieldError
 from gridgov.fences.crossing import Dwell
 from gridgov.fences.models import Fence, FenceEvent
-from gridgov.fences.service import process_positions, remove_fence, save_fence, save_tracker
+from gridgov.fences.service import (
+    PATROL_KIND,
+    process_positions,
+    remove_fence,
+    save_fence,
+    save_tracker,
+)
 from gridgov.i18n import t
 from gridgov.metrics import (
     POSITIONS_ACCEPTED,
@@ -27,7 +33,7 @@ from gridgov.metrics import (
     READINGS_RECEIVED,
     READINGS_WRITTEN,
 )
-from gridgov.register.patrolling import PATROL_KIND, record_patrols
+from gridgov.register.patrolling import record_patrols
 from gridgov.register.patrols import PatrolRules
 from gridgov.sensors.alert_list import list_alerts
 from gridgov.sensors.ingest import ingest
@@ -72,8 +78,10 @@ def post_readings(
 def post_positions(
     request: Request, rows: Rows, session: SessionDep, user: UserDep, index: IndexDep, lang: LangDep
 ) -> dict[str, Any]:
-    """Row by row: bad rows are listed with reasons, the good ones are processed."""
-    require(user, Action.INGEST, lang)
+    """Row by row: bad rows are listed with reasons, the good ones are processed. A grid
+    head may post the positions of their own patrol phone (tracker kind ``patrol``)."""
+    if not allowed(user.actor(), Action.PATROL):
+        require(user, Action.INGEST, lang)
     settings = request.app.state.settings
     result = process_positions(
         session,

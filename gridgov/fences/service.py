@@ -144,25 +144,32 @@ class PositionsResult:
     fixes: list[Fix] = field(default_factory=list)  # the good positions, for the patrols
 
 
+PATROL_KIND = "patrol"  # a grid head's phone on patrol (gridgov/register/patrolling.py)
+
+
 def reachable_trackers(
     session: Session, *, codes: Iterable[str], actor: Actor | None
 ) -> tuple[dict[str, int], set[str]]:
     """The trackers with these codes whose positions ``actor`` may post (their owner, or a user
-    whose area holds the owner's; None: a trusted caller, the command line), by code, and
-    the codes of those that exist but are out of reach."""
+    whose area holds the owner's; a patrol phone also by whoever may patrol with it; None: a
+    trusted caller, the command line), by code, and the codes of those that exist but are out
+    of reach."""
     found = session.execute(
-        select(Tracker.code, Tracker.id, Tracker.owner_id, User.area_code)
+        select(Tracker.code, Tracker.id, Tracker.owner_id, Tracker.kind, User.area_code)
         .outerjoin(User, User.id == Tracker.owner_id)
         .where(Tracker.code.in_(set(codes)))
     ).all()
     reachable: dict[str, int] = {}
     refused: set[str] = set()
-    owners: dict[tuple[int | None, str | None], bool] = {}  # one check per owner
-    for code, tracker_id, owner_id, owner_area in found:
-        if actor is not None and (owner_id, owner_area) not in owners:
+    owners: dict[tuple[int | None, str | None, bool], bool] = {}  # one check per owner
+    for code, tracker_id, owner_id, kind, owner_area in found:
+        key = (owner_id, owner_area, kind == PATROL_KIND)
+        if actor is not None and key not in owners:
             target = owned_by(session, owner_id=owner_id, owner_area=owner_area)
-            owners[(owner_id, owner_area)] = allowed(actor, Action.INGEST, target)
-        if actor is None or owners[(owner_id, owner_area)]:
+            owners[key] = allowed(actor, Action.INGEST, target) or (
+                kind == PATROL_KIND and allowed(actor, Action.PATROL, target)
+            )
+        if actor is None or owners[key]:
             reachable[code] = tracker_id
         else:
             refused.add(code)

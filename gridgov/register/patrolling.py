@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from gridgov.fences.crossing import Fix as TrackerFix
 from gridgov.fences.models import Tracker
+from gridgov.fences.service import PATROL_KIND
 from gridgov.register.models import Enterprise, House, PatrolPass, PatrolPosition
 from gridgov.register.patrols import Fix, PatrolRules, Place, places_passed
 from gridgov.users.models import User
 
-PATROL_KIND = "patrol"
 METRES_PER_DEGREE = 111_320.0
 
 

@@ -51,7 +51,7 @@ class Action(StrEnum):
     REGISTER_VISIT = "register_visit"  # register a unit's visit to communities (调研报备)
     REGISTER = "register"  # read the register (what and where: register/access.py's table)
     REGISTER_IMPORT = "register_import"  # import a department's list into the register
-    PATROL = "patrol"  # register one's phone as a patrol tracker (its positions: INGEST)
+    PATROL = "patrol"  # register one's own phone as a patrol tracker and post its positions
 
 
 class Scope(StrEnum):
@@ -103,7 +103,6 @@ PERMISSIONS: dict[tuple[Role, Action], tuple[Scope, ...]] = {
     (Role.GRID_HEAD, A.EVALUATE): (S.ANY,),
     (Role.GRID_HEAD, A.REGISTER): (S.GRID,),
     # A grid head's own phone on patrol: registered as a tracker, its positions posted.
-    (Role.GRID_HEAD, A.INGEST): (S.OWN,),
     (Role.GRID_HEAD, A.PATROL): (S.OWN,),
     (Role.EMERGENCY, A.REPORT): (S.ANY,),
     (Role.EMERGENCY, A.READ): (S.AREA,),
