@@ -256,3 +256,21 @@ def test_the_map_layer_of_tiers(api, session, month):
         == 422
     )
     assert api.get("/api/v1/map/tiers").status_code == 401
+
+
+def test_a_day_of_positions_in_one_batch_is_kept_whole(session, tiered):  # noqa: F811
+    # 15,000 positions (a phone every 5 s for 21 hours) are more values than one INSERT
+    # may hold: they are written in parts.
+    from gridgov.fences.crossing import Fix as TrackerFix
+    from gridgov.fences.models import Tracker
+    from gridgov.register.patrolling import record_patrols
+
+    tracker = Tracker(code="phone-day", kind="patrol", owner_id=user(session, "gridhead").id)
+    session.add(tracker)
+    session.flush()
+    fixes = [
+        TrackerFix(tracker.id, START + timedelta(seconds=5 * n), 109.0968 + (n % 10) * 1e-5, 21.55)
+        for n in range(15_000)
+    ]
+    assert record_patrols(session, fixes=fixes, timezone=TZ) == 1  # H2, 12-21 m off, once
+    assert session.scalar(select(func.count()).select_from(PatrolPosition)) == 15_000

@@ -24,6 +24,7 @@ from gridgov.register.patrols import Fix, PatrolRules, Place, places_passed
 from gridgov.users.models import User
 
 METRES_PER_DEGREE = 111_320.0
+CHUNK = 5000  # rows per INSERT
 
 
 def record_patrols(
@@ -74,11 +75,17 @@ def _one_track(
         .limit(1)
     ).first()
     owner = {"tracker_id": tracker_id, "user_id": user_id}
-    session.execute(
-        insert(PatrolPosition)
-        .values([owner | {"at": f.at, "lon": f.lon, "lat": f.lat} for f in fixes])
-        .on_conflict_do_nothing(constraint="uq_patrol_positions_time")
-    )
+    for start in range(0, len(fixes), CHUNK):  # a statement holds at most 65,535 values
+        session.execute(
+            insert(PatrolPosition)
+            .values(
+                [
+                    owner | {"at": f.at, "lon": f.lon, "lat": f.lat}
+                    for f in fixes[start : start + CHUNK]
+                ]
+            )
+            .on_conflict_do_nothing(constraint="uq_patrol_positions_time")
+        )
     track = [Fix(f.at, f.lon, f.lat) for f in fixes]
     if before is not None:
         track.insert(0, Fix(before.at, before.lon, before.lat))
@@ -100,13 +107,16 @@ def _one_track(
         }
         for p in passed
     ]
-    result = session.execute(
-        insert(PatrolPass)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_patrol_passes_daily")
-        .returning(PatrolPass.id)
-    )
-    return len(result.all())
+    added = 0
+    for start in range(0, len(rows), CHUNK):
+        result = session.execute(
+            insert(PatrolPass)
+            .values(rows[start : start + CHUNK])
+            .on_conflict_do_nothing(constraint="uq_patrol_passes_daily")
+            .returning(PatrolPass.id)
+        )
+        added += len(result.all())
+    return added
 
 
 def _places_near(session: Session, track: Sequence[Fix], within_m: float) -> list[Place]:
