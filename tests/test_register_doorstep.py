@@ -136,12 +136,29 @@ def test_corrections_are_written_with_the_visit_as_their_source(session, registe
         "left_behind_child", "visit", VISITED.date(), reader.user_id
     )  # fmt: skip
     ended = session.scalar(select(PersonTag).where(PersonTag.person_id == mother))
-    assert ended is not None and ended.valid_to == VISITED.date()
+    assert ended is not None and ended.valid_to == VISITED.date() - timedelta(days=1)
     assert [(c["entity"], c["field"]) for c in v.corrected] == [
         ("person", "phone"), ("person", "relation"), ("house", "tenure"),
         ("tag", "left_behind_child"), ("tag", "disability"),
     ]  # fmt: skip
     assert v.position is not None and v.accuracy_m == 8.0
+
+
+def test_a_visit_that_changes_tags_retiers_the_household_at_once(session, register):  # noqa: F811
+    lonely, disabled = household_of(session, OLD), household_of(session, DISABLED)
+    assert session.get(Household, lonely).tier_rule == "elderly_living_alone"
+    assert session.get(Household, disabled).tier == "green"  # grade 1, a carer not yet known
+    visit(
+        session, head(session), lonely, client_id="v-alone",
+        corrections=[Correction("tag", person_id(session, OLD), "living_alone", None)],
+    )  # fmt: skip
+    visit(
+        session, head(session), disabled, client_id="v-carer",
+        corrections=[Correction("tag", person_id(session, DISABLED), "no_carer", {})],
+    )  # fmt: skip
+    moved = {h.id: (h.tier, h.tier_rule) for h in session.scalars(select(Household))}
+    assert moved[lonely] == ("yellow", "allowance")
+    assert moved[disabled] == ("red", "severe_disability_no_carer")
 
 
 def test_a_correction_to_the_value_it_has_is_a_confirmation(session, register):  # noqa: F811

@@ -165,6 +165,7 @@ def post_visit(
         confirmed=body.confirmed,
         corrections=[Correction(c.entity, c.id, c.field, c.value) for c in body.corrected],
         note=body.note,
+        geodata_dir=settings.geodata_dir,
     )
     if not recorded.created:
         response.status_code = 200
@@ -229,12 +230,15 @@ def settle(
 ) -> SettledOut:
     """Settled with who and when; a value taken goes back if its batch is undone."""
     require(user, Action.REGISTER, lang)
+    settings = request.app.state.settings
     settled = settle_conflict(
         session,
         reader=reader_of(session, user),
         conflict_id=conflict_id,
         decision=body.decision,
         now=app_now(request.app),
+        timezone=ZoneInfo(settings.timezone),
+        geodata_dir=settings.geodata_dir,
     )
     conflict = settled.conflict
     return SettledOut(

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -168,7 +169,14 @@ def open_conflicts(
 
 
 def settle_conflict(
-    session: Session, *, reader: Reader, conflict_id: int, decision: str, now: datetime
+    session: Session,
+    *,
+    reader: Reader,
+    conflict_id: int,
+    decision: str,
+    now: datetime,
+    timezone: tzinfo = UTC,
+    geodata_dir: Path | None = None,
 ) -> Settled:
     """Keep the confirmed value (confirmed again, now) or take the department's (written
     with the batch's source, settled and confirmed by the grid head, and kept as a change
@@ -231,5 +239,7 @@ def settle_conflict(
         )
         changed = (household_id,) if household_id is not None else ()
     session.flush()
-    households_changed(session, household_ids=changed, now=now)
+    households_changed(
+        session, household_ids=changed, now=now, timezone=timezone, geodata_dir=geodata_dir
+    )
     return Settled(conflict, changed)

@@ -14,6 +14,7 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 
 from geoalchemy2 import WKTElement
@@ -26,6 +27,7 @@ from gridgov.register.access import Reader
 from gridgov.register.confirmations import confirm_field, confirm_tag
 from gridgov.register.models import House, Household, HouseholdVisit, Person, PersonTag
 from gridgov.register.protect import RegisterKeys
+from gridgov.register.tiering import retier
 from gridgov.register.vocabulary import RELATION, SEX, TENURE, USE, TagKind, parse_date, parse_grade
 
 SOURCE = "visit"
@@ -110,10 +112,25 @@ def may_visit(reader: Reader, grid_code: str | None) -> bool:
     return reader.role == "grid_head" and grid_code is not None and reader.grid_code == grid_code
 
 
-def households_changed(session: Session, *, household_ids: Sequence[int], now: datetime) -> None:
-    """Called with the households whose facts a visit or a settled conflict changed: the
-    place where what is computed from a household's facts (its tier, #15 item 4) is
-    brought up to date. Nothing is computed from them yet."""
+def households_changed(
+    session: Session,
+    *,
+    household_ids: Sequence[int],
+    now: datetime,
+    timezone: tzinfo = UTC,
+    geodata_dir: Path | None = None,
+) -> None:
+    """Called with the households whose facts a visit or a settled conflict changed: what
+    is computed from a household's facts (its tier, as of the city's date) is brought up
+    to date at once, in the same transaction."""
+    if household_ids:
+        retier(
+            session,
+            household_ids=household_ids,
+            today=now.astimezone(timezone).date(),
+            now=now,
+            geodata_dir=geodata_dir,
+        )
 
 
 def _load(session: Session, household_id: int) -> _Household:
@@ -309,19 +326,21 @@ class _Visit:
         held = self.home.tags.get((person.id, change.field))
         at, by = self.visit.visited_at, self.visit.user_id
         fact = f"tag:{person.id}:{change.field}"
+        # valid_to is the last day a tag holds (as lists, tiers and reports read it): a tag
+        # found not to hold at the visit ended the day before.
+        current = held is not None and (held.valid_to is None or held.valid_to >= self.day)
         if change.value is None:  # ended
-            if held is None or (held.valid_to is not None and held.valid_to <= self.day):
+            if held is None or not current:
                 raise FieldError(f"{where}.field", "register.visit.no_tag", tag=change.field)
             old: Any = held.valid_to.isoformat() if held.valid_to else None
-            held.valid_to = self.day
+            held.valid_to = self.day - timedelta(days=1)
             self._tag_provenance(held)
             self.corrected.append(
                 {"entity": "tag", "id": person.id, "field": change.field,
-                 "old": {"valid_to": old}, "new": {"valid_to": self.day.isoformat()}}
+                 "old": {"valid_to": old}, "new": {"valid_to": held.valid_to.isoformat()}}
             )  # fmt: skip
             return True
         details = _tag_details(kind, change.value, f"{where}.value")
-        current = held is not None and (held.valid_to is None or held.valid_to > self.day)
         if held is not None and current and dict(held.details or {}) == details:
             confirm_tag(held, user_id=by, at=at)
             self.confirmed.append(fact)
@@ -370,6 +389,7 @@ def record_visit(
     confirmed: Sequence[str] = (),
     corrections: Sequence[Correction] = (),
     note: str = "",
+    geodata_dir: Path | None = None,
 ) -> VisitRecorded:
     """Record a grid head's visit to a household of their grid: confirmations and
     corrections written with provenance, ``last_visit_at`` moved on (the caller commits).
@@ -423,7 +443,9 @@ def record_visit(
         home.row.last_visit_at = visited_at
     session.flush()
     ids = (home.row.id,) if changed else ()
-    households_changed(session, household_ids=ids, now=now)
+    households_changed(
+        session, household_ids=ids, now=now, timezone=timezone, geodata_dir=geodata_dir
+    )
     return VisitRecorded(visit, True, ids)
 
 
