@@ -105,6 +105,11 @@ def test_a_household_confirmed_and_one_corrected_offline_arrive_once_and_are_rea
     page.goto(f"{contexts.base}/doorstep")
     expect(page.locator("#house-list button")).to_have_count(2, timeout=15_000)
     expect(page.locator("#position-info")).to_contain_text("±12", timeout=10_000)
+    # The red and yellow households head the page: 王建国 lives alone, nobody visited yet.
+    red = page.locator("#tier-list li.tier-red[data-household=F1]")
+    expect(red).to_contain_text("独居老人")
+    expect(red).to_contain_text(t("web.doorstep.never_visited", "zh"))
+    expect(page.locator("#tier-list li")).to_have_count(1)
 
     context.set_offline(True)  # in a stairwell: no network from here on
     # 王建国's household: every fact as it is, one tap.
@@ -144,6 +149,13 @@ def test_a_household_confirmed_and_one_corrected_offline_arrive_once_and_are_rea
     page.evaluate("() => window.dispatchEvent(new Event('online'))")  # a second round sends nothing
     expect(page.locator("#outbox")).to_be_hidden()
     assert visits(committed) == 2
+    # Back on the list: 王建国 has a last visit, the left-behind son made his household yellow.
+    page.click("#back")
+    expect(red).to_contain_text("上次走访")
+    yellow = page.locator("#tier-list li.tier-yellow[data-household=F2]")
+    expect(yellow).to_contain_text("留守儿童")
+    yellow.locator("button").click()
+    expect(page.locator("#house-view")).to_be_visible()
 
     with committed() as session:
         son_row = session.scalar(select(Person).where(Person.name == "李晓明"))

@@ -102,6 +102,7 @@
     showHouses();
     showMap();
     loadConflicts();
+    loadTiers();
   }
 
   function label(house) {
@@ -167,7 +168,6 @@
     return String(value);
   }
 
-  /** One fact: its label and value, ✓ to confirm it, ✎ to correct it. */
   /** The ✓ that confirms a fact as it is (a second tap takes it back). */
   function confirmButton(state, fact) {
     const ok = document.createElement("button");
@@ -185,6 +185,7 @@
     return ok;
   }
 
+  /** One fact: its label and value, ✓ to confirm it, ✎ to correct it. */
   function factRow(owner, fact, field, value, labelText) {
     const item = document.createElement("li");
     item.className = "fact";
@@ -249,9 +250,15 @@
     input.focus();
   }
 
-  function today() {
-    const now = new Date();
+  /** The phone's date, ``days`` from today, as YYYY-MM-DD. */
+  function today(days) {
+    const now = new Date(Date.now() + (days || 0) * 86400000);
     return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  }
+
+  /** A tag's valid_to is the last day it holds (a tag ended on a visit: the day before). */
+  function ended(tag) {
+    return Boolean(tag.valid_to && tag.valid_to < today());
   }
 
   function tagText(tag) {
@@ -269,14 +276,14 @@
       const item = document.createElement("li");
       item.className = "fact tag";
       item.dataset.fact = fact;
-      const ended = tag.valid_to && tag.valid_to <= today();
+      const over = ended(tag);
       const ending = state.corrected.get(fact);
       item.innerHTML =
         '<span class="label">' + T("web.doorstep.tag") + '</span><span class="value">' + G.esc(tagText(tag)) +
-        (ended ? " · " + T("web.doorstep.tag_ended", { date: tag.valid_to }) : "") +
+        (over ? " · " + T("web.doorstep.tag_ended", { date: tag.valid_to }) : "") +
         (ending ? " · " + G.esc(ending.shown) : "") + "</span>";
       if (ending) item.classList.add("corrected");
-      if (!ended) {
+      if (!over) {
         const ok = confirmButton(state, fact);
         const end = document.createElement("button");
         end.type = "button";
@@ -293,7 +300,7 @@
     }
     for (const [fact, c] of state.corrected) {
       if (c.entity !== "tag" || c.id !== member.id || c.value === null) continue;
-      if (member.tags.some((t) => t.tag === c.field && !(t.valid_to && t.valid_to <= today()))) continue;
+      if (member.tags.some((t) => t.tag === c.field && !ended(t))) continue;
       const item = document.createElement("li");
       item.className = "fact tag corrected";
       item.dataset.fact = fact;
@@ -311,7 +318,7 @@
     select.className = "tag-choice";
     select.setAttribute("aria-label", T("web.doorstep.tag_add"));
     select.innerHTML = '<option value="">' + G.esc(T("web.doorstep.tag_add")) + "</option>";
-    const held = new Set(member.tags.filter((t) => !(t.valid_to && t.valid_to <= today())).map((t) => t.tag));
+    const held = new Set(member.tags.filter((t) => !ended(t)).map((t) => t.tag));
     for (const kind of Object.values(tagKinds)) {
       if (held.has(kind.key)) continue;
       const option = document.createElement("option");
@@ -387,7 +394,7 @@
         }
         for (const tag of member.tags) {
           const fact = "tag:" + member.id + ":" + tag.tag;
-          if (!state.corrected.has(fact) && !(tag.valid_to && tag.valid_to <= today())) state.confirmed.add(fact);
+          if (!state.corrected.has(fact) && !ended(tag)) state.confirmed.add(fact);
         }
       }
       showHouse(open);
@@ -495,10 +502,10 @@
       }
       const held = member.tags.find((t) => t.tag === c.field);
       if (c.value === null) {
-        if (held) held.valid_to = today();
+        if (held) held.valid_to = today(-1);
       } else if (held) {
         held.details = c.value;
-        if (held.valid_to && held.valid_to <= today()) Object.assign(held, { valid_from: today(), valid_to: null });
+        if (ended(held)) Object.assign(held, { valid_from: today(), valid_to: null });
       } else {
         member.tags.push({ tag: c.field, details: c.value, valid_from: today(), valid_to: null, source: "visit" });
       }
@@ -535,6 +542,7 @@
     const result = $("result");
     result.innerHTML = "<p>" + G.esc(T("web.doorstep.sent", { label: visit.label, time: G.formatTime(answer.visited_at) })) + "</p>";
     result.hidden = false;
+    loadTiers(); // the last visit and the next due date moved
     return "sent";
   }
 
@@ -578,6 +586,43 @@
         showOutbox();
       });
       item.appendChild(drop);
+      list.appendChild(item);
+    }
+  }
+
+  // -- the red and yellow households (绿黄红), due visits first ---------------------------------
+
+  async function loadTiers() {
+    let found;
+    try {
+      found = await G.api("/api/v1/register/tiers?" + G.query({ grid: grid }), { background: true });
+    } catch (e) {
+      return; // offline: the list comes with the next load
+    }
+    $("tiers").hidden = found.length === 0;
+    $("tiers-title").textContent = T("web.doorstep.tiers", { count: found.length });
+    const list = $("tier-list");
+    list.innerHTML = "";
+    for (const entry of found) {
+      const house = houses.find((h) => h.code === entry.house_code);
+      const item = document.createElement("li");
+      item.dataset.household = entry.household_code;
+      item.className = "tier-" + entry.tier + (entry.overdue ? " overdue" : "");
+      const visited = entry.last_visit_at
+        ? T("web.doorstep.last_visit", { time: G.formatTime(entry.last_visit_at) })
+        : T("web.doorstep.never_visited");
+      const due = entry.next_due
+        ? T(entry.overdue ? "web.doorstep.overdue" : "web.doorstep.due", { date: entry.next_due })
+        : "";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.disabled = !house;
+      button.innerHTML =
+        '<span class="tier-badge">' + T("web.doorstep.tier." + entry.tier) + "</span> " + G.esc(entry.address) +
+        ' <span class="hint">' + G.esc([entry.reason, visited, due].filter(Boolean).join(" · ")) + "</span>";
+      if (house) button.addEventListener("click", () => showHouse(house));
+      item.appendChild(button);
       list.appendChild(item);
     }
   }
