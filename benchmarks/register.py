@@ -197,7 +197,8 @@ INSERT INTO people (name, id_hash, id_sealed, sex, birth_date, phone_sealed, hou
                     relation)
 SELECT '居民' || p, sha256(('bench' || p)::bytea), :id_sealed,
        CASE WHEN p % 2 = 0 THEN 'male' ELSE 'female' END,
-       date '1930-01-01' + (p * 7919 % 29000), :phone_sealed, :first_household + p % :households,
+       date '1930-01-01' + (p::bigint * 7919 % 29000)::int, :phone_sealed,
+       :first_household + p % :households,
        CASE WHEN p < :households THEN 'head' ELSE 'other' END
 FROM generate_series(:from_person, :people - 1) p
 """

@@ -71,15 +71,21 @@ def visit(session: Session, reader: Reader, household_id: int, client_id: str = 
     )
 
 
-def import_allowance(session: Session, tmp_path: Path, name: str, now: datetime = NOW):
-    """Civil affairs' list with 王建国 (as ``name``) on the allowance."""
+def import_allowance(
+    session: Session,
+    tmp_path: Path,
+    name: str,
+    now: datetime = NOW,
+    as_of: datetime | None = None,
+):
+    """Civil affairs' list with 王建国 (as ``name``) on the allowance, drawn at ``as_of``."""
     path = allowance_list(
         tmp_path / f"{name}.csv",
         [[name, OLD, "男", "1940-03-12", "青柳路1号1栋1单元101室", "城市低保", "2022-01-01", ""]],
     )
     return import_register(
         session, keys=KEYS, path=path, columns_path=ALLOWANCE_COLUMNS, source="民政局",
-        geodata_dir=GEODATA, today=TODAY, now=now, commit=True,
+        geodata_dir=GEODATA, today=TODAY, now=now, commit=True, as_of=as_of,
     )  # fmt: skip
 
 
@@ -159,6 +165,63 @@ def test_a_visit_that_changes_tags_retiers_the_household_at_once(session, regist
     moved = {h.id: (h.tier, h.tier_rule) for h in session.scalars(select(Household))}
     assert moved[lonely] == ("yellow", "allowance")
     assert moved[disabled] == ("red", "severe_disability_no_carer")
+
+
+def test_a_late_visit_does_not_overwrite_what_a_later_visit_saw(session, register):  # noqa: F811
+    old = person_id(session, OLD)
+    home = household_of(session, OLD)
+    later = VISITED + timedelta(minutes=30)
+    visit(
+        session, head(session), home, client_id="second", visited_at=later,
+        corrections=[Correction("person", old, "name", "王建华")],
+        confirmed=[f"tag:{old}:allowance"],
+    )  # fmt: skip
+    # The first visit, queued offline, arrives after the second one.
+    late = visit(
+        session, head(session), home, client_id="first", now=NOW + timedelta(minutes=5),
+        corrections=[Correction("person", old, "name", "王建民"),
+                     Correction("tag", old, "allowance", None)],
+        confirmed=[f"person:{old}:name"],
+    )  # fmt: skip
+    assert late.created and late.changed_households == ()
+    person = session.get(Person, old)
+    assert person is not None and person.name == "王建华"
+    assert person.provenance["name"]["confirmed_at"] == later.isoformat()  # not moved back
+    allowance = session.scalar(
+        select(PersonTag).where(PersonTag.person_id == old, PersonTag.tag == "allowance")
+    )
+    assert allowance is not None and allowance.valid_to is None
+    assert allowance.confirmed_at == later
+    assert late.visit.corrected == []
+    assert [(c["field"], c["new"], c["source"]) for c in late.visit.superseded] == [
+        ("name", "王建民", "visit"), ("allowance", None, "visit"),
+    ]  # fmt: skip
+    assert late.visit.superseded[0]["observed_at"] == later.isoformat()
+
+
+def test_a_list_drawn_after_the_visit_wins_one_without_a_date_does_not(
+    session,
+    register,  # noqa: F811
+    tmp_path,
+):
+    old = person_id(session, OLD)
+    home = household_of(session, OLD)
+    drawn = VISITED + timedelta(minutes=20)  # the list was drawn after the grid head's visit,
+    import_allowance(session, tmp_path, "王建中", as_of=drawn)  # and imported before it arrived
+    late = visit(
+        session, head(session), home, client_id="late", now=NOW + timedelta(minutes=5),
+        corrections=[Correction("person", old, "name", "王建华")],
+    )  # fmt: skip
+    assert session.get(Person, old).name == "王建中"
+    assert [(c["field"], c["source"], c["observed_at"]) for c in late.visit.superseded] == [
+        ("name", "民政局", drawn.isoformat())
+    ]
+    import_allowance(session, tmp_path, "王建国", now=NOW + timedelta(minutes=6))  # no date
+    undated = visit(
+        session, head(session), home, client_id="undated", now=NOW + timedelta(minutes=7),
+        corrections=[Correction("person", old, "name", "王建华")],
+    )  # fmt: skip
+    assert session.get(Person, old).name == "王建华" and undated.visit.superseded == []
 
 
 def test_a_correction_to_the_value_it_has_is_a_confirmation(session, register):  # noqa: F811

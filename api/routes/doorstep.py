@@ -70,8 +70,18 @@ class FactOut(BaseModel):
     field: str
 
 
+class SupersededOut(FactOut):
+    """A correction not written: ``source`` holds a value observed at ``observed_at``,
+    after the visit (a later visit, or a department list drawn later)."""
+
+    source: str | None
+    observed_at: datetime
+
+
 class VisitOut(BaseModel):
-    """A recorded visit; ``changed``: the households whose facts it changed."""
+    """A recorded visit; ``changed``: the households whose facts it changed;
+    ``superseded``: corrections kept on the visit but not written (the register's value
+    is newer than the visit)."""
 
     id: int
     household_id: int
@@ -80,6 +90,7 @@ class VisitOut(BaseModel):
     received_at: datetime
     confirmed: list[str]
     corrected: list[FactOut]
+    superseded: list[SupersededOut]
     changed: list[int]
 
 
@@ -179,6 +190,16 @@ def post_visit(
         confirmed=list(visit.confirmed),
         corrected=[
             FactOut(entity=c["entity"], id=c["id"], field=c["field"]) for c in visit.corrected
+        ],
+        superseded=[
+            SupersededOut(
+                entity=c["entity"],
+                id=c["id"],
+                field=c["field"],
+                source=c["source"],
+                observed_at=c["observed_at"],
+            )
+            for c in visit.superseded
         ],
         changed=list(recorded.changed_households),
     )

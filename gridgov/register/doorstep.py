@@ -6,6 +6,11 @@ with provenance (source ``visit``, the visit, who, when) and a confirmation, so 
 department's older list no longer overwrites them: it raises a conflict for the grid head
 to settle (gridgov.register.conflicts). A visit counts once per (user, client id): a phone
 that sends it again gets the first visit back and changes nothing.
+
+Newer wins, by the time a value was observed: a visit queued offline that arrives after a
+later visit confirmed the field, or after a department list drawn later (its ``as_of``)
+wrote it, does not overwrite that value; its correction is kept on the visit as
+``superseded``, with who holds the newer value.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from sqlalchemy.orm import Session
 from gridgov.errors import FieldError, OutOfScope
 from gridgov.register.access import Reader
 from gridgov.register.confirmations import confirm_field, confirm_tag
-from gridgov.register.models import House, Household, HouseholdVisit, Person, PersonTag
+from gridgov.register.models import (
+    House,
+    Household,
+    HouseholdVisit,
+    Person,
+    PersonTag,
+    RegisterBatch,
+)
 from gridgov.register.protect import RegisterKeys
 from gridgov.register.tiering import retier
 from gridgov.register.vocabulary import RELATION, SEX, TENURE, USE, TagKind, parse_date, parse_grade
@@ -255,6 +267,27 @@ class _Visit:
         self.keys, self.day = keys, day
         self.confirmed: list[str] = []
         self.corrected: list[dict[str, Any]] = []
+        self.superseded: list[dict[str, Any]] = []
+
+    def _observed_after(
+        self, confirmed_at: datetime | None, batch_id: Any
+    ) -> dict[str, Any] | None:
+        """Who holds a value observed after this visit (a later visit's confirmation, or a
+        department list drawn after it, ``--as-of``), or None when the visit is the newer.
+        A list without its drawing time counts as older than any visit, as imports do."""
+        batch = self.session.get(RegisterBatch, batch_id) if isinstance(batch_id, int) else None
+        seen = [(confirmed_at, SOURCE)] + ([(batch.as_of, batch.source)] if batch else [])
+        observed, source = max(((t, s) for t, s in seen if t is not None), default=(None, None))
+        if observed is None or observed <= self.visit.visited_at:
+            return None
+        return {"source": source, "observed_at": observed.isoformat()}
+
+    def _supersede(self, change: Correction, new: Any, newer: dict[str, Any]) -> bool:
+        """Keep a late correction on the visit, unwritten (False: nothing changed)."""
+        self.superseded.append(
+            {"entity": change.entity, "id": change.id, "field": change.field, "new": new, **newer}
+        )
+        return False
 
     def _person(self, person_id: Any, where: str) -> Person:
         person = self.home.people.get(person_id) if isinstance(person_id, int) else None
@@ -304,6 +337,13 @@ class _Visit:
         if same:
             self.confirm(fact, where)
             return False
+        entry = (row.provenance or {}).get(change.field) or {}
+        confirmed = entry.get("confirmed_at")
+        newer = self._observed_after(
+            datetime.fromisoformat(confirmed) if confirmed else None, entry.get("batch")
+        )
+        if newer is not None:
+            return self._supersede(change, kept, newer)
         setattr(row, "phone_sealed" if change.field == "phone" else change.field, value)
         self._provenance(row, change.field)
         self.corrected.append(
@@ -329,9 +369,12 @@ class _Visit:
         # valid_to is the last day a tag holds (as lists, tiers and reports read it): a tag
         # found not to hold at the visit ended the day before.
         current = held is not None and (held.valid_to is None or held.valid_to >= self.day)
+        newer = self._observed_after(held.confirmed_at, held.batch_id) if held else None
         if change.value is None:  # ended
             if held is None or not current:
                 raise FieldError(f"{where}.field", "register.visit.no_tag", tag=change.field)
+            if newer is not None:
+                return self._supersede(change, None, newer)
             old: Any = held.valid_to.isoformat() if held.valid_to else None
             held.valid_to = self.day - timedelta(days=1)
             self._tag_provenance(held)
@@ -345,6 +388,8 @@ class _Visit:
             confirm_tag(held, user_id=by, at=at)
             self.confirmed.append(fact)
             return False
+        if newer is not None:
+            return self._supersede(change, details, newer)
         before = (
             {"details": dict(held.details or {}), "valid_to": _day(held.valid_to)} if held else None
         )
@@ -433,6 +478,7 @@ def record_visit(
             for n, change in enumerate(corrections):
                 changed |= applied.correct(change, f"corrected.{n}", tags)
             visit.confirmed, visit.corrected = applied.confirmed, applied.corrected
+            visit.superseded = applied.superseded
             session.flush()
     except IntegrityError:  # the same visit, sent twice at once: the other one counts
         raced = _earlier(session, reader.user_id, client_id)

@@ -133,9 +133,12 @@ class HouseholdVisit(Base):
     )
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     # ["person:12:name", "tag:12:allowance", "house:5:use"] and
-    # [{"entity", "id", "field", "old", "new"}, ...] (gridgov/register/doorstep.py)
+    # [{"entity", "id", "field", "old", "new"}, ...] (gridgov/register/doorstep.py);
+    # superseded: corrections not written because the register's value was observed after
+    # the visit, [{"entity", "id", "field", "new", "source", "observed_at"}, ...]
     confirmed: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     corrected: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    superseded: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     note: Mapped[str] = mapped_column(Text, server_default="")
 
 

@@ -541,6 +541,11 @@
     await Outbox.remove(visit.key);
     const result = $("result");
     result.innerHTML = "<p>" + G.esc(T("web.doorstep.sent", { label: visit.label, time: G.formatTime(answer.visited_at) })) + "</p>";
+    if (answer.superseded && answer.superseded.length) {
+      const sources = [...new Set(answer.superseded.map((c) => (c.source === "visit" ? T("web.doorstep.source_visit") : c.source || "—")))].join(", ");
+      result.innerHTML +=
+        '<p class="superseded">' + G.esc(T("web.doorstep.superseded", { count: answer.superseded.length, sources: sources })) + "</p>";
+    }
     result.hidden = false;
     loadTiers(); // the last visit and the next due date moved
     return "sent";
