@@ -378,11 +378,18 @@ def test_removing_a_person_erases_what_visits_kept_of_them(session, register):  
     old = person_id(session, OLD)
     recorded = visit(session, head(session), household_of(session, OLD),
                      corrections=[Correction("person", old, "name", "王建华")])  # fmt: skip
+    late = visit(session, head(session), household_of(session, OLD), client_id="late",
+                 visited_at=VISITED - timedelta(hours=1),
+                 corrections=[Correction("person", old, "name", "王建民")])  # fmt: skip
+    assert late.visit.superseded[0]["new"] == "王建民"
     remove_person(session, person_id=old, user_id=None, now=NOW)
     session.refresh(recorded.visit)
+    session.refresh(late.visit)
     assert recorded.visit.corrected == [
         {"entity": "person", "id": old, "field": "name", "old": None, "new": None}
     ]
+    assert "王建民" not in str(late.visit.superseded)
+    assert late.visit.superseded[0]["new"] is None
 
 
 def test_visit_dates_are_the_city_days(session, register):  # noqa: F811

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from geoalchemy2 import WKTElement
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -496,17 +496,25 @@ def record_visit(
 
 
 def forget_person(session: Session, *, person_id: int) -> None:
-    """Erase what visits kept of a removed person's fields (old and new values)."""
+    """Erase what visits kept of a removed person's fields (old and new values, applied or
+    superseded)."""
+    theirs = [{"entity": "person", "id": person_id}], [{"entity": "tag", "id": person_id}]
     visits = session.scalars(
         select(HouseholdVisit).where(
-            HouseholdVisit.corrected.contains([{"entity": "person", "id": person_id}])
-            | HouseholdVisit.corrected.contains([{"entity": "tag", "id": person_id}])
+            or_(
+                *(HouseholdVisit.corrected.contains(t) for t in theirs),
+                *(HouseholdVisit.superseded.contains(t) for t in theirs),
+            )
         )
     )
-    for visit in visits:
-        visit.corrected = [
+
+    def erased(facts: list[Any]) -> list[Any]:
+        return [
             {**c, "old": None, "new": None}
             if c.get("entity") in ("person", "tag") and c.get("id") == person_id
             else c
-            for c in visit.corrected
+            for c in facts
         ]
+
+    for visit in visits:
+        visit.corrected, visit.superseded = erased(visit.corrected), erased(visit.superseded)
