@@ -27,6 +27,7 @@ from gridgov.users.service import create_user
 from tests import shapes
 from tests.conftest import GEODATA
 from tests.register_files import HEAD_GRID, KEYS, id_number, write_grassroots
+from tests.statements import statements
 from tests.test_import import import_tiny_city
 
 TODAY = date(2026, 12, 5)
@@ -145,6 +146,16 @@ def test_a_grid_head_sees_the_households_of_their_grid_with_ids_masked(session, 
         households_of_grid(
             session, reader=head, keys=KEYS, grid_code=register["other"], today=TODAY
         )
+
+
+def test_a_grids_households_are_two_statements(session, register, engine):
+    head = reader_of(session, user(session, "gridhead"))
+    with statements(engine) as seen:
+        households = households_of_grid(
+            session, reader=head, keys=KEYS, grid_code=HEAD_GRID, today=TODAY
+        )
+    assert sum(len(h.members) for h in households) == 3
+    assert len(seen) == 2  # members with their houses, then every member's tags
 
 
 def test_civil_affairs_sees_only_allowance_people_with_ids_and_no_other_tags(session, register):

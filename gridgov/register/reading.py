@@ -119,12 +119,13 @@ def age_on(born: date | None, today: date) -> int | None:
 
 
 def _view(
-    person: Person,
-    tags: Sequence[PersonTag],
+    person: Any,
+    tags: Sequence[Any],
     reader: Reader,
     where: Where,
     keys: RegisterKeys,
     today: date,
+    provenance: dict[str, Any] | None = None,
 ) -> PersonView:
     shown = set(readable_tags(reader, where, [t.tag for t in tags]))
     names = [t.tag for t in tags]
@@ -149,51 +150,122 @@ def _view(
             if t.tag in shown
         ],
         household_id=person.household_id,
-        provenance=dict(person.provenance or {}),
+        provenance=dict(provenance or {}),
     )
 
 
-def _tags_of(session: Session, person_ids: Iterable[int]) -> dict[int, list[PersonTag]]:
-    found: dict[int, list[PersonTag]] = {}
-    ids = list(person_ids)
-    if ids:
-        query = select(PersonTag).where(PersonTag.person_id.in_(ids)).order_by(PersonTag.tag)
-        for tag in session.scalars(query):
-            found.setdefault(tag.person_id, []).append(tag)
+TAG_COLUMNS = (
+    PersonTag.person_id,
+    PersonTag.tag,
+    PersonTag.details,
+    PersonTag.valid_from,
+    PersonTag.valid_to,
+    PersonTag.source,
+)
+PERSON_COLUMNS = (
+    Person.id,
+    Person.name,
+    Person.sex,
+    Person.birth_date,
+    Person.relation,
+    Person.id_sealed,
+    Person.phone_sealed,
+    Person.household_id,
+)
+HOUSE_CODES = (
+    House.grid_code,
+    House.community_code,
+    House.street_code,
+    House.district_code,
+    House.city_code,
+)
+
+
+def _grouped(rows: Iterable[Any]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    for row in rows:
+        found.setdefault(row.person_id, []).append(row)
     return found
+
+
+def _tags_of(session: Session, person_ids: Iterable[int]) -> dict[int, list[Any]]:
+    """The tags of ``person_ids`` as plain rows (tag, details, valid_from, valid_to, source)."""
+    ids = list(person_ids)
+    if not ids:
+        return {}
+    query = select(*TAG_COLUMNS).where(PersonTag.person_id.in_(ids)).order_by(PersonTag.tag)
+    return _grouped(session.execute(query))
 
 
 def households_of_grid(
     session: Session, *, reader: Reader, keys: RegisterKeys, grid_code: str, today: date
 ) -> list[HouseholdView]:
     """The households of a grid with their members and tags, as ``reader`` may see them
-    (a reader who may see people only by tag sees only those members)."""
+    (a reader who may see people only by tag sees only those members).
+
+    Two statements whatever the grid's size, plain rows (no ORM objects, no provenance): a
+    grid head opens a grid of a thousand people on a phone."""
     reach = reach_of(reader, PEOPLE)
+    in_grid = (
+        select(Person.id)
+        .join(Household, Household.id == Person.household_id)
+        .join(House, House.id == Household.house_id)
+        .where(House.grid_code == grid_code, Person.removed_at.is_(None))
+    )
     rows = session.execute(
-        select(Household, House, Person)
+        select(
+            Household.id.label("household_id_"),
+            Household.code.label("household_code"),
+            House.code.label("house_code"),
+            House.address,
+            House.building,
+            House.unit,
+            House.room,
+            *HOUSE_CODES,
+            *PERSON_COLUMNS,
+        )
         .join(House, House.id == Household.house_id)
         .join(Person, Person.household_id == Household.id)
         .where(House.grid_code == grid_code, Person.removed_at.is_(None))
         .order_by(House.address, House.building, House.unit, House.room, Household.id, Person.id)
     ).all()
+    wheres: dict[tuple[str | None, ...], Where] = {}
+
+    def where_of(row: Any) -> Where:
+        codes = (row.grid_code, row.community_code, row.street_code, row.district_code,
+                 row.city_code)  # fmt: skip
+        if codes not in wheres:
+            wheres[codes] = Where(codes[0], frozenset(c for c in codes[1:] if c))
+        return wheres[codes]
+
     if reach is None or (
-        rows and reach is not Reach.TAGGED and not may_read(reader, PEOPLE, _where(rows[0][1]))
+        rows and reach is not Reach.TAGGED and not may_read(reader, PEOPLE, where_of(rows[0]))
     ):
         raise OutOfScope("scope.register_grid", code=grid_code)
-    tags = _tags_of(session, (p.id for _, _, p in rows))
+    tags = (
+        _grouped(
+            session.execute(
+                select(*TAG_COLUMNS)
+                .where(PersonTag.person_id.in_(in_grid.scalar_subquery()))
+                .order_by(PersonTag.person_id, PersonTag.tag)
+            )
+        )
+        if rows
+        else {}
+    )
     households: dict[int, HouseholdView] = {}
-    for household, house, person in rows:
-        where = _where(house)
-        mine = tags.get(person.id, [])
+    for row in rows:
+        where = where_of(row)
+        mine = tags.get(row.id, [])
         if not may_read(reader, PEOPLE, where, [t.tag for t in mine]):
             continue
-        view = households.get(household.id)
+        view = households.get(row.household_id_)
         if view is None:
-            view = households[household.id] = HouseholdView(
-                household.id, household.code, house.code, house.address,
-                house.building, house.unit, house.room, [],
+            view = households[row.household_id_] = HouseholdView(
+                row.household_id_, row.household_code, row.house_code, row.address,
+                row.building, row.unit, row.room, [],
             )  # fmt: skip
-        view.members.append(_view(person, mine, reader, where, keys, today))
+        view.members.append(_view(row, mine, reader, where, keys, today))
     return list(households.values())
 
 
@@ -223,7 +295,7 @@ def person_record(
     tags = _tags_of(session, [person.id]).get(person.id, [])
     if not may_read(reader, PEOPLE, where, [t.tag for t in tags]):
         raise OutOfScope("scope.register_person", id=person_id)
-    view = _view(person, tags, reader, where, keys, today)
+    view = _view(person, tags, reader, where, keys, today, person.provenance)
     shown = ["people", *(f"tag:{t.tag}" for t in view.tags)]
     shown += [ID_NUMBER] if view.id_number_clear else []
     shown += [PHONE] if view.phone_clear else []
@@ -266,7 +338,9 @@ def people_shown(
     shown_rows: list[tuple[PersonView, House | None]] = []
     for person_id in person_ids:
         person, house = found[person_id]
-        view = _view(person, tags.get(person.id, []), reader, _where(house), keys, today)
+        view = _view(
+            person, tags.get(person.id, []), reader, _where(house), keys, today, person.provenance
+        )
         shown = ["people", *(f"tag:{t.tag}" for t in view.tags)]
         shown += [ID_NUMBER] if view.id_number_clear else []
         shown += [PHONE] if view.phone_clear else []
