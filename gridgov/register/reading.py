@@ -118,19 +118,34 @@ def age_on(born: date | None, today: date) -> int | None:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
+@dataclass(frozen=True)
+class _Sight:
+    """What a reader sees of one person, from the person's place and tags."""
+
+    people: bool
+    tags: frozenset[str]
+    id_clear: bool
+    phone_clear: bool
+
+
+def _sight(reader: Reader, where: Where, names: Sequence[str]) -> _Sight:
+    return _Sight(
+        may_read(reader, PEOPLE, where, names),
+        frozenset(readable_tags(reader, where, names)),
+        may_read(reader, ID_NUMBER, where, names),
+        may_read(reader, PHONE, where, names),
+    )
+
+
 def _view(
     person: Any,
     tags: Sequence[Any],
-    reader: Reader,
-    where: Where,
+    sight: _Sight,
     keys: RegisterKeys,
     today: date,
     provenance: dict[str, Any] | None = None,
 ) -> PersonView:
-    shown = set(readable_tags(reader, where, [t.tag for t in tags]))
-    names = [t.tag for t in tags]
-    id_clear = may_read(reader, ID_NUMBER, where, names)
-    phone_clear = may_read(reader, PHONE, where, names)
+    id_clear, phone_clear, shown = sight.id_clear, sight.phone_clear, sight.tags
     number = keys.open(person.id_sealed, field="id_number") if person.id_sealed else None
     phone = keys.open(person.phone_sealed, field="phone") if person.phone_sealed else None
     return PersonView(
@@ -254,10 +269,15 @@ def households_of_grid(
         else {}
     )
     households: dict[int, HouseholdView] = {}
+    sights: dict[tuple[Where, tuple[str, ...]], _Sight] = {}  # most people share a few
     for row in rows:
         where = where_of(row)
         mine = tags.get(row.id, [])
-        if not may_read(reader, PEOPLE, where, [t.tag for t in mine]):
+        key = (where, tuple(t.tag for t in mine))
+        sight = sights.get(key)
+        if sight is None:
+            sight = sights[key] = _sight(reader, where, key[1])
+        if not sight.people:
             continue
         view = households.get(row.household_id_)
         if view is None:
@@ -265,7 +285,7 @@ def households_of_grid(
                 row.household_id_, row.household_code, row.house_code, row.address,
                 row.building, row.unit, row.room, [],
             )  # fmt: skip
-        view.members.append(_view(row, mine, reader, where, keys, today))
+        view.members.append(_view(row, mine, sight, keys, today))
     return list(households.values())
 
 
@@ -293,9 +313,10 @@ def person_record(
     )
     where = _where(house)
     tags = _tags_of(session, [person.id]).get(person.id, [])
-    if not may_read(reader, PEOPLE, where, [t.tag for t in tags]):
+    sight = _sight(reader, where, [t.tag for t in tags])
+    if not sight.people:
         raise OutOfScope("scope.register_person", id=person_id)
-    view = _view(person, tags, reader, where, keys, today, person.provenance)
+    view = _view(person, tags, sight, keys, today, person.provenance)
     shown = ["people", *(f"tag:{t.tag}" for t in view.tags)]
     shown += [ID_NUMBER] if view.id_number_clear else []
     shown += [PHONE] if view.phone_clear else []
@@ -338,9 +359,9 @@ def people_shown(
     shown_rows: list[tuple[PersonView, House | None]] = []
     for person_id in person_ids:
         person, house = found[person_id]
-        view = _view(
-            person, tags.get(person.id, []), reader, _where(house), keys, today, person.provenance
-        )
+        mine = tags.get(person.id, [])
+        sight = _sight(reader, _where(house), [t.tag for t in mine])
+        view = _view(person, mine, sight, keys, today, person.provenance)
         shown = ["people", *(f"tag:{t.tag}" for t in view.tags)]
         shown += [ID_NUMBER] if view.id_number_clear else []
         shown += [PHONE] if view.phone_clear else []
