@@ -133,8 +133,14 @@ def valid_id_number(value: str) -> str | None:
 
 
 def id_birth_date(number: str) -> date:
-    """The birth date a valid ID number carries."""
-    return ric.get_birth_date(number)
+    """The birth date a valid ID number (compact, as ``valid_id_number`` gives it) carries:
+    checked there already, so read straight from its digits, not cleaned and checked again
+    (an import of 100,000 rows asks twice a row).
+
+    >>> id_birth_date("11010519491231002X")
+    datetime.date(1949, 12, 31)
+    """
+    return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
 
 
 def id_sex(number: str) -> str:
