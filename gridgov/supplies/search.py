@@ -10,30 +10,21 @@ the demand: road distance is never shorter than the straight line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gridgov.errors import FieldError
-from gridgov.supplies.models import Item, Stockpile
+from gridgov.supplies.models import Item, StockLot, Stockpile
 from gridgov.supplies.planning import Candidate, Plan, plan_supplies, running_totals
 from gridgov.supplies.roads import RoadNetwork
 
 FIRST_BATCH = 32
 MAX_CANDIDATES = 20_000
 
-_AVAILABLE = text(
-    """
-    SELECT stockpile_id, item_code, sum(quantity - reserved)::int AS free
-    FROM stock_lots
-    WHERE stockpile_id = ANY(:ids) AND item_code = ANY(:items)
-      AND (expires_on IS NULL OR expires_on >= :today)
-    GROUP BY stockpile_id, item_code
-    """
-)
 # The distance limit stays outside the KNN walk: inside, the planner may trade the index
 # order for a bitmap scan and a sort over every lot of the item.
 _KNN = text(
@@ -82,7 +73,7 @@ class SearchResult:
     plan_stockpiles: dict[int, Stockpile]
 
 
-def check_items(session: Session, demand: Mapping[str, int]) -> None:
+def check_items(session: Session, demand: Collection[str]) -> None:
     """Unknown item codes are bad input."""
     known = set(session.scalars(select(Item.code).where(Item.code.in_(demand))))
     for item in demand:
@@ -129,7 +120,6 @@ def find_supplies(
     by_road: bool = False,
 ) -> SearchResult:
     """Nearest stockpiles holding the demand, by straight line or (with a network) by road."""
-    check_items(session, demand)
     point = f"SRID=4326;POINT({lon} {lat})"
     max_m = max_km * 1000
     use_road = by_road and network is not None
@@ -142,12 +132,16 @@ def find_supplies(
                 session, point=point, item=item, today=today, max_m=max_m, k=k
             )
             more_exist |= full
+        if k == FIRST_BATCH and not all(found.values()):
+            # An unknown item finds no stock: the catalogue is asked only then, not for
+            # every search (one round trip fewer for the usual one).
+            check_items(session, [item for item in demand if not found[item]])
         candidates = _candidates(found, lon, lat, network if use_road else None, max_m)
         if not more_exist or k >= MAX_CANDIDATES or _settled(candidates, found, demand, use_road):
             break
         k *= 4
-    candidates = _complete(session, candidates, demand, today)
-    return _answer(session, candidates, demand, limit, use_road, by_road)
+    candidates, stockpiles = _complete(session, candidates, demand, today)
+    return _answer(candidates, stockpiles, demand, limit, use_road, by_road)
 
 
 def _complete(
@@ -155,19 +149,43 @@ def _complete(
     candidates: list[tuple[Candidate, float]],
     demand: Mapping[str, int],
     today: date,
-) -> list[tuple[Candidate, float]]:
+) -> tuple[list[tuple[Candidate, float]], dict[int, Stockpile]]:
     """Exact availability of every demanded item at every candidate (a stockpile found for
-    one item may hold others, and a batch may have cut its lots short)."""
+    one item may hold others, and a batch may have cut its lots short), and the candidates'
+    stockpiles, read together in one statement."""
     ids = [c.stockpile_id for c, _ in candidates]
-    rows = session.execute(_AVAILABLE, {"ids": ids, "items": list(demand), "today": today})
+    if not ids:
+        return [], {}
+    free = (
+        select(
+            StockLot.stockpile_id,
+            StockLot.item_code,
+            func.sum(StockLot.quantity - StockLot.reserved).label("free"),
+        )
+        .where(
+            StockLot.stockpile_id.in_(ids),
+            StockLot.item_code.in_(list(demand)),
+            or_(StockLot.expires_on.is_(None), StockLot.expires_on >= today),
+        )
+        .group_by(StockLot.stockpile_id, StockLot.item_code)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Stockpile, free.c.item_code, free.c.free)
+        .outerjoin(free, free.c.stockpile_id == Stockpile.id)
+        .where(Stockpile.id.in_(ids))
+    )
     available: dict[int, dict[str, int]] = {}
-    for row in rows:
-        if row.free > 0:
-            available.setdefault(int(row.stockpile_id), {})[row.item_code] = int(row.free)
-    return [
+    stockpiles: dict[int, Stockpile] = {}
+    for stockpile, item_code, quantity in rows:
+        stockpiles[stockpile.id] = stockpile
+        if quantity is not None and quantity > 0:
+            available.setdefault(stockpile.id, {})[item_code] = int(quantity)
+    completed = [
         (Candidate(c.stockpile_id, c.distance_m, available.get(c.stockpile_id, {})), straight)
         for c, straight in candidates
     ]
+    return completed, stockpiles
 
 
 def _candidates(
@@ -217,8 +235,8 @@ def _settled(
 
 
 def _answer(
-    session: Session,
     candidates: list[tuple[Candidate, float]],
+    stockpiles: Mapping[int, Stockpile],
     demand: Mapping[str, int],
     limit: int,
     use_road: bool,
@@ -234,7 +252,6 @@ def _answer(
         # still cover it from stockpiles the limit left out).
         _, covered_at[item] = running_totals([c for c, _ in shown], item, quantity)
     ids = {c.stockpile_id for c, _ in shown} | {p.candidate.stockpile_id for p in plan.picks}
-    stockpiles = {s.id: s for s in session.scalars(select(Stockpile).where(Stockpile.id.in_(ids)))}
     ranked = []
     for candidate, straight in shown:
         for item in demand:
