@@ -14,17 +14,26 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.errors import FieldError
-from gridgov.supplies.models import Item, StockLot, Stockpile
+from gridgov.supplies.models import Item, Stockpile
 from gridgov.supplies.planning import Candidate, Plan, plan_supplies, running_totals
 from gridgov.supplies.roads import RoadNetwork
 
 FIRST_BATCH = 32
 MAX_CANDIDATES = 20_000
 
+_AVAILABLE = text(
+    """
+    SELECT stockpile_id, item_code, sum(quantity - reserved)::int AS free
+    FROM stock_lots
+    WHERE stockpile_id = ANY(:ids) AND item_code = ANY(:items)
+      AND (expires_on IS NULL OR expires_on >= :today)
+    GROUP BY stockpile_id, item_code
+    """
+)
 # The distance limit stays outside the KNN walk: inside, the planner may trade the index
 # order for a bitmap scan and a sort over every lot of the item.
 _KNN = text(
@@ -140,8 +149,8 @@ def find_supplies(
         if not more_exist or k >= MAX_CANDIDATES or _settled(candidates, found, demand, use_road):
             break
         k *= 4
-    candidates, stockpiles = _complete(session, candidates, demand, today)
-    return _answer(candidates, stockpiles, demand, limit, use_road, by_road)
+    candidates = _complete(session, candidates, demand, today)
+    return _answer(session, candidates, demand, limit, use_road, by_road)
 
 
 def _complete(
@@ -149,43 +158,19 @@ def _complete(
     candidates: list[tuple[Candidate, float]],
     demand: Mapping[str, int],
     today: date,
-) -> tuple[list[tuple[Candidate, float]], dict[int, Stockpile]]:
+) -> list[tuple[Candidate, float]]:
     """Exact availability of every demanded item at every candidate (a stockpile found for
-    one item may hold others, and a batch may have cut its lots short), and the candidates'
-    stockpiles, read together in one statement."""
+    one item may hold others, and a batch may have cut its lots short)."""
     ids = [c.stockpile_id for c, _ in candidates]
-    if not ids:
-        return [], {}
-    free = (
-        select(
-            StockLot.stockpile_id,
-            StockLot.item_code,
-            func.sum(StockLot.quantity - StockLot.reserved).label("free"),
-        )
-        .where(
-            StockLot.stockpile_id.in_(ids),
-            StockLot.item_code.in_(list(demand)),
-            or_(StockLot.expires_on.is_(None), StockLot.expires_on >= today),
-        )
-        .group_by(StockLot.stockpile_id, StockLot.item_code)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Stockpile, free.c.item_code, free.c.free)
-        .outerjoin(free, free.c.stockpile_id == Stockpile.id)
-        .where(Stockpile.id.in_(ids))
-    )
+    rows = session.execute(_AVAILABLE, {"ids": ids, "items": list(demand), "today": today})
     available: dict[int, dict[str, int]] = {}
-    stockpiles: dict[int, Stockpile] = {}
-    for stockpile, item_code, quantity in rows:
-        stockpiles[stockpile.id] = stockpile
-        if quantity is not None and quantity > 0:
-            available.setdefault(stockpile.id, {})[item_code] = int(quantity)
-    completed = [
+    for row in rows:
+        if row.free > 0:
+            available.setdefault(int(row.stockpile_id), {})[row.item_code] = int(row.free)
+    return [
         (Candidate(c.stockpile_id, c.distance_m, available.get(c.stockpile_id, {})), straight)
         for c, straight in candidates
     ]
-    return completed, stockpiles
 
 
 def _candidates(
@@ -235,8 +220,8 @@ def _settled(
 
 
 def _answer(
+    session: Session,
     candidates: list[tuple[Candidate, float]],
-    stockpiles: Mapping[int, Stockpile],
     demand: Mapping[str, int],
     limit: int,
     use_road: bool,
@@ -252,6 +237,7 @@ def _answer(
         # still cover it from stockpiles the limit left out).
         _, covered_at[item] = running_totals([c for c, _ in shown], item, quantity)
     ids = {c.stockpile_id for c, _ in shown} | {p.candidate.stockpile_id for p in plan.picks}
+    stockpiles = {s.id: s for s in session.scalars(select(Stockpile).where(Stockpile.id.in_(ids)))}
     ranked = []
     for candidate, straight in shown:
         for item in demand:
