@@ -286,15 +286,22 @@ def process_positions(
     for tracker_id, track in by_tracker.items():
         tracker = trackers[tracker_id]
         track.sort(key=lambda item: item[0].at)
+        stored = sides[tracker_id]
         moved, found = follow(
             [fix.at for fix, _ in track],
             [cover for _, cover in track],
-            sides[tracker_id],
+            _as_of(stored, tracker.last_seen_at),
             last_seen=tracker.last_seen_at,
             fences=index,
             dwell=dwell,
         )
-        changed.update({(tracker_id, fence_id): side for fence_id, side in moved.items()})
+        changed.update(
+            {
+                (tracker_id, fence_id): side
+                for fence_id, side in moved.items()
+                if not (_settled_outside(side) and _settled_outside(stored.get(fence_id)))
+            }
+        )
         for n, fence_id, kind in found:
             fence = index.get(fence_id)
             assert fence is not None
@@ -305,6 +312,29 @@ def process_positions(
     _save_sides(session, changed)
     result.events = record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
     return result
+
+
+def _settled_outside(side: Side | None) -> bool:
+    """Outside, with no entry pending: the side of most fences a tracker has ever met."""
+    return side is not None and not side.inside and side.candidate_inside is None
+
+
+def _as_of(sides: dict[int, Side], last_seen: datetime | None) -> dict[int, Side]:
+    """The stored sides as they stand when the tracker was last seen.
+
+    A side settled outside only moves its time on with each fix (``walk``), so its time is
+    the tracker's last sighting: it is not written again for every batch (a tracker that
+    met 75 fences would rewrite 75 rows a batch to say nothing new), and it is read here
+    with the tracker's time instead."""
+    if last_seen is None:
+        return sides
+    now_outside = Side(False, last_at=last_seen)  # frozen: shared
+    return {
+        fence_id: now_outside
+        if _settled_outside(side) and (side.last_at is None or side.last_at < last_seen)
+        else side
+        for fence_id, side in sides.items()
+    }
 
 
 def follow(
