@@ -8,6 +8,13 @@ the answer, one JSON line on stdout, holds requests/s, p50 and p99 in millisecon
 count of answers other than 2xx. Each connection sends its requests one after another on a
 kept-alive connection (a closed loop) and opens a new one when the server closes it (gunicorn's
 sync workers do after every answer). Only 127.0.0.1 / ::1 are ever contacted.
+
+With ``"rate": R`` in SPEC the load is an open loop instead: request i is due at
+``start + i / R`` whatever the server has answered so far, goes out on a free kept-alive
+connection (up to ``connections`` of them; when all are busy it waits for one), and its latency
+is counted from when it was due, not from when it went out, so a server that falls behind
+shows it in p50/p99 instead of slowing the client down (no coordinated omission). The answer
+adds the offered rate and how many requests were due but not answered by the deadline.
 """
 
 from __future__ import annotations
@@ -101,6 +108,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     warm = spec.get("warmup", 0.5)
     if warm:  # first index build, caches, connection pools: not counted
         await _one_connection(host, int(port), requests, 0, time.perf_counter() + warm, [500])
+    if spec.get("rate"):
+        return await _open_loop(host, int(port), requests, spec)
     budget = [int(spec.get("max_requests", 200_000))]
     started = time.perf_counter()
     deadline = started + float(spec["seconds"])
@@ -120,6 +129,69 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "rps": latencies.size / elapsed,
         "p50_ms": float(np.percentile(latencies, 50)) if latencies.size else None,
         "p99_ms": float(np.percentile(latencies, 99)) if latencies.size else None,
+    }
+
+
+async def _open_loop(
+    host: str, port: int, requests: list[bytes], spec: dict[str, Any]
+) -> dict[str, Any]:
+    rate = float(spec["rate"])
+    seconds = float(spec["seconds"])
+    count = min(int(rate * seconds), int(spec.get("max_requests", 200_000)))
+    limit = int(spec["connections"])
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    opened = [0]
+    latencies: list[float] = []
+    errors = [0]
+    deadline_slack = 5.0  # a request unanswered this long after the last one is due is lost
+
+    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if idle.empty() and opened[0] < limit:
+            opened[0] += 1
+            return await asyncio.open_connection(host, port)
+        return await idle.get()
+
+    async def one(n: int, due: float) -> None:
+        reader, writer = await connection()
+        writer.write(requests[n % len(requests)])
+        status, keep = await _read_answer(reader)
+        latencies.append((time.perf_counter() - due) * 1000)
+        if status[9:10] != b"2":
+            errors[0] += 1
+        if keep:
+            idle.put_nowait((reader, writer))
+        else:
+            writer.close()
+            idle.put_nowait(await asyncio.open_connection(host, port))
+
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for n in range(count):
+        due = start + n / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        tasks.append(asyncio.create_task(one(n, due)))
+    last_due = start + (count - 1) / rate if count else start
+    done, pending = await asyncio.wait(
+        tasks, timeout=max(0.0, last_due + deadline_slack - time.perf_counter())
+    )
+    for task in pending:
+        task.cancel()
+    elapsed = time.perf_counter() - start
+    while not idle.empty():
+        idle.get_nowait()[1].close()
+    found = np.array(latencies)
+    return {
+        "connections": limit,
+        "offered_rate": rate,
+        "requests": int(found.size),
+        "unanswered": len(pending),
+        "errors": errors[0] + sum(1 for t in done if t.exception() is not None),
+        "seconds": round(elapsed, 3),
+        "rps": found.size / elapsed,
+        "p50_ms": float(np.percentile(found, 50)) if found.size else None,
+        "p99_ms": float(np.percentile(found, 99)) if found.size else None,
     }
 
 

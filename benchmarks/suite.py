@@ -18,6 +18,7 @@ kept). Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -62,6 +63,7 @@ TODAY = date(2026, 11, 22)
 READINGS_START = datetime(2026, 1, 1, tzinfo=UTC)
 CATEGORIES = ("0101", "0102", "0201", "0301")
 ITEMS = ("tent", "water")
+MAX_GROWTH = 200_000  # the largest city of the growth curve (issue #14, item 4)
 
 # What each row compares, and its target on 2 cores (issue #14, item 4).
 ROWS: list[dict[str, str]] = [
@@ -100,6 +102,15 @@ ROWS: list[dict[str, str]] = [
         "peer": "",
         "unit": "reports/s",
         "target": ">= 500/s, p99 < 50 ms, >= 0.3x ceiling",
+    },
+    {
+        "key": "report_open",
+        "what": "report an incident over HTTP, open loop (fixed arrival rate)",
+        "subject": "gridgov POST /api/v1/incidents",
+        "ceiling": "bare INSERT of the row, same pool, same rate",
+        "peer": "",
+        "unit": "reports/s",
+        "target": ">= 500/s sustained, p99 < 50 ms (latency from the scheduled send)",
     },
     {
         "key": "nearest_16",
@@ -241,10 +252,12 @@ def load(
     seconds: float,
     headers: dict[str, str] | None = None,
     work: Path,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """``benchmarks/load.py`` in a fresh interpreter: the client never shares a GIL with a
-    server, nor with this process."""
-    spec = {
+    server, nor with this process. With ``rate``, an open loop at that many requests a
+    second (``connections`` at most), latency counted from each request's scheduled time."""
+    spec: dict[str, Any] = {
         "base": base,
         "connections": connections,
         "seconds": seconds,
@@ -252,6 +265,8 @@ def load(
         "headers": headers or {},
         "requests": requests,
     }
+    if rate:
+        spec["rate"] = rate
     with tempfile.NamedTemporaryFile("w", suffix=".json", dir=work, delete=False) as fh:
         json.dump(spec, fh)
     try:
@@ -286,13 +301,17 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def from_load(found: dict[str, Any]) -> dict[str, Any]:
-    return {
+    figure = {
         "value": found["rps"],
         "p50_ms": found["p50_ms"],
         "p99_ms": found["p99_ms"],
         "requests": found["requests"],
         "errors": found["errors"],
     }
+    for key in ("offered_rate", "unanswered"):  # open loop only
+        if key in found:
+            figure[key] = found[key]
+    return figure
 
 
 def timed_rate(count: int, work: Callable[[], object]) -> dict[str, Any]:
@@ -769,11 +788,25 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         sample = http_points[:50]
 
         def measure(
-            base: str, requests: list[list[Any]], conns: int, headers: dict | None = None
+            base: str,
+            requests: list[list[Any]],
+            conns: int,
+            headers: dict | None = None,
+            rate: float | None = None,
         ) -> dict[str, Any]:
             return from_load(
-                load(base, requests, connections=conns, seconds=secs, headers=headers, work=work)
+                load(
+                    base,
+                    requests,
+                    connections=conns,
+                    seconds=secs,
+                    headers=headers,
+                    work=work,
+                    rate=rate,
+                )
             )
+
+        rate, open_conns = args.report_rate, 64
 
         def profile(
             key: str, pid: int, work_: Callable[[], object], root: str | None = None
@@ -812,6 +845,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                 record("locate_1", "ceiling", measure(base, locate_bare, 1))
                 record("report_16", "ceiling", found := measure(base, inserts, c16))
                 record("report_16_workers2", "ceiling", found)
+                record("report_open", "ceiling", measure(base, inserts, open_conns, rate=rate))
                 record("nearest_16", "ceiling", measure(base, knn, c16))
                 record("locate_16_workers2", "ceiling", runs["locate_16"]["ceiling"][-1])
             for workers in (1, 2):
@@ -831,6 +865,11 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                         record("locate_1", "subject", measure(base, locate_gridgov, 1))
                         record("report_16", "subject", found := measure(base, reports, c16, auth))
                         record("report_16_workers2", "peer", found)
+                        record(
+                            "report_open",
+                            "subject",
+                            measure(base, reports, open_conns, auth, rate=rate),
+                        )
                         record("nearest_16", "subject", measure(base, nearest, c16, auth))
                         record("locate_16_workers2", "peer", runs["locate_16"]["subject"][-1])
                         if run == 0:
@@ -876,6 +915,10 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                 except RuntimeError as exc:
                     mapit_error = f"gunicorn: {exc}"
             me = os.getpid()
+            # As a serving process does after its start (api.main): what lives as long as
+            # the process is left out of the garbage collections the measured work causes.
+            gc.collect()
+            gc.freeze()
             for key, fn in (
                 ("classify", lambda: classify_run(factory, grids_file, lons, lats)),
                 ("readings", lambda run=run: readings_run(factory, url, args.readings, run)),
@@ -1069,6 +1112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--positions", type=int, default=50_000)
     parser.add_argument("--fences", type=int, default=1000)
     parser.add_argument(
+        "--report-rate",
+        type=float,
+        default=500.0,
+        help="arrival rate of the open-loop report load (reports/s; issue #14's target)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="the smoke version: a tiny city, one short run, no MapIt",
@@ -1076,7 +1125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapit", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument(
         "--growth",
-        help="also locate, report and nearest at these city sizes, e.g. 5000,20000,50000",
+        help="also locate, report and nearest at these city sizes (up to 200,000 grids), "
+        "e.g. 5000,20000,50000,200000",
     )
     parser.add_argument(
         "--profile",
@@ -1105,14 +1155,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.grids, args.runs, args.seconds = min(args.grids, 300), 1, 1.0
         args.points, args.readings, args.positions, args.fences = 20_000, 5_000, 5_000, 100
+        args.report_rate = min(args.report_rate, 50.0)
     if args.mapit is None:
         args.mapit = not args.quick
     if not (0 < args.seconds <= 60 and 1 <= args.runs <= 10 and 50 <= args.grids <= 500_000):
         parser.error("--seconds in (0, 60], --runs in 1..10, --grids in 50..500000")
+    if not 0 < args.report_rate <= 5000:
+        parser.error("--report-rate in (0, 5000]")
+    try:
+        sizes = [int(n) for n in args.growth.split(",")] if args.growth else []
+    except ValueError:
+        parser.error("--growth: city sizes separated by commas, e.g. 5000,20000,50000,200000")
+    if not all(50 <= n <= MAX_GROWTH for n in sizes):
+        parser.error(f"--growth sizes in 50..{MAX_GROWTH:,}")
     result = run_suite(args)
-    if args.growth:
+    if sizes:
         _save(result, args)  # the main figures are kept whatever happens to the curve
-        sizes = [int(n) for n in args.growth.split(",")]
         result["growth"] = growth(args, sizes)
     _save(result, args)
     print(render(result))

@@ -417,3 +417,48 @@ def test_a_change_that_commits_late_is_still_applied(session, demo_generation):
     session.flush()
     index.sync(session)
     assert fence_id in index.covering(109.1, 21.55)
+
+
+def test_batches_agree_with_stepping_and_settled_sides_are_not_rewritten(session, boat):
+    """A wandering tracker over three small fences, sent in batches: the crossings are those
+    of stepping every fix through every fence; a side settled outside is not written again
+    for every batch (it moves on with the tracker's last sighting)."""
+    fences = {
+        save_fence(session, code=f"T-W{n}", name=f"围栏{n}", rule="watch", geom=shape).id: shape
+        for n, shape in enumerate(
+            [box(109.095, 21.545, 109.097, 21.547), box(109.098, 21.545, 109.1, 21.547),
+             box(109.095, 21.548, 109.097, 21.55)]
+        )
+    }  # fmt: skip
+    rng = random.Random(11)
+    lon, lat, fixes = 109.096, 21.546, []
+    for n in range(240):
+        lon = min(max(lon + rng.uniform(-0.0004, 0.0004), 109.093), 109.102)
+        lat = min(max(lat + rng.uniform(-0.0004, 0.0004), 21.543), 21.552)
+        fixes.append((T + timedelta(seconds=5 * n), lon, lat))
+    covers = [{f for f, g in fences.items() if g.covers(Point(x, y))} for _, x, y in fixes]
+    dwell = Dwell(30, 3)
+    _, expected = stepped([at for at, _, _ in fixes], covers, {}, None, set(fences), dwell)
+    assert len(expected) >= 6  # the walk crosses fence edges
+    index, found, writes = FenceIndex(), [], []
+    rows = [{"tracker": "T-BOAT", "time": at.isoformat(), "lon": x, "lat": y} for at, x, y in fixes]
+
+    def count_side_writes(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("INSERT INTO tracker_sides"):
+            writes.append(parameters["fences"].count(",") + 1)
+
+    event.listen(session.get_bind(), "before_cursor_execute", count_side_writes)
+    try:
+        for start in range(0, len(rows), 20):
+            result = process_positions(
+                session, rows=rows[start : start + 20], index=index, dwell=dwell,
+                now=T + timedelta(hours=1),
+            )  # fmt: skip
+            number = {at: n for n, (at, _, _) in enumerate(fixes)}
+            found += [(number[e.at], e.fence_id, e.kind) for e in result.events]
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", count_side_writes)
+    assert found == expected
+    # A batch writes only the sides that change: while the tracker wanders outside every
+    # fence, nothing (before, every batch rewrote every side the tracker had, to move its time).
+    assert len(writes) < len(rows) // 20

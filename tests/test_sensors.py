@@ -270,6 +270,22 @@ def test_a_bad_row_refuses_the_whole_batch(session, sensor):
     )
 
 
+def test_a_bad_row_after_pieces_already_sent_still_writes_nothing(session, sensor):
+    """Pieces of a batch go to the server as they are checked: a bad row far into the batch,
+    after earlier pieces were sent, refuses the whole batch, and the session goes on."""
+    from gridgov.sensors.ingest import PIECE
+
+    good = rows(*((m, 5.0 + (m % 7) / 10) for m in range(3 * PIECE)))
+    bad = [*good[: 2 * PIECE + 5], {**good[2 * PIECE + 5], "value": "n/a"}, *good[2 * PIECE + 6 :]]
+    with pytest.raises(BatchRefused) as refused:
+        ingest(session, rows=bad, now=NOW + timedelta(days=10))
+    assert [(p.row, p.field) for p in refused.value.problems] == [(2 * PIECE + 5, "value")]
+    count = select(func.count()).select_from(Reading).where(Reading.sensor_id == sensor.id)
+    assert session.scalar(count) == 0
+    assert ingest(session, rows=good, now=NOW + timedelta(days=10)).written == 3 * PIECE
+    assert session.scalar(count) == 3 * PIECE
+
+
 def test_readings_land_in_monthly_partitions_made_on_demand(session, sensor):
     ingest(
         session,

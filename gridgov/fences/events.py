@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.index import GridIndex
 from gridgov.boundaries.lookup import grid_at, nearest_grid_codes
+from gridgov.db.arrays import array_text
 from gridgov.fences.crossing import Fix, active_at, breaches
 from gridgov.fences.index import IndexedFence
 from gridgov.fences.models import FenceEvent, Tracker
@@ -161,16 +162,16 @@ def _insert_events(session: Session, events: list[FenceEvent]) -> None:
     session.execute(
         _INSERT_EVENTS,
         {
-            "ids": ids,
-            "trackers": [e.tracker_id for e in events],
-            "fences": [e.fence_id for e in events],
-            "kinds": [e.kind for e in events],
-            "ats": [e.at for e in events],
-            "lons": [e.lon for e in events],
-            "lats": [e.lat for e in events],
-            "grids": [e.grid_code for e in events],
-            "breaches": [e.breach for e in events],
-            "incidents": [e.incident_id for e in events],
+            "ids": array_text(ids),
+            "trackers": array_text(e.tracker_id for e in events),
+            "fences": array_text(e.fence_id for e in events),
+            "kinds": array_text(e.kind for e in events),
+            "ats": array_text(e.at for e in events),
+            "lons": array_text(e.lon for e in events),
+            "lats": array_text(e.lat for e in events),
+            "grids": array_text(e.grid_code for e in events),
+            "breaches": array_text(e.breach for e in events),
+            "incidents": array_text(e.incident_id for e in events),
         },
     )
     for event in events:

@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.index import GridIndex
+from gridgov.db.arrays import array_text
 from gridgov.errors import FieldError, OutOfScope
 from gridgov.fences.crossing import Dwell, Fix, Side, step, walk
 from gridgov.fences.events import record_crossings
@@ -195,7 +196,13 @@ def validate_positions(
     latest = now + MAX_FUTURE
     for n, row in enumerate(rows):
         tracker_id = trackers.get(str(row.get("tracker", "")))
-        lon, lat = parse_number(row.get("lon")), parse_number(row.get("lat"))
+        lon, lat = row.get("lon"), row.get("lat")
+        # A float from JSON needs no parsing: the range checks below also refuse NaN and
+        # infinities. Anything else (a string, an int, numpy's float64) is parsed.
+        if type(lon) is not float:
+            lon = parse_number(lon)
+        if type(lat) is not float:
+            lat = parse_number(lat)
         at = times(row.get("time"))
         # The happy path first (WGS84, the default); any doubt goes through every check.
         if (
@@ -210,6 +217,7 @@ def validate_positions(
         ):
             fixes.append(Fix(tracker_id, at, lon, lat))
             continue
+        lon, lat = parse_number(lon), parse_number(lat)
         found = []
         if str(row.get("tracker", "")) in out_of_reach:
             reason = t("scope.tracker", "en", code=row.get("tracker"))
@@ -270,24 +278,30 @@ def process_positions(
         )
     }
     sides: dict[int, dict[int, Side]] = defaultdict(dict)  # tracker -> fence -> side
-    for row in session.execute(_SIDES, {"ids": list(by_tracker)}):
-        sides[row.tracker_id][row.fence_id] = Side(
-            row.inside, row.candidate_inside, row.candidate_since, row.candidate_count, row.last_at
-        )
+    # Fetched at once (iterating a result fetches row by row) and unpacked as plain tuples.
+    for tracker_id, fence_id, *side in session.execute(_SIDES, {"ids": list(by_tracker)}).all():
+        sides[tracker_id][fence_id] = Side(*side)
     changed: dict[tuple[int, int], Side] = {}
     crossings: list[tuple[Tracker, IndexedFence, str, Fix]] = []
     for tracker_id, track in by_tracker.items():
         tracker = trackers[tracker_id]
         track.sort(key=lambda item: item[0].at)
+        stored = sides[tracker_id]
         moved, found = follow(
             [fix.at for fix, _ in track],
             [cover for _, cover in track],
-            sides[tracker_id],
+            _as_of(stored, tracker.last_seen_at),
             last_seen=tracker.last_seen_at,
             fences=index,
             dwell=dwell,
         )
-        changed.update({(tracker_id, fence_id): side for fence_id, side in moved.items()})
+        changed.update(
+            {
+                (tracker_id, fence_id): side
+                for fence_id, side in moved.items()
+                if not (_settled_outside(side) and _settled_outside(stored.get(fence_id)))
+            }
+        )
         for n, fence_id, kind in found:
             fence = index.get(fence_id)
             assert fence is not None
@@ -298,6 +312,29 @@ def process_positions(
     _save_sides(session, changed)
     result.events = record_crossings(session, crossings, grid_index, ZoneInfo(timezone), now)
     return result
+
+
+def _settled_outside(side: Side | None) -> bool:
+    """Outside, with no entry pending: the side of most fences a tracker has ever met."""
+    return side is not None and not side.inside and side.candidate_inside is None
+
+
+def _as_of(sides: dict[int, Side], last_seen: datetime | None) -> dict[int, Side]:
+    """The stored sides as they stand when the tracker was last seen.
+
+    A side settled outside only moves its time on with each fix (``walk``), so its time is
+    the tracker's last sighting: it is not written again for every batch (a tracker that
+    met 75 fences would rewrite 75 rows a batch to say nothing new), and it is read here
+    with the tracker's time instead."""
+    if last_seen is None:
+        return sides
+    now_outside = Side(False, last_at=last_seen)  # frozen: shared
+    return {
+        fence_id: now_outside
+        if _settled_outside(side) and (side.last_at is None or side.last_at < last_seen)
+        else side
+        for fence_id, side in sides.items()
+    }
 
 
 def follow(
@@ -320,10 +357,18 @@ def follow(
             seen = at
     moved: dict[int, Side] = {}
     crossings: list[tuple[int, int, str]] = []
-    for fence_id in sorted(set(sides).union(*covers)):
+    covered = set().union(*covers)
+    quiet = Side(False, last_at=times[-1])  # frozen: one for every fence it applies to
+    for fence_id in sorted(covered.union(sides)):
         if fence_id not in fences:
             continue  # switched off since
         before = sides.get(fence_id)
+        if fence_id not in covered and before is not None and not before.inside:
+            # Outside and no fix inside (most fences a tracker has a side of): ``walk`` would
+            # only move the time on to the last fix and drop a pending entry.
+            if before.last_at is None or times[-1] > before.last_at:
+                moved[fence_id] = quiet
+            continue
         start = 0
         if before is None:
             # No side yet: the first fix inside starts one; a tracker seen before was outside.
@@ -381,12 +426,12 @@ def _save_sides(session: Session, changed: dict[tuple[int, int], Side]) -> None:
     session.execute(
         _SAVE_SIDES,
         {
-            "trackers": [t for t, _ in keys],
-            "fences": [f for _, f in keys],
-            "inside": [s.inside for s in sides],
-            "candidate": [s.candidate_inside for s in sides],
-            "since": [s.candidate_since for s in sides],
-            "counts": [s.candidate_count for s in sides],
-            "last_at": [s.last_at for s in sides],
+            "trackers": array_text(t for t, _ in keys),
+            "fences": array_text(f for _, f in keys),
+            "inside": array_text(s.inside for s in sides),
+            "candidate": array_text(s.candidate_inside for s in sides),
+            "since": array_text(s.candidate_since for s in sides),
+            "counts": array_text(s.candidate_count for s in sides),
+            "last_at": array_text(s.last_at for s in sides),
         },
     )

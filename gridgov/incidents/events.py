@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gridgov.incidents.lifecycle import Move
 from gridgov.incidents.models import Incident, IncidentEvent, Whistle
-from gridgov.notifications.service import department_users, notify
+from gridgov.notifications.service import department_users, notify, notify_department
 from gridgov.users.roles import Target
 
 CHANNEL = "gridgov_incidents"
@@ -98,28 +98,31 @@ def tell(
 ) -> None:
     """Put the change in the inboxes (and webhooks) of the people it concerns."""
     users: list[int] = []
+    data = {
+        "incident": incident.id,
+        "action": action,
+        "status": incident.status,
+        "department": incident.department_code,
+    }
+    title = f"事件 {incident.id}：{action}"
     if action in ASSIGNING:
-        users = department_users(session, incident.department_code)
-    elif action == "resolve" and incident.reporter_id is not None:
+        notify_department(
+            session,
+            department_code=incident.department_code,
+            kind="incident",
+            title=title,
+            data=data,
+            now=at,
+        )
+        return
+    if action == "resolve" and incident.reporter_id is not None:
         users = [incident.reporter_id]
     elif action == "whistle":
         for code in details.get("summoned", []):
             users += department_users(session, code)
     if not users:
         return
-    notify(
-        session,
-        kind="incident",
-        title=f"事件 {incident.id}：{action}",
-        data={
-            "incident": incident.id,
-            "action": action,
-            "status": incident.status,
-            "department": incident.department_code,
-        },
-        user_ids=users,
-        now=at,
-    )
+    notify(session, kind="incident", title=title, data=data, user_ids=users, now=at)
 
 
 def feed_payload(

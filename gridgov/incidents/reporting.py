@@ -11,7 +11,7 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -182,8 +182,11 @@ def report_incident(
         observed_at=observed_at,
         updated_at=now,
     )
-    # Decided before anything is written, so the incident goes in as it will stand.
-    incident.possible_duplicate_of = _possible_duplicate(session, incident, wgs_lon, wgs_lat, now)
+    # Decided by the INSERT itself (a subquery, its value read back by the INSERT's
+    # RETURNING), so the incident goes in as it will stand, one round trip fewer.
+    incident.possible_duplicate_of = duplicate_query(
+        category_code=incident.category_code, lon=wgs_lon, lat=wgs_lat, now=now
+    ).scalar_subquery()
     events = [
         event_row(
             incident,
@@ -204,13 +207,11 @@ def report_incident(
     if routed is not None:
         events.append(_dispatch(incident, *routed, actor_id=None, now=now))
     if idempotency_key is None or reporter_id is None:
-        session.add(incident)
-        session.flush()
+        incident = _insert(session, incident)
     else:
         try:
             with session.begin_nested():
-                session.add(incident)
-                session.flush()
+                incident = _insert(session, incident)
         except IntegrityError:
             # Another request with the same key won the race: answer with its incident.
             earlier = _by_key(session, reporter_id, idempotency_key)
@@ -236,6 +237,20 @@ def report_incident(
     for event in events:
         tell(session, incident, action=event.action, at=now, details=event.details)
     return Report(incident, True, events=tuple(events), photos=tuple(written), place=place)
+
+
+def _insert(session: Session, incident: Incident) -> Incident:
+    """Write the (transient) incident with one INSERT and return the row as written, every
+    column read back by its RETURNING: the duplicate search runs inside the INSERT (a
+    subquery), and its answer needs no SELECT afterwards (the ORM's flush would expire it)."""
+    values = {
+        attr.key: incident.__dict__[attr.key]
+        for attr in inspect(Incident).column_attrs
+        if attr.key in incident.__dict__
+    }
+    written = session.scalar(insert(Incident).values(values).returning(Incident))
+    assert written is not None
+    return written
 
 
 def attach_photos(
@@ -426,15 +441,6 @@ def _place(
         return Located(near, snapped=True)
     raise OutsideGrids(
         round(nearest.distance_m, 1) if nearest else None, nearest.grid.code if nearest else None
-    )
-
-
-def _possible_duplicate(
-    session: Session, incident: Incident, lon: float, lat: float, now: datetime
-) -> int | None:
-    """The nearest open incident of the same category close by in space and time, if any."""
-    return session.scalar(
-        duplicate_query(category_code=incident.category_code, lon=lon, lat=lat, now=now)
     )
 
 

@@ -32,7 +32,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import DateTime, insert, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridgov.db import session_scope
@@ -92,6 +93,50 @@ def notify(
         for u in dict.fromkeys(user_ids)
     ]
     session.add_all(notes)
+    _queue_deliveries(session, kind=kind, title=title, body=body, data=data, now=now)
+    session.flush()
+    return notes
+
+
+def notify_department(
+    session: Session,
+    *,
+    department_code: str | None,
+    kind: str,
+    title: str,
+    body: str = "",
+    data: dict[str, Any] | None = None,
+    now: datetime,
+) -> int:
+    """``notify`` the active users of a department, found and told in one statement (the
+    report path's: no round trip to list them first); how many were told. As with
+    ``notify`` to nobody, no webhook hears of it when the department has no one."""
+    if not department_code:
+        return 0
+    data = data or {}
+    users = select(
+        User.id,
+        literal(kind),
+        literal(title),
+        literal(body),
+        literal(data, JSONB),
+        literal(now, DateTime(timezone=True)),
+    ).where(User.department_code == department_code, User.is_active)
+    told = session.execute(
+        insert(Notification)
+        .from_select(["user_id", "kind", "title", "body", "data", "created_at"], users)
+        .returning(Notification.id)
+    ).all()
+    if told:
+        _queue_deliveries(session, kind=kind, title=title, body=body, data=data, now=now)
+        session.flush()
+    return len(told)
+
+
+def _queue_deliveries(
+    session: Session, *, kind: str, title: str, body: str, data: dict[str, Any], now: datetime
+) -> None:
+    """A delivery for every active webhook of this kind (added, not flushed)."""
     payload = {"kind": kind, "title": title, "body": body, "data": data, "at": now.isoformat()}
     for hook in session.scalars(select(Webhook).where(Webhook.is_active)):
         if kind in hook.kinds or "*" in hook.kinds:
@@ -104,8 +149,6 @@ def notify(
                     created_at=now,
                 )
             )
-    session.flush()
-    return notes
 
 
 @dataclass(frozen=True)

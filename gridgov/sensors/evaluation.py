@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridgov.boundaries.index import GridIndex
+from gridgov.db.arrays import array_text
 from gridgov.sensors.alerts import apply_transitions
 from gridgov.sensors.late import replay_late
 from gridgov.sensors.models import Alert, Sensor, SensorRule
@@ -64,9 +65,11 @@ _RULES = text(
     WHERE sensor_kind = ANY(CAST(:kinds AS text[])) OR sensor_id = ANY(CAST(:ids AS int[]))
     """
 )
+# ``run`` as text: it is decoded only for a series that walks its readings (most are calm).
 _STATES = text(
-    "SELECT sensor_id, rule_id, is_open, run, run_length, run_started, fine_since, "
-    "previous_at, previous_value FROM rule_states WHERE sensor_id = ANY(CAST(:ids AS int[]))"
+    "SELECT sensor_id, rule_id, is_open, run::text AS run, run_length, run_started, "
+    "fine_since, previous_at, previous_value FROM rule_states "
+    "WHERE sensor_id = ANY(CAST(:ids AS int[]))"
 )
 
 
@@ -96,7 +99,7 @@ class Evaluation:
         ids = sorted(watched)
         session.execute(_LOCK_SENSORS, {"ids": ids})
         self.states = {
-            (st.sensor_id, st.rule_id): st for st in session.execute(_STATES, {"ids": ids})
+            (st.sensor_id, st.rule_id): st for st in session.execute(_STATES, {"ids": ids}).all()
         }
 
     def judge(self, rows: Iterable[Row]) -> Judged:
@@ -188,7 +191,8 @@ def _state(saved: Any) -> RunState:
         if saved.previous_at is not None and saved.previous_value is not None
         else None
     )
-    run = tuple(Sample(datetime.fromisoformat(r["at"]), r["value"]) for r in saved.run or ())
+    saved_run = json.loads(saved.run) if saved.run else ()
+    run = tuple(Sample(datetime.fromisoformat(r["at"]), r["value"]) for r in saved_run)
     return RunState(
         saved.is_open, run, saved.run_length, saved.run_started, saved.fine_since, previous
     )
@@ -224,18 +228,20 @@ def _save_states(session: Session, outcome: dict[Key, RunState], *, truth_needed
         )
         open_now = {(sensor_id, rule_id) for sensor_id, rule_id in rows}
     items = sorted(outcome.items())
-    columns: dict[str, list[Any]] = {
-        "sensor_ids": [sensor_id for (sensor_id, _), _ in items],
-        "rule_ids": [rule_id for (_, rule_id), _ in items],
-        "is_open": [st.is_open if open_now is None else key in open_now for key, st in items],
-        "runs": [
+    columns = {
+        "sensor_ids": array_text(sensor_id for (sensor_id, _), _ in items),
+        "rule_ids": array_text(rule_id for (_, rule_id), _ in items),
+        "is_open": array_text(
+            st.is_open if open_now is None else key in open_now for key, st in items
+        ),
+        "runs": array_text(
             json.dumps([{"at": x.at.isoformat(), "value": x.value} for x in st.run])
             for _, st in items
-        ],
-        "lengths": [st.run_length for _, st in items],
-        "started": [st.run_started for _, st in items],
-        "fine": [st.fine_since for _, st in items],
-        "prev_at": [st.previous.at if st.previous else None for _, st in items],
-        "prev_value": [st.previous.value if st.previous else None for _, st in items],
+        ),
+        "lengths": array_text(st.run_length for _, st in items),
+        "started": array_text(st.run_started for _, st in items),
+        "fine": array_text(st.fine_since for _, st in items),
+        "prev_at": array_text(st.previous.at if st.previous else None for _, st in items),
+        "prev_value": array_text(st.previous.value if st.previous else None for _, st in items),
     }
     session.execute(_SAVE_STATES, columns)

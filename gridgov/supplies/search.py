@@ -10,7 +10,7 @@ the demand: road distance is never shorter than the straight line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -82,7 +82,7 @@ class SearchResult:
     plan_stockpiles: dict[int, Stockpile]
 
 
-def check_items(session: Session, demand: Mapping[str, int]) -> None:
+def check_items(session: Session, demand: Collection[str]) -> None:
     """Unknown item codes are bad input."""
     known = set(session.scalars(select(Item.code).where(Item.code.in_(demand))))
     for item in demand:
@@ -129,7 +129,6 @@ def find_supplies(
     by_road: bool = False,
 ) -> SearchResult:
     """Nearest stockpiles holding the demand, by straight line or (with a network) by road."""
-    check_items(session, demand)
     point = f"SRID=4326;POINT({lon} {lat})"
     max_m = max_km * 1000
     use_road = by_road and network is not None
@@ -142,6 +141,10 @@ def find_supplies(
                 session, point=point, item=item, today=today, max_m=max_m, k=k
             )
             more_exist |= full
+        if k == FIRST_BATCH and not all(found.values()):
+            # An unknown item finds no stock: the catalogue is asked only then, not for
+            # every search (one round trip fewer for the usual one).
+            check_items(session, [item for item in demand if not found[item]])
         candidates = _candidates(found, lon, lat, network if use_road else None, max_m)
         if not more_exist or k >= MAX_CANDIDATES or _settled(candidates, found, demand, use_road):
             break
