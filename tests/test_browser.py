@@ -264,8 +264,9 @@ def test_the_map_shows_the_city_and_a_new_report_live(
     page.wait_for_selector("#live-state.on", timeout=15_000)
     page.wait_for_function("() => window.gridgovMap && gridgovMap.markers.size >= 60")
     page.wait_for_function(f"() => {COUNT_FEATURES}(gridgovMap.layers.grids) == 2206")
-    assert page.evaluate(f"() => {COUNT_FEATURES}(gridgovMap.layers.areas)") >= 4 + 32
-    assert page.evaluate(f"() => {COUNT_FEATURES}(gridgovMap.layers.streets)") > 0
+    # Areas and streets come by their own requests, which may answer after the grids'.
+    page.wait_for_function(f"() => {COUNT_FEATURES}(gridgovMap.layers.areas) >= 4 + 32")
+    page.wait_for_function(f"() => {COUNT_FEATURES}(gridgovMap.layers.streets) > 0")
     assert page.locator(".leaflet-control-layers").inner_text().count("\n") >= 6
     assert t("web.layer.grids", "zh") in page.locator(".leaflet-control-layers").inner_text()
 
