@@ -187,7 +187,7 @@ def test_grid_heads_month_counted_from_what_the_system_knows(client, session):
         "households_visited": 0,
         "red_households_due": 0,
         "red_visited_on_time": 0,
-        "patrol_coverage": None,
+        "patrol_coverage": None,  # no house registered in the grid: no share
     }
     assert row["grid_name"].endswith("第7网格")
     own = client.get(

@@ -22,6 +22,7 @@ from gridgov.register.models import (
     House,
     Household,
     HouseholdVisit,
+    PatrolPass,
     Person,
     PersonTag,
     RegisterAccess,
@@ -39,6 +40,7 @@ from tests.test_reports import november, templates, vocabulary  # noqa: F401  (a
 
 GRID = HOME + "007"  # the demo grid head's grid
 NEXT_GRID = HOME + "006"
+EMPTY_GRID = HOME + "005"  # no house planted there
 ELSEWHERE = OTHER + "001"
 CST = "+08:00"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -378,8 +380,61 @@ def test_grid_heads_count_visits_and_red_households_on_time(client, session):
     assert row["households_visited"] == 4
     # Red in the grid: HH1 (turned red 2026-10-01, first visited 11-12: late), HH5 (on time).
     assert (row["red_households_due"], row["red_visited_on_time"]) == (2, 1)
-    assert row["patrol_coverage"] is None  # no patrol tracks are recorded yet
+    # The grid's houses H1 (HH1, HH5) and H2 (HH2) were both visited at the door.
+    assert row["patrol_coverage"] == 1.0
     assert ids["HH4"]  # red too, but in another grid: not this grid head's
+
+
+def pass_by(session: Session, head: int, code: str, when: str) -> None:
+    """The grid head's patrol passed house ``code`` at ``when`` (the city's time)."""
+    house = session.scalar(select(House).where(House.code == code))
+    assert house is not None
+    moment = at(when)
+    session.add(
+        PatrolPass(user_id=head, entity="house", entity_id=house.id, grid_code=house.grid_code,
+                   passed_on=moment.date(), passed_at=moment, distance_m=5.0)
+    )  # fmt: skip
+
+
+def test_patrol_coverage_is_the_share_of_houses_passed_or_visited(client, session):
+    plant(session)
+    head = user(session, "gridhead").id
+    session.add_all(House(code=f"H{n}", address=f"青柳路{n}号", **chain(GRID)) for n in (5, 6, 7))
+    session.flush()
+    pass_by(session, head, "H5", "2026-11-30T23:00")  # the city's last day of November
+    pass_by(session, head, "H1", "2026-11-05T10:00")  # visited at the door too: counted once
+    pass_by(session, head, "H6", "2026-12-01T00:30")  # December's
+    pass_by(session, head, "H4", "2026-11-10T10:00")  # a house of another grid
+    session.flush()
+    answer = client.get(
+        "/api/v1/reports/grid-heads", params={"month": "2026-11"}, headers=auth(session, "operator")
+    )
+    [row] = [r for r in answer.json()["grid_heads"] if r["username"] == "gridhead"]
+    # Houses of the grid: H1 passed (and HH1 visited), H2 (HH2 visited at the door), H5
+    # passed; H6 passed only in December, H7 never: 3 of 5.
+    assert row["patrol_coverage"] == 0.6
+    # The same figure as the register's monthly coverage.
+    [same] = client.get(
+        "/api/v1/register/coverage", params={"grid": GRID, "month": "2026-11"},
+        headers=auth(session, "gridhead"),
+    ).json()  # fmt: skip
+    assert (same["houses"], same["visited"], same["share"]) == (5, 3, 0.6)
+
+
+def test_patrol_coverage_is_zero_with_nothing_seen_and_null_without_houses(session):
+    from gridgov.reports.grid_heads import grid_head_month
+    from gridgov.reports.indicators import month_period
+
+    plant(session)
+    create_user(
+        session, username="gh_empty", password="not-used-here-0", role="grid_head",
+        grid_code=EMPTY_GRID,
+    )  # fmt: skip
+    september = month_period("2026-09", timezone="Asia/Shanghai", now=at("2026-12-05T00:00"))
+    rows = {r.username: r for r in grid_head_month(session, period=september)}
+    # Two houses in the grid, neither passed nor visited in September.
+    assert rows["gridhead"].patrol_coverage == 0.0
+    assert rows["gh_empty"].patrol_coverage is None  # a grid with no houses
 
 
 @pytest.fixture

@@ -171,7 +171,9 @@ def grid_heads(
 ) -> Any:
     """Per grid head the caller may read: reports made and confirmed valid, incidents in the
     grid and those resolved within their deadline, households visited, red households due
-    and visited on time; ``patrol_coverage`` is null until patrol tracks are recorded."""
+    and visited on time; ``patrol_coverage``, the grid's share (0..1) of houses seen in the
+    month (passed on patrol or visited at the door, as ``/register/coverage`` counts them),
+    null when the grid has no houses."""
     settings = request.app.state.settings
     period = month_period(month, timezone=settings.timezone, now=app_now(request.app))
     red = red_level(settings.geodata_dir)

@@ -5,16 +5,20 @@ the household not visited). Months are the city's local calendar months.
 Houses counted are every house of the grid (dwellings and shops alike). The number of red
 households is a count of people's circumstances: it is hidden below 5 unless the reader may
 read the people there, and only such a reader gets the list of those not seen.
+
+The rule of "seen" is ``house_seen``; ``houses_seen`` counts it for many grids in one
+statement (the grid heads' month, gridgov/reports/grid_heads.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from gridgov.errors import FieldError, OutOfScope
@@ -83,25 +87,7 @@ def coverage(
         place = or_(*(getattr(House, c) == area_code for c in
                       ("community_code", "street_code", "district_code", "city_code")))  # fmt: skip
     allowed = reach_filter(reader, House, AGGREGATES) if reader is not None else true()
-    passed = exists().where(
-        PatrolPass.entity == "house",
-        PatrolPass.entity_id == House.id,
-        PatrolPass.passed_on >= first,
-        PatrolPass.passed_on < after,
-    )
-
-    def door_of(household: Any) -> Any:
-        return exists().where(
-            HouseholdVisit.household_id == household,
-            HouseholdVisit.visited_at >= start,
-            HouseholdVisit.visited_at < end,
-        )
-
-    any_door = exists().where(
-        Household.house_id == House.id,
-        door_of(Household.id),
-    )
-    seen = or_(passed, any_door)
+    seen = house_seen(start=start, end=end)
     rows = session.execute(
         select(
             House.grid_code,
@@ -134,7 +120,7 @@ def coverage(
             House.building,
             House.unit,
             House.room,
-            or_(passed, door_of(Household.id)),
+            or_(_passed(start, end), _door_of(Household.id, start, end)),
         )
         .join(House, House.id == Household.house_id)
         .where(Household.tier == "red", House.grid_code.in_(list(totals)))
@@ -162,6 +148,45 @@ def coverage(
             )
         )
     return out
+
+
+def house_seen(*, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """A house (``House``) was seen between the city's local midnights ``start`` and ``end``:
+    a patrol passed it on one of those days, or one of its households was visited at the
+    door."""
+    any_door = exists().where(Household.house_id == House.id, _door_of(Household.id, start, end))
+    return or_(_passed(start, end), any_door)
+
+
+def houses_seen(
+    session: Session, *, grids: Collection[str], start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per grid of ``grids`` with houses: (houses, houses seen) between the city's local
+    midnights ``start`` and ``end``, in one grouped statement. No reader: the caller decides
+    who sees it (counts of buildings, not of people: nothing to suppress)."""
+    rows = session.execute(
+        select(House.grid_code, func.count(), func.count().filter(house_seen(start=start, end=end)))
+        .where(House.grid_code.in_(list(grids)))
+        .group_by(House.grid_code)
+    )
+    return {str(grid): (int(houses), int(seen)) for grid, houses, seen in rows}
+
+
+def _passed(start: datetime, end: datetime) -> ColumnElement[bool]:
+    return exists().where(
+        PatrolPass.entity == "house",
+        PatrolPass.entity_id == House.id,
+        PatrolPass.passed_on >= start.date(),
+        PatrolPass.passed_on < end.date(),
+    )
+
+
+def _door_of(household: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return exists().where(
+        HouseholdVisit.household_id == household,
+        HouseholdVisit.visited_at >= start,
+        HouseholdVisit.visited_at < end,
+    )
 
 
 def _sees_people(reader: Reader, where: Where) -> bool:

@@ -7,9 +7,12 @@ visited in the month (distinct households of their doorstep visits, ``household_
 red households of the grid whose visit fell due by the month's end, and of those the ones
 visited in the month by their due day (``tiers.visit_due``: the tier's interval after the
 visit before the month, or the day the household turned red if never visited before).
-Patrol coverage (the share of a grid's places a month of patrol tracks passed) comes from
-patrol tracks, which are not recorded yet: the column is there and empty (None) until they
-are; household visits are not patrols and do not stand in for them.
+Patrol coverage is the grid's share of houses seen in the month, by the rule of the
+register's monthly coverage (``GET /api/v1/register/coverage``, gridgov/register/coverage.py):
+a house counts when anyone's patrol passed it or one of its households was visited at the
+door. A share 0..1 rounded to 4 places like that API's ``share``; None only when the grid has
+no houses. It counts buildings, not people, so it is not suppressed (docs/PRIVACY.md), as the
+API shows houses and houses visited to whoever may count in the grid.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.models import Area, Grid
 from gridgov.exports import csv_text
 from gridgov.incidents.models import Incident
+from gridgov.register.coverage import houses_seen
 from gridgov.register.models import House, Household, HouseholdVisit
 from gridgov.register.tiers import TierLevel, load_levels, visit_due
 from gridgov.reports.sources import INCIDENT, Period
@@ -66,7 +70,7 @@ class GridHeadMonth:
     households_visited: int = 0
     red_households_due: int = 0
     red_visited_on_time: int = 0
-    patrol_coverage: float | None = None  # not yet available (no patrol tracks recorded)
+    patrol_coverage: float | None = None  # share of houses seen; None: no houses
 
     def row(self) -> dict[str, object]:
         """The figures as a CSV row."""
@@ -150,6 +154,9 @@ def grid_head_month(
         if red is not None
         else ({}, {})
     )
+    covered = houses_seen(
+        session, grids={h.grid_code or "" for h in heads}, start=period.start, end=period.end
+    )
     rows = []
     for head in heads:
         grid = head.grid_code or ""
@@ -168,6 +175,7 @@ def grid_head_month(
                 households_visited=visited.get(head.id, 0),
                 red_households_due=red_due.get(grid, 0),
                 red_visited_on_time=red_on_time.get(grid, 0),
+                patrol_coverage=_share(*covered.get(grid, (0, 0))),
             )
         )
     if actor is None:
@@ -216,6 +224,10 @@ def red_visits(
 def red_level(geodata_dir: Path) -> TierLevel:
     """The red tier's level from the city's tier_levels.csv."""
     return load_levels(geodata_dir / "register" / "tier_levels.csv")["red"]
+
+
+def _share(houses: int, seen: int) -> float | None:
+    return round(seen / houses, 4) if houses else None
 
 
 def _counts(result: Any) -> dict[Any, int]:
