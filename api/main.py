@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -95,6 +96,7 @@ def create_app(
         app.state.engine = engine
         app.state.head_revision = head_revision(engine)
         app.state.sessions = make_session_factory(engine)
+        app.state.db_slots = anyio.Semaphore(settings.db_pool_size)
         app.state.grid_index = GridIndexCache(settings.index_check_interval)
         app.state.road_network = RoadNetworkCache()
         app.state.fence_index = FenceIndex()

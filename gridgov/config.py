@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     # Seconds between checks that the database answers; the embedded cluster is started again
     # when its server is gone (0: no watchdog).
     db_watchdog_interval: float = 2.0
+    # Database connections an API process keeps: also how many requests hold a session at
+    # once (the others wait on the event loop, not in a worker thread). Background jobs use
+    # the overflow of 10 above it.
+    db_pool_size: int = Field(default=20, ge=1, le=1000)
     # Who may read /metrics: clients on the loopback address always, others only with
     # "Authorization: Bearer <this token>" (None: loopback only).
     metrics_token: SecretStr | None = None

@@ -18,6 +18,8 @@ def prepare_database(settings: Settings, *, migrate: bool = True) -> Engine:
     engine = make_engine(
         resolve_database_url(settings.database_url, settings.data_dir),
         connect_args={"connect_timeout": 10},
+        pool_size=settings.db_pool_size,
+        max_overflow=10,
     )
     if migrate:
         upgrade(engine)
