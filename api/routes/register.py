@@ -252,7 +252,7 @@ def month_coverage(
             grid=c.grid,
             houses=c.houses,
             visited=c.visited,
-            share=round(c.share, 4),
+            share=c.share,
             red=c.red,
             red_not_seen=c.red_not_seen,
             not_seen=[RedHouseholdOut(**vars(r)) for r in c.not_seen],

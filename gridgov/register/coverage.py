@@ -53,7 +53,17 @@ class GridCoverage:
 
     @property
     def share(self) -> float:
-        return self.visited / self.houses if self.houses else 0.0
+        return share_of(self.visited, self.houses) or 0.0
+
+
+def share_of(seen: int, houses: int) -> float | None:
+    """Houses seen as a share of the grid's houses, to 4 places (the API's and the grid
+    heads' month alike); None for a grid without houses.
+
+    >>> share_of(4, 7), share_of(0, 0)
+    (0.5714, None)
+    """
+    return round(seen / houses, 4) if houses else None
 
 
 def coverage(

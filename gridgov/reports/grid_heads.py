@@ -30,7 +30,7 @@ from gridgov.boundaries.generations import active_generation
 from gridgov.boundaries.models import Area, Grid
 from gridgov.exports import csv_text
 from gridgov.incidents.models import Incident
-from gridgov.register.coverage import houses_seen
+from gridgov.register.coverage import houses_seen, share_of
 from gridgov.register.models import House, Household, HouseholdVisit
 from gridgov.register.tiers import TierLevel, load_levels, visit_due
 from gridgov.reports.sources import INCIDENT, Period
@@ -161,6 +161,7 @@ def grid_head_month(
     for head in heads:
         grid = head.grid_code or ""
         grid_name, community = grids.get(grid, ("", ""))
+        houses, seen = covered.get(grid, (0, 0))
         rows.append(
             GridHeadMonth(
                 username=head.username,
@@ -175,7 +176,7 @@ def grid_head_month(
                 households_visited=visited.get(head.id, 0),
                 red_households_due=red_due.get(grid, 0),
                 red_visited_on_time=red_on_time.get(grid, 0),
-                patrol_coverage=_share(*covered.get(grid, (0, 0))),
+                patrol_coverage=share_of(seen, houses),
             )
         )
     if actor is None:
@@ -224,10 +225,6 @@ def red_visits(
 def red_level(geodata_dir: Path) -> TierLevel:
     """The red tier's level from the city's tier_levels.csv."""
     return load_levels(geodata_dir / "register" / "tier_levels.csv")["red"]
-
-
-def _share(houses: int, seen: int) -> float | None:
-    return round(seen / houses, 4) if houses else None
 
 
 def _counts(result: Any) -> dict[Any, int]:
